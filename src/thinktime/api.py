@@ -1,0 +1,78 @@
+"""The library entry point: `solve` a question with a model and a strategy, get a billed `Result`.
+
+Everything the CLI does is this call first, so notebooks and programs use it directly:
+
+    >>> import thinktime
+    >>> r = thinktime.solve("A farmer has 3 baskets of 12 apples and sells 10. How many are left?",
+    ...                     strategy="self_consistency", n=4)  # doctest: +SKIP
+    >>> r.answer, r.votes, r.bill.completion_tokens  # doctest: +SKIP
+    ('26', {'26': 4.0}, 823)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thinktime.backends.base import Backend, load_backend
+from thinktime.compute.bill import Ledger
+from thinktime.compute.prices import Price, load_prices
+from thinktime.errors import ThinktimeError
+from thinktime.models.known import DEFAULT_MODEL
+from thinktime.sampling import SamplingParams
+from thinktime.strategies import Context, get_strategy
+from thinktime.types import Result
+from thinktime.verifiers.base import Verifier, make_verifier
+
+
+def solve(
+    question: str,
+    model: str = DEFAULT_MODEL,
+    strategy: str = "cot",
+    n: int | None = None,
+    *,
+    backend: Backend | None = None,
+    verifier: str | Verifier | None = "judge",
+    temperature: float | None = None,
+    max_tokens: int = 1024,
+    seed: int | None = None,
+    price: Price | None = None,
+    **strategy_params: Any,
+) -> Result:
+    """Answer `question` with `strategy` on `model` (or an already built `backend`).
+
+    `n` and `strategy_params` are the strategy's parameters (see `thinktime strategies`);
+    `temperature` defaults to the strategy's own (0 for single-sample ones).
+    """
+    if not question or not question.strip():
+        raise ThinktimeError("the question is empty; pass the problem text to solve")
+    spec = get_strategy(strategy)
+    if n is not None:
+        if "n" not in spec.params_type.model_fields:
+            raise ThinktimeError(
+                f"strategy {strategy!r} draws one sample and takes no n; "
+                "use self_consistency or best_of_n to sample several"
+            )
+        strategy_params["n"] = n
+    params = spec.parse_params(strategy_params)
+    sampling = SamplingParams(
+        temperature=spec.default_temperature if temperature is None else temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+    )
+    backend = backend or load_backend(model)
+    if price is None:
+        price = load_prices().get(backend.name, Price())
+    the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
+    ledger = Ledger(backend, price)
+    outcome = spec.run(question, Context(ledger, sampling, the_verifier), params)
+    return Result(
+        question=question,
+        answer=outcome.answer,
+        strategy=strategy,
+        model=backend.name,
+        samples=outcome.samples,
+        votes=outcome.votes,
+        chosen=outcome.chosen,
+        bill=ledger.bill(),
+        details={**outcome.details, "params": params.model_dump()},
+    )

@@ -1,0 +1,92 @@
+"""A scripted, deterministic backend for unit tests of strategy logic.
+
+Hand it a list of texts (given out in order, cycling) or a function of (request, sample index).
+Tokens are whitespace-delimited words, so counts are easy to check by hand; every call is kept
+in `calls` so tests can assert on batching.
+
+    >>> backend = FakeBackend(["The answer is \\\\boxed{4}", "\\\\boxed{5}"])
+    >>> from thinktime.types import Message, Request
+    >>> from thinktime.sampling import SamplingParams
+    >>> [g] = backend.generate([Request(messages=(Message("user", "2+2?"),), n=3)], SamplingParams())
+    >>> [c.text for c in g.completions]
+    ['The answer is \\\\boxed{4}', '\\\\boxed{5}', 'The answer is \\\\boxed{4}']
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections.abc import Callable, Sequence
+
+from thinktime.backends.base import register_backend
+from thinktime.models.card import ModelCard
+from thinktime.sampling import SamplingParams
+from thinktime.types import Completion, Generation, Request, TokenLogprob
+
+Script = Sequence[str] | Callable[[Request, int], str]
+_TOKEN = re.compile(r"\s*\S+|\s+")
+# a made-up 1M-parameter shape so FLOPs arithmetic is exercised and checkable by hand
+FAKE_CARD = ModelCard("fake", "fake", 1_000_000, 1_000_000, 2, 64, 64, 1, 4096)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into the fake backend's tokens (words with their leading space)."""
+    return _TOKEN.findall(text)
+
+
+def render(request: Request) -> str:
+    """The text a request's prompt amounts to (for counting prompt tokens)."""
+    if request.prompt is not None:
+        return request.prompt
+    return "\n".join(f"{m.role}: {m.content}" for m in request.messages)
+
+
+class FakeBackend:
+    """Replays a script; counts tokens as words; records every call."""
+
+    def __init__(
+        self, script: Script = ("\\boxed{42}",), name: str = "fake", card: ModelCard | None = FAKE_CARD
+    ) -> None:
+        self.name = name
+        self.card = card
+        self._script = script
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+        self.calls: list[tuple[list[Request], SamplingParams]] = []
+
+    def _text(self, request: Request, index: int) -> str:
+        if callable(self._script):
+            return self._script(request, index)
+        with self._lock:
+            position = next(self._counter)
+        return self._script[position % len(self._script)]
+
+    def _complete(self, text: str, params: SamplingParams) -> Completion:
+        tokens = tokenize(text)
+        finish = "stop"
+        for stop in params.stop:
+            if stop in text:
+                text = text[: text.index(stop)]
+                tokens = tokenize(text)
+        if len(tokens) > params.max_tokens:
+            tokens, finish = tokens[: params.max_tokens], "length"
+            text = "".join(tokens)
+        logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
+        return Completion(text, finish, len(tokens), logprobs)
+
+    def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
+        self.calls.append((list(requests), params))
+        generations = []
+        for request in requests:
+            prompt_length = len(tokenize(render(request)))
+            completions = tuple(
+                self._complete(self._text(request, i), params) for i in range(request.n)
+            )
+            generations.append(Generation(completions, prompt_length, prompt_length))
+        return generations
+
+
+@register_backend("fake")
+def _factory(model: str = "", **options: object) -> FakeBackend:
+    return FakeBackend(**options)  # type: ignore[arg-type]

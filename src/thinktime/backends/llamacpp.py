@@ -1,0 +1,183 @@
+"""The embedded engine: llama.cpp's server running inside this process (xllamacpp).
+
+llama.cpp keeps `n_parallel` sequence slots and batches every active slot into each decode step
+(continuous batching). We use it two ways:
+1. the n samples of one request go to the engine as one request with `"n": k`: the engine
+   prefills the prompt once and forks it into k child sequences;
+2. requests for different prompts are submitted from a thread pool at the same time, so their
+   sequences share decode steps too.
+
+The engine's `usage` counts one choice only when n > 1, so each choice's tokens are counted from
+its own per-token logprobs list instead.
+
+    >>> backend = LlamaCppBackend.from_reference("qwen2.5-coder-0.5b")  # doctest: +SKIP
+    >>> backend.generate([Request(messages=(Message("user", "2+3?"),), n=4)], SamplingParams())
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from thinktime.backends.base import register_backend
+from thinktime.errors import BackendError, ModelError
+from thinktime.models.card import ModelCard, read_card
+from thinktime.models.resolve import resolve_model
+from thinktime.sampling import SamplingParams
+from thinktime.types import Completion, Generation, Request, TokenLogprob
+
+
+def parse_choice(choice: dict[str, Any]) -> Completion:
+    """One OpenAI-shaped choice (chat or text) → `Completion`, counting its own tokens."""
+    text = choice["message"]["content"] if "message" in choice else choice.get("text", "")
+    content = (choice.get("logprobs") or {}).get("content")
+    logprobs = None
+    if content is not None:
+        logprobs = tuple(
+            TokenLogprob(
+                token=item.get("token", ""),
+                logprob=float(item.get("logprob", 0.0)),
+                top=tuple(
+                    (alt.get("token", ""), float(alt.get("logprob", 0.0)))
+                    for alt in item.get("top_logprobs") or ()
+                ),
+            )
+            for item in content
+        )
+    legacy = (choice.get("logprobs") or {}).get("tokens")  # /v1/completions' logprobs shape
+    if logprobs is None and legacy is not None:
+        logprobs = tuple(TokenLogprob(token=str(t), logprob=0.0) for t in legacy)
+    tokens = len(logprobs) if logprobs is not None else -1
+    return Completion(text or "", choice.get("finish_reason") or "stop", tokens, logprobs)
+
+
+def request_body(request: Request, params: SamplingParams, n: int, seed: int | None) -> dict:
+    """The OpenAI-style JSON body for one engine call."""
+    body: dict[str, Any] = {
+        "n": n,
+        "max_tokens": params.max_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        # per-token logprobs give each choice's exact token count (and the judge's P(yes))
+        "logprobs": True,
+        "top_logprobs": params.top_logprobs,
+    }
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if seed is not None:
+        body["seed"] = seed
+    if request.prompt is not None:
+        body["prompt"] = request.prompt
+    else:
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+    return body
+
+
+class LlamaCppBackend:
+    """llama.cpp in process, with parallel slots shared by all requests (see module docs)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        name: str,
+        card: ModelCard | None = None,
+        n_parallel: int = 8,
+        context_per_sequence: int = 4096,
+        n_threads: int | None = None,
+    ) -> None:
+        import xllamacpp
+
+        self.name = name
+        self.card = card
+        self.n_parallel = n_parallel
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model_path)
+        # one KV cache shared by all slots, sized for every slot to hold a full sequence
+        params.n_parallel = n_parallel
+        params.kv_unified = True
+        params.n_ctx = n_parallel * context_per_sequence
+        threads = n_threads or os.cpu_count() or 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.cont_batching = True
+        params.warmup = False
+        params.endpoint_metrics = True
+        params.verbosity = -1  # the engine logs every step to stderr otherwise
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:
+            raise ModelError(f"llama.cpp could not load {model_path}: {exc}") from None
+        self._pool = ThreadPoolExecutor(max_workers=n_parallel, thread_name_prefix="llamacpp")
+
+    @classmethod
+    def from_reference(cls, reference: str, **options: Any) -> LlamaCppBackend:
+        """Resolve a model reference (short name, path, hf:…) and load it."""
+        path = resolve_model(reference)
+        name = reference if "/" not in reference else path.stem
+        return cls(path, name=name, card=read_card(path), **options)
+
+    @property
+    def base_url(self) -> str:
+        """The engine's own OpenAI-compatible HTTP endpoint on loopback (…/v1)."""
+        return f"{self._server.listening_address}/v1"
+
+    def _call(self, request: Request, params: SamplingParams, n: int, seed: int | None) -> dict:
+        body = request_body(request, params, n, seed)
+        handler = (
+            self._server.handle_completions
+            if request.prompt is not None
+            else self._server.handle_chat_completions
+        )
+        response = handler(body)
+        if "error" in response:
+            error = response["error"]
+            raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
+        return response
+
+    def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
+        # 1) split each request's n samples into engine calls of at most n_parallel children
+        jobs = []
+        for index, request in enumerate(requests):
+            for chunk, start in enumerate(range(0, request.n, self.n_parallel)):
+                n = min(self.n_parallel, request.n - start)
+                seed = None if params.seed is None else params.seed + chunk
+                jobs.append((index, self._pool.submit(self._call, request, params, n, seed)))
+        # 2) every call is in flight at once, so the engine batches all their sequences
+        completions: list[list[Completion]] = [[] for _ in requests]
+        prompt_length = [0] * len(requests)
+        prompt_tokens = [0] * len(requests)
+        cached = [0] * len(requests)
+        for index, future in jobs:
+            response = future.result()
+            usage = response.get("usage") or {}
+            length = int(usage.get("prompt_tokens", 0))
+            prompt_length[index] = length
+            prompt_tokens[index] += length
+            cached[index] += int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0))
+            for choice in response["choices"]:
+                completion = parse_choice(choice)
+                if completion.completion_tokens < 0:  # no logprobs: only safe when n == 1
+                    tokens = int(usage.get("completion_tokens", 0))
+                    completion = Completion(completion.text, completion.finish_reason, tokens)
+                completions[index].append(completion)
+        return [
+            Generation(tuple(c), prompt_length[i], prompt_tokens[i], cached[i])
+            for i, c in enumerate(completions)
+        ]
+
+    def engine_stats(self) -> dict[str, float]:
+        """llama.cpp's own counters (Prometheus names without the `llamacpp:` prefix)."""
+        stats = {}
+        for line in str(self._server.handle_metrics()).splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.partition(" ")
+                stats[key.removeprefix("llamacpp:")] = float(value)
+        return stats
+
+
+@register_backend("llamacpp")
+def _factory(model: str, **options: Any) -> LlamaCppBackend:
+    return LlamaCppBackend.from_reference(model, **options)

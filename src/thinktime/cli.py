@@ -1,0 +1,129 @@
+"""The `thinktime` command: thin typer commands over the library.
+
+    $ thinktime solve "A farmer has 3 baskets of 12 apples and sells 10. How many are left?" \\
+        --strategy self_consistency -n 4
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from thinktime.errors import ThinktimeError
+from thinktime.models.known import DEFAULT_MODEL
+
+app = typer.Typer(
+    help="Reason with inference-time compute; every answer carries its compute bill.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def parse_option(item: str) -> tuple[str, object]:
+    """`--param max_rounds=3` → ("max_rounds", 3): values are read as JSON when they parse."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ThinktimeError(f"bad --param {item!r}; write it as NAME=VALUE, e.g. max_rounds=3")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+@app.command()
+def solve(
+    question: Annotated[str, typer.Argument(help="The problem to solve.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Short name, .gguf path, hf:…, or openai:NAME.")] = DEFAULT_MODEL,
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="See `thinktime strategies`.")] = "cot",
+    n: Annotated[int | None, typer.Option("-n", help="Samples, for sampling strategies.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the strategy's).")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 1024,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+) -> None:
+    """Answer QUESTION with a strategy; print the reasoning, answer, votes and bill."""
+    from thinktime.api import solve as solve_question
+    from thinktime.render import result_json, show_result
+
+    try:
+        if n is not None and n < 1:
+            raise ThinktimeError(f"n must be at least 1, got {n}; pass -n 1 or more")
+        extra = dict(parse_option(item) for item in param or [])
+        with errors.status(f"thinking with {model} ({strategy})…", spinner="dots"):
+            result = solve_question(
+                question, model=model, strategy=strategy, n=n, temperature=temperature,
+                max_tokens=max_tokens, seed=seed, **extra,
+            )  # fmt: skip
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
+    else:
+        show_result(console, result)
+
+
+@app.command()
+def models() -> None:
+    """List known models: installed, cached, size and parameter count."""
+    from thinktime.models.card import read_card
+    from thinktime.models.known import KNOWN_MODELS
+    from thinktime.models.resolve import cache_dir, find_parts, is_cached
+
+    table = Table(title=f"known models (cache: {cache_dir()})")
+    for column in ("name", "installed", "cached", "size", "parameters", "description"):
+        table.add_column(column)
+    for model in KNOWN_MODELS.values():
+        parts = find_parts(model)
+        in_place = parts is not None and len(parts) == 1
+        cached = is_cached(model) or in_place
+        params = "—"
+        if cached:
+            path = parts[0] if in_place and parts else cache_dir() / model.filename
+            params = f"{read_card(path).n_params / 1e6:,.0f} M"
+        table.add_row(
+            model.name + (" (default)" if model.name == DEFAULT_MODEL else ""),
+            "yes" if parts else f"no — {model.install_hint}",
+            "yes" if cached else "no",
+            f"{model.size_bytes / 2**20:,.0f} MiB",
+            params,
+            model.description,
+        )
+    console.print(table)
+
+
+@app.command()
+def strategies() -> None:
+    """List strategies with their description, parameters and reference."""
+    from thinktime.strategies import STRATEGIES
+
+    table = Table(title="strategies")
+    for column in ("name", "description", "parameters", "reference"):
+        table.add_column(column)
+    for spec in STRATEGIES.values():
+        params = ", ".join(
+            f"{name}={field.default!r}" for name, field in spec.params_type.model_fields.items()
+        )
+        table.add_row(spec.name, spec.description, params or "—", spec.reference)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The bill: what one answer cost, and the ledger that records it as a strategy runs.
+
+Strategies never count tokens themselves. They call `ledger.generate(...)` instead of the
+backend, tagging each call as `policy` (solving) or `verifier` (checking); the ledger keeps the
+engine's own figures and `ledger.bill()` turns them into a `Bill`.
+
+Token fields follow OpenAI's usage names. `prompt_tokens` and `completion_tokens` total every
+call, verifier calls included; `verifier_tokens` is the part (prompt + completion) spent on
+verifier calls; `reasoning_tokens` is the part of policy completions written before the final
+answer; `cached_prompt_tokens` is the part of `prompt_tokens` the engine reused from its cache.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> from thinktime.types import Message, Request
+    >>> from thinktime.sampling import SamplingParams
+    >>> ledger = Ledger(FakeBackend(["Two plus three is 5. \\\\boxed{5}"]))
+    >>> _ = ledger.generate([Request(messages=(Message("user", "2+3?"),), n=2)], SamplingParams())
+    >>> bill = ledger.bill()
+    >>> bill.completion_tokens, bill.samples
+    (20, 2)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+from thinktime.backends.base import Backend
+from thinktime.compute.flops import generation_flops
+from thinktime.compute.prices import Price
+from thinktime.models.card import ModelCard
+from thinktime.sampling import SamplingParams
+from thinktime.types import Completion, Generation, Request
+from thinktime.verifiers.extract import reasoning_tokens
+
+Role = Literal["policy", "verifier"]
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What an answer cost. `flops` is None when the model's shape is unknown."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    verifier_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    flops: int | None = 0
+    seconds: float = 0.0
+    dollars: float = 0.0
+    calls: int = 0
+    samples: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Bill) -> Bill:
+        merged = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            merged[f.name] = None if a is None or b is None else a + b
+        return Bill(**merged)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "total_tokens": self.total_tokens}
+
+
+class Ledger:
+    """Wraps a backend, forwards every call, and records what each call spent.
+
+    Thread-safe: strategies may call `generate` from several threads at once.
+    """
+
+    def __init__(self, backend: Backend, price: Price | None = None) -> None:
+        self.backend = backend
+        self.price = price or Price()
+        self._lock = threading.Lock()
+        self._started = time.perf_counter()
+        self._counts = {
+            "prompt": 0, "completion": 0, "reasoning": 0, "verifier": 0,
+            "cached": 0, "calls": 0, "samples": 0,
+        }  # fmt: skip
+        self._flops: int | None = 0
+
+    def generate(
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        role: Role = "policy",
+        backend: Backend | None = None,
+    ) -> list[Generation]:
+        """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
+        backend = backend or self.backend
+        generations = backend.generate(requests, params)
+        with self._lock:
+            for generation in generations:
+                self._record(generation, role, backend.card)
+        return generations
+
+    def _record(self, generation: Generation, role: Role, card: ModelCard | None) -> None:
+        completion = sum(c.completion_tokens for c in generation.completions)
+        counts = self._counts
+        counts["prompt"] += generation.prompt_tokens
+        counts["completion"] += completion
+        counts["cached"] += generation.cached_prompt_tokens
+        counts["calls"] += 1
+        if role == "verifier":
+            counts["verifier"] += generation.prompt_tokens + completion
+        else:
+            counts["samples"] += len(generation.completions)
+            counts["reasoning"] += sum(reasoning_tokens(c) for c in generation.completions)
+        if card is None or self._flops is None:
+            self._flops = None
+            return
+        self._flops += generation_flops(
+            card,
+            prompt_length=generation.prompt_length,
+            prefilled=generation.prompt_tokens - generation.cached_prompt_tokens,
+            completion_tokens=[c.completion_tokens for c in generation.completions],
+        )
+
+    def bill(self) -> Bill:
+        """The bill so far; seconds are wall time since the ledger was made."""
+        seconds = time.perf_counter() - self._started
+        with self._lock:
+            c = self._counts
+            return Bill(
+                prompt_tokens=c["prompt"],
+                completion_tokens=c["completion"],
+                reasoning_tokens=c["reasoning"],
+                verifier_tokens=c["verifier"],
+                cached_prompt_tokens=c["cached"],
+                flops=self._flops,
+                seconds=seconds,
+                dollars=self.price.dollars(c["prompt"], c["completion"], seconds),
+                calls=c["calls"],
+                samples=c["samples"],
+            )
+

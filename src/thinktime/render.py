@@ -1,0 +1,74 @@
+"""Rich renderings of results, bills and tables for the CLI (no I/O besides the console given)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from thinktime.compute.bill import Bill
+from thinktime.types import Result
+
+
+def si(value: float | None, unit: str = "") -> str:
+    """1.23e12 → '1.23 T' — compact numbers for FLOPs."""
+    if value is None:
+        return "unknown"
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f} {prefix}{unit}"
+    return f"{value:.0f} {unit}".rstrip()
+
+
+def bill_table(bill: Bill) -> Table:
+    table = Table(title="bill", show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column(justify="right")
+    rows: list[tuple[str, str]] = [
+        ("prompt tokens", f"{bill.prompt_tokens:,} ({bill.cached_prompt_tokens:,} cached)"),
+        ("completion tokens", f"{bill.completion_tokens:,}"),
+        ("  reasoning", f"{bill.reasoning_tokens:,}"),
+        ("verifier tokens", f"{bill.verifier_tokens:,}"),
+        ("samples / engine calls", f"{bill.samples} / {bill.calls}"),
+        ("FLOPs", si(bill.flops, "FLOP")),
+        ("wall time", f"{bill.seconds:.2f} s"),
+        ("cost", f"${bill.dollars:.6f}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def votes_table(result: Result) -> Table:
+    table = Table(title="votes", box=None, pad_edge=False)
+    table.add_column("answer")
+    table.add_column("votes", justify="right")
+    total = sum(result.votes.values()) or 1.0
+    for answer, count in sorted(result.votes.items(), key=lambda kv: -kv[1]):
+        mark = " ✓" if answer == result.answer else ""
+        table.add_row(f"{answer}{mark}", f"{count:g} ({count / total:.0%})")
+    unanswered = sum(1 for s in result.samples if s.answer is None)
+    if unanswered:
+        table.add_row("[dim](no answer)[/dim]", f"{unanswered}")
+    return table
+
+
+def show_result(console: Console, result: Result) -> None:
+    """Reasoning of the chosen sample, the answer, the votes and the bill."""
+    title = f"{result.strategy} · {result.model} · {len(result.samples)} sample(s)"
+    reasoning = Text(result.reasoning or "(no sample chosen)")
+    console.print(Panel(reasoning, title=title, title_align="left"))
+    answer = result.answer if result.answer is not None else "(no answer found)"
+    console.print(Text.assemble(("answer: ", "bold"), (answer, "bold green")))
+    console.print(Group(votes_table(result), Text(""), bill_table(result.bill)))  # type: ignore[arg-type]
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    data = asdict(result)
+    data["bill"] = result.bill.to_dict() if isinstance(result.bill, Bill) else None
+    data["reasoning"] = result.reasoning
+    return data

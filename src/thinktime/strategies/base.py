@@ -1,0 +1,127 @@
+"""What every strategy gets (`Context`), returns (`Outcome`), and how it is registered.
+
+A strategy is a function `run(question, ctx, params) -> Outcome` plus a `StrategySpec` naming it,
+with a one-line description, its paper, and a typed parameter model. Built-ins register with
+the same decorator a plugin would use:
+
+    >>> from pydantic import BaseModel
+    >>> class NoParams(BaseModel): pass
+    >>> @register_strategy("echo", "Repeat the question.", "—", NoParams)
+    ... def echo(question, ctx, params):
+    ...     return Outcome(answer=question, samples=())
+    >>> STRATEGIES["echo"].description
+    'Repeat the question.'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from thinktime.compute.bill import Ledger, Role
+from thinktime.errors import ThinktimeError
+from thinktime.sampling import SamplingParams
+from thinktime.types import Message, Request, Sample
+from thinktime.verifiers.base import Verifier
+from thinktime.verifiers.extract import extract_answer, reasoning_tokens
+
+
+@dataclass
+class Context:
+    """The dependencies a strategy runs with: a metered backend, sampling params, a verifier."""
+
+    ledger: Ledger
+    params: SamplingParams
+    verifier: Verifier | None = None
+
+    def sample(
+        self,
+        prompts: Sequence[tuple[Message, ...]],
+        n: int = 1,
+        params: SamplingParams | None = None,
+        role: Role = "policy",
+    ) -> list[list[Sample]]:
+        """n samples for each prompt, all in one batched engine call; answers extracted."""
+        requests = [Request(messages=messages, n=n) for messages in prompts]
+        generations = self.ledger.generate(requests, params or self.params, role=role)
+        return [
+            [
+                Sample(
+                    text=c.text,
+                    answer=extract_answer(c.text),
+                    finish_reason=c.finish_reason,
+                    completion_tokens=c.completion_tokens,
+                    reasoning_tokens=reasoning_tokens(c),
+                )
+                for c in g.completions
+            ]
+            for g in generations
+        ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a strategy decided; `solve` adds the bill and wraps it into a `Result`."""
+
+    answer: str | None
+    samples: tuple[Sample, ...]
+    votes: dict[str, float] = field(default_factory=dict)
+    chosen: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+StrategyFn = Callable[[str, Context, Any], Outcome]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    description: str
+    reference: str
+    params_type: type[BaseModel]
+    run: StrategyFn
+    default_temperature: float = 0.7
+
+    def parse_params(self, values: dict[str, Any]) -> BaseModel:
+        """Validate strategy parameters; bad ones become a one-line error naming the field."""
+        try:
+            return self.params_type.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors()
+            )
+            fields = ", ".join(self.params_type.model_fields) or "none"
+            raise ThinktimeError(
+                f"bad parameters for strategy {self.name!r}: {problems} (its parameters: {fields})"
+            ) from None
+
+
+STRATEGIES: dict[str, StrategySpec] = {}
+
+
+def register_strategy(
+    name: str,
+    description: str,
+    reference: str,
+    params_type: type[BaseModel],
+    default_temperature: float = 0.7,
+) -> Callable[[StrategyFn], StrategyFn]:
+    """Decorator: register `run` as strategy `name`."""
+
+    def wrap(run: StrategyFn) -> StrategyFn:
+        STRATEGIES[name] = StrategySpec(
+            name, description, reference, params_type, run, default_temperature
+        )
+        return run
+
+    return wrap
+
+
+def get_strategy(name: str) -> StrategySpec:
+    """The registered strategy `name`, or a clear error listing the valid ones."""
+    if name not in STRATEGIES:
+        raise ThinktimeError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]

@@ -1,0 +1,33 @@
+"""`cot`: one chain-of-thought sample — think step by step, then answer in \\boxed{}.
+
+Reference: Wei et al. 2022, "Chain-of-Thought Prompting Elicits Reasoning in Large Language
+Models", arXiv:2201.11903.
+
+    >>> from thinktime import solve
+    >>> solve("A farmer has 3 baskets of 12 apples and sells 10. How many are left?").answer  # doctest: +SKIP
+    '26'
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from thinktime.prompts import cot_messages
+from thinktime.strategies.base import Context, Outcome, register_strategy
+
+
+class CotParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@register_strategy(
+    "cot",
+    "One step-by-step reasoning sample.",
+    "Wei et al. 2022, arXiv:2201.11903",
+    CotParams,
+    default_temperature=0.0,
+)
+def cot(question: str, ctx: Context, params: CotParams) -> Outcome:
+    [[sample]] = ctx.sample([cot_messages(question)])
+    votes = {sample.answer: 1.0} if sample.answer is not None else {}
+    return Outcome(answer=sample.answer, samples=(sample,), votes=votes, chosen=0)

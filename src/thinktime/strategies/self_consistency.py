@@ -1,0 +1,44 @@
+"""`self_consistency`: sample n reasoning paths, return the majority answer.
+
+All n samples are one engine request, so they share the prompt's prefill and decode together.
+Answers vote by equivalence class (see `voting`); the vote table is kept on the result, and the
+shown reasoning is the first sample that reached the winning answer.
+
+Reference: Wang et al. 2023, "Self-Consistency Improves Chain of Thought Reasoning in Language
+Models", arXiv:2203.11171.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> from thinktime import solve
+    >>> fake = FakeBackend(["\\\\boxed{26}", "\\\\boxed{24}", "so \\\\boxed{26.0}"])
+    >>> r = solve("apples?", backend=fake, strategy="self_consistency", n=3)
+    >>> r.answer, r.votes
+    ('26', {'26': 2.0, '24': 1.0})
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from thinktime.prompts import cot_messages
+from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.voting import vote
+
+
+class SelfConsistencyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(5, ge=1, le=1024, description="Reasoning paths to sample.")
+
+
+@register_strategy(
+    "self_consistency",
+    "Sample n reasoning paths in one batch; majority vote over equivalent answers.",
+    "Wang et al. 2023, arXiv:2203.11171",
+    SelfConsistencyParams,
+)
+def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
+    [samples] = ctx.sample([cot_messages(question)], n=params.n)
+    winner, table = vote([s.answer for s in samples])
+    chosen = next((i for i, s in enumerate(samples) if s.answer == winner), None)
+    if winner is not None and chosen is None:  # the winner's representative is always a sample
+        chosen = next(i for i, s in enumerate(samples) if s.answer is not None)
+    return Outcome(answer=winner, samples=tuple(samples), votes=table, chosen=chosen)

@@ -1,0 +1,115 @@
+"""Core value types that flow task → strategy → backend → verifier → bill.
+
+All are frozen dataclasses: a `Request` goes into a backend, a `Generation` (one prompt's
+completions) comes back, strategies turn completions into `Sample`s and return a `Result`.
+
+Example:
+    >>> req = Request(messages=(Message("user", "What is 2+3?"),), n=4)
+    >>> req.n
+    4
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from thinktime.errors import ThinktimeError
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn, named as in OpenAI's chat API."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """A prompt (chat `messages` or raw `prompt` text to continue) and how many samples to draw.
+
+    The n samples of one request share the prompt's prefill on engines that can fork a sequence.
+    """
+
+    messages: tuple[Message, ...] = ()
+    prompt: str | None = None
+    n: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ThinktimeError(f"n must be at least 1, got {self.n}; pass -n 1 or more")
+        if bool(self.messages) == (self.prompt is not None):
+            raise ThinktimeError("a Request needs exactly one of messages or prompt")
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the top alternatives, if asked for."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled continuation, with its own token count (never the server's shared `usage`)."""
+
+    text: str
+    finish_reason: str
+    completion_tokens: int
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The completions of one `Request`, with what the engine spent on the prompt.
+
+    `prompt_tokens` is the prompt length times the number of times an engine processed it
+    (1 when n samples share one prefill); `cached_prompt_tokens` is how many of those the
+    engine reused from its cache instead of computing.
+    """
+
+    completions: tuple[Completion, ...]
+    prompt_length: int
+    prompt_tokens: int
+    cached_prompt_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A completion as a strategy sees it: its text, extracted answer and optional score."""
+
+    text: str
+    answer: str | None
+    finish_reason: str
+    completion_tokens: int
+    reasoning_tokens: int
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What `thinktime.solve` returns: the answer, how it was chosen, and what it cost.
+
+    `votes` maps each distinct answer (one representative per equivalence class) to its count;
+    `chosen` indexes the sample whose reasoning is shown; `bill` is a `thinktime.compute.Bill`.
+    """
+
+    question: str
+    answer: str | None
+    strategy: str
+    model: str
+    samples: tuple[Sample, ...]
+    votes: dict[str, float] = field(default_factory=dict)
+    chosen: int | None = None
+    bill: object | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def reasoning(self) -> str:
+        """The text of the chosen sample (empty when no sample was chosen)."""
+        return self.samples[self.chosen].text if self.chosen is not None else ""
