@@ -1,8 +1,8 @@
 """thinktime: reasoning with inference-time compute, with a compute bill on every answer.
 
-    >>> import thinktime
-    >>> result = thinktime.solve("What is 2+3?", strategy="self_consistency", n=4)  # doctest: +SKIP
-    >>> result.answer, result.bill.flops  # doctest: +SKIP
+>>> import thinktime
+>>> result = thinktime.solve("What is 2+3?", strategy="self_consistency", n=4)  # doctest: +SKIP
+>>> result.answer, result.bill.flops  # doctest: +SKIP
 """
 
 from thinktime.api import solve

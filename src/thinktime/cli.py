@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -46,11 +46,19 @@ def parse_option(item: str) -> tuple[str, object]:
 @app.command()
 def solve(
     question: Annotated[str, typer.Argument(help="The problem to solve.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Short name, .gguf path, hf:…, or openai:NAME.")] = DEFAULT_MODEL,
-    strategy: Annotated[str, typer.Option("--strategy", "-s", help="See `thinktime strategies`.")] = "cot",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Short name, .gguf path, hf:…, or openai:NAME.")
+    ] = DEFAULT_MODEL,
+    strategy: Annotated[
+        str, typer.Option("--strategy", "-s", help="See `thinktime strategies`.")
+    ] = "cot",
     n: Annotated[int | None, typer.Option("-n", help="Samples, for sampling strategies.")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default: the strategy's).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE.")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (default: the strategy's).")
+    ] = None,
     max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 1024,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
@@ -62,7 +70,7 @@ def solve(
     try:
         if n is not None and n < 1:
             raise ThinktimeError(f"n must be at least 1, got {n}; pass -n 1 or more")
-        extra = dict(parse_option(item) for item in param or [])
+        extra: dict[str, Any] = dict(parse_option(item) for item in param or [])
         with errors.status(f"thinking with {model} ({strategy})…", spinner="dots"):
             result = solve_question(
                 question, model=model, strategy=strategy, n=n, temperature=temperature,

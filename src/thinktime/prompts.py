@@ -1,7 +1,7 @@
 """The prompts strategies and verifiers send, in one place so they can be read and tuned together.
 
-    >>> cot_messages("What is 2+3?")[0].role
-    'system'
+>>> cot_messages("What is 2+3?")[0].role
+'system'
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Built-in backends register the same way a plugin would:
     ... def _echo(model: str, **options: object) -> Backend: ...
     >>> "echo" in BACKENDS
     True
+    >>> del BACKENDS["echo"]
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ in `calls` so tests can assert on batching.
     >>> backend = FakeBackend(["The answer is \\\\boxed{4}", "\\\\boxed{5}"])
     >>> from thinktime.types import Message, Request
     >>> from thinktime.sampling import SamplingParams
-    >>> [g] = backend.generate([Request(messages=(Message("user", "2+2?"),), n=3)], SamplingParams())
+    >>> request = Request(messages=(Message("user", "2+2?"),), n=3)
+    >>> [g] = backend.generate([request], SamplingParams())
     >>> [c.text for c in g.completions]
     ['The answer is \\\\boxed{4}', '\\\\boxed{5}', 'The answer is \\\\boxed{4}']
 """
@@ -46,7 +47,10 @@ class FakeBackend:
     """Replays a script; counts tokens as words; records every call."""
 
     def __init__(
-        self, script: Script = ("\\boxed{42}",), name: str = "fake", card: ModelCard | None = FAKE_CARD
+        self,
+        script: Script = ("\\boxed{42}",),
+        name: str = "fake",
+        card: ModelCard | None = FAKE_CARD,
     ) -> None:
         self.name = name
         self.card = card

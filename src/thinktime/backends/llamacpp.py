@@ -11,12 +11,14 @@ The engine's `usage` counts one choice only when n > 1, so each choice's tokens 
 its own per-token logprobs list instead.
 
     >>> backend = LlamaCppBackend.from_reference("qwen2.5-coder-0.5b")  # doctest: +SKIP
-    >>> backend.generate([Request(messages=(Message("user", "2+3?"),), n=4)], SamplingParams())
+    >>> backend.generate([Request(prompt="2+3=", n=4)], SamplingParams())  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -61,10 +63,12 @@ def request_body(request: Request, params: SamplingParams, n: int, seed: int | N
         "max_tokens": params.max_tokens,
         "temperature": params.temperature,
         "top_p": params.top_p,
-        # per-token logprobs give each choice's exact token count (and the judge's P(yes))
+        # per-token logprobs give each choice's exact token count (and the judge's P(yes));
+        # llama.cpp reads top_logprobs=0 as "no logprobs", so send it only when asked for
         "logprobs": True,
-        "top_logprobs": params.top_logprobs,
     }
+    if params.top_logprobs:
+        body["top_logprobs"] = params.top_logprobs
     if params.stop:
         body["stop"] = list(params.stop)
     if seed is not None:
@@ -159,14 +163,26 @@ class LlamaCppBackend:
             cached[index] += int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0))
             for choice in response["choices"]:
                 completion = parse_choice(choice)
-                if completion.completion_tokens < 0:  # no logprobs: only safe when n == 1
-                    tokens = int(usage.get("completion_tokens", 0))
+                if completion.completion_tokens < 0:  # no logprobs came back: count the text
+                    tokens = self.count_tokens(completion.text)
+                    tokens += completion.finish_reason == "stop"  # the end-of-turn token
                     completion = Completion(completion.text, completion.finish_reason, tokens)
                 completions[index].append(completion)
         return [
             Generation(tuple(c), prompt_length[i], prompt_tokens[i], cached[i])
             for i, c in enumerate(completions)
         ]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` by the model's own tokenizer (the engine's /tokenize endpoint)."""
+        body = json.dumps({"content": text}).encode()
+        request = urllib.request.Request(
+            f"{self._server.listening_address}/tokenize",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return len(json.loads(response.read())["tokens"])
 
     def engine_stats(self) -> dict[str, float]:
         """llama.cpp's own counters (Prometheus names without the `llamacpp:` prefix)."""

@@ -6,7 +6,7 @@ are counted from its own logprobs, because some servers report one choice's usag
 Where a server ignores `n` or returns no logprobs, the samples are drawn as n single requests
 with bounded concurrency, each counted from its own `usage`.
 
-    >>> backend = OpenAIBackend("gpt-4o-mini", base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
+    >>> backend = OpenAIBackend("Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
 """
 
 from __future__ import annotations
@@ -58,11 +58,9 @@ class OpenAIBackend:
 
         body = request_body(request, params, n, params.seed)
         body.pop("n") if n == 1 else None
-        if not params.top_logprobs:
-            body.pop("top_logprobs")
         try:
             if request.prompt is not None:
-                body.pop("logprobs")
+                body.pop("top_logprobs", None)
                 body["logprobs"] = 0  # the legacy completions API takes an int here
                 response = self._client.completions.create(model=self.name, **body)
             else:
@@ -110,5 +108,7 @@ class OpenAIBackend:
 @register_backend("openai")
 def _factory(model: str, **options: Any) -> OpenAIBackend:
     if not model:
-        raise BackendError("openai backend needs a model name: openai:MODEL (e.g. openai:gpt-4o-mini)")
+        raise BackendError(
+            "openai backend needs a model name: openai:MODEL (e.g. openai:gpt-4o-mini)"
+        )
     return OpenAIBackend(model, **options)

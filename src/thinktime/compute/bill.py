@@ -16,7 +16,7 @@ answer; `cached_prompt_tokens` is the part of `prompt_tokens` the engine reused 
     >>> _ = ledger.generate([Request(messages=(Message("user", "2+3?"),), n=2)], SamplingParams())
     >>> bill = ledger.bill()
     >>> bill.completion_tokens, bill.samples
-    (20, 2)
+    (12, 2)
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 from thinktime.backends.base import Backend
 from thinktime.compute.flops import generation_flops
 from thinktime.compute.prices import Price
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Request
+from thinktime.types import Generation, Request
 from thinktime.verifiers.extract import reasoning_tokens
 
 Role = Literal["policy", "verifier"]
@@ -58,7 +58,7 @@ class Bill:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Bill) -> Bill:
-        merged = {}
+        merged: dict[str, Any] = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             merged[f.name] = None if a is None or b is None else a + b
@@ -139,4 +139,3 @@ class Ledger:
                 calls=c["calls"],
                 samples=c["samples"],
             )
-

@@ -13,7 +13,7 @@ one prefill pay for the prompt once and then each decode their own tokens.
     >>> attention_flops(card, start=0, count=3)   # positions 0,1,2 → 4·2·(0+1+2)·4
     96
     >>> generation_flops(card, prompt_length=3, prefilled=3, completion_tokens=(2,))
-    232
+    400
 """
 
 from __future__ import annotations
@@ -47,9 +47,7 @@ def generation_flops(
             card, 0, prompt_length
         )
         flops += reps * per_prompt
-        flops += 2 * card.n_matmul_params * tail + attention_flops(
-            card, prompt_length - tail, tail
-        )
+        flops += 2 * card.n_matmul_params * tail + attention_flops(card, prompt_length - tail, tail)
     # 2) decode: each sample's tokens follow the shared prompt
     for tokens in completion_tokens:
         flops += 2 * card.n_matmul_params * tokens + attention_flops(card, prompt_length, tokens)

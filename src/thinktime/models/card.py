@@ -4,7 +4,7 @@ The shape feeds the FLOPs estimate: matmul parameters (everything but the token-
 lookup), layers, and the attention width (query heads × head dim).
 
     >>> card = read_card(resolve_model("qwen2.5-coder-0.5b"))  # doctest: +SKIP
-    >>> card.n_layers, card.d_attn
+    >>> card.n_layers, card.d_attn  # doctest: +SKIP
     (24, 896)
 """
 
@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from thinktime.errors import ModelError
 from thinktime.models.resolve import cache_dir
@@ -35,8 +36,8 @@ class ModelCard:
     file_type: int | None = None
 
 
-def _field(reader: object, key: str) -> object | None:
-    fields = reader.fields  # type: ignore[attr-defined]
+def _field(reader: Any, key: str) -> Any:
+    fields = reader.fields
     if key not in fields:
         return None
     return fields[key].contents()

@@ -1,7 +1,7 @@
 """Test-time-compute strategies, registered by name. Importing this package registers the built-ins.
 
-    >>> sorted(STRATEGIES)
-    ['best_of_n', 'cot', 'direct', 'self_consistency', 'verify_revise']
+>>> sorted(STRATEGIES)
+['best_of_n', 'cot', 'direct', 'self_consistency', 'verify_revise']
 """
 
 from thinktime.strategies import best_of_n, cot, direct, self_consistency, verify_revise  # noqa: F401

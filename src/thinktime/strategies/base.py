@@ -11,6 +11,7 @@ the same decorator a plugin would use:
     ...     return Outcome(answer=question, samples=())
     >>> STRATEGIES["echo"].description
     'Repeat the question.'
+    >>> del STRATEGIES["echo"]
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Reference: Wei et al. 2022, "Chain-of-Thought Prompting Elicits Reasoning in Lar
 Models", arXiv:2201.11903.
 
     >>> from thinktime import solve
-    >>> solve("A farmer has 3 baskets of 12 apples and sells 10. How many are left?").answer  # doctest: +SKIP
+    >>> question = "A farmer has 3 baskets of 12 apples and sells 10. How many are left?"
+    >>> solve(question).answer  # doctest: +SKIP
     '26'
 """
 

@@ -38,7 +38,8 @@ class SelfConsistencyParams(BaseModel):
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
     [samples] = ctx.sample([cot_messages(question)], n=params.n)
     winner, table = vote([s.answer for s in samples])
+    # the winner is the first-seen answer of its class, so some sample carries it verbatim
     chosen = next((i for i, s in enumerate(samples) if s.answer == winner), None)
-    if winner is not None and chosen is None:  # the winner's representative is always a sample
-        chosen = next(i for i, s in enumerate(samples) if s.answer is not None)
+    if winner is None:
+        chosen = None
     return Outcome(answer=winner, samples=tuple(samples), votes=table, chosen=chosen)

@@ -57,7 +57,9 @@ def verify_revise(question: str, ctx: Context, params: VerifyReviseParams) -> Ou
         [[check]] = ctx.sample(
             [check_messages(question, solution.text)], params=check_params, role="verifier"
         )
-        rounds.append({"answer": solution.answer, "verdict": verdict(check.text), "check": check.text})
+        rounds.append(
+            {"answer": solution.answer, "verdict": verdict(check.text), "check": check.text}
+        )
         if rounds[-1]["verdict"] != "incorrect":
             break
         [[solution]] = ctx.sample([revise_messages(question, solution.text, check.text)])

@@ -39,11 +39,11 @@ def _math_verify(gold: str, answer: str) -> bool:
     from math_verify import parse, verify
 
     # wrap in $…$ so math-verify's LaTeX parser treats plain text as math
-    gold_parsed = parse(f"${gold}$", parsing_timeout=None)  # type: ignore[arg-type]
-    answer_parsed = parse(f"${answer}$", parsing_timeout=None)  # type: ignore[arg-type]
+    gold_parsed = parse(f"${gold}$", parsing_timeout=None)
+    answer_parsed = parse(f"${answer}$", parsing_timeout=None)
     if not gold_parsed or not answer_parsed:
         return False
-    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))  # type: ignore[arg-type]
+    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
 
 
 @lru_cache(maxsize=4096)
@@ -61,7 +61,9 @@ def equivalent(a: str | None, b: str | None, timeout: float = 5.0) -> bool:
     try:
         return future.result(timeout=timeout)
     except FutureTimeout:
-        log.warning("math-verify took over %.1fs comparing %r and %r; treating as different", timeout, a, b)
+        log.warning(
+            "math-verify took over %.1fs comparing %r and %r; treating as different", timeout, a, b
+        )
         return False
     except Exception as exc:  # math-verify/sympy can raise on odd input: not equivalent
         log.debug("math-verify failed on %r vs %r: %s", a, b, exc)

@@ -27,9 +27,7 @@ from thinktime.types import Completion
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _HASHES = re.compile(r"####\s*([^\n]+)")
-_ANSWER = re.compile(
-    r"(?:final answer|answer)\s*(?:is|:|=)\s*:?\s*([^\n]+)", flags=re.IGNORECASE
-)
+_ANSWER = re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\s*:?\s*([^\n]+)", flags=re.IGNORECASE)
 _NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?|-?\$?\s?\.\d+")
 _NUMERIC = re.compile(r"^-?\d+(?:\.\d+)?$")
 
@@ -111,7 +109,8 @@ def reasoning_tokens(completion: Completion) -> int:
     if completion.logprobs:
         offset = count = 0
         for token in completion.logprobs:
-            if offset >= span.start:
+            # a token counts as reasoning if its first visible character precedes the answer
+            if offset + len(token.token) - len(token.token.lstrip()) >= span.start:
                 break
             offset += len(token.token)
             count += 1

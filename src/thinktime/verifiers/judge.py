@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from thinktime.backends.base import Backend
 from thinktime.compute.bill import Ledger
-from thinktime.sampling import SamplingParams
 from thinktime.prompts import judge_messages
+from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Request
 from thinktime.verifiers.base import register_verifier
 

@@ -1,0 +1,89 @@
+"""The OpenAI-compatible backend against a mock transport: retries, n, per-choice counting."""
+
+import json
+
+import httpx2
+import pytest
+
+from thinktime.backends.openai_compat import OpenAIBackend
+from thinktime.errors import BackendError
+from thinktime.sampling import SamplingParams
+from thinktime.types import Message, Request
+
+REQ = Request(messages=(Message("user", "2+2?"),), n=3)
+
+
+def chat_response(n: int, with_logprobs: bool, usage_tokens: int = 2) -> dict:
+    choices = []
+    for i in range(n):
+        tokens = ["The", " answer", " is", f" {i}"][: 2 + i]
+        logprobs = {"content": [{"token": t, "logprob": -0.1, "top_logprobs": []} for t in tokens]}
+        choices.append(
+            {
+                "index": i,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "".join(tokens)},
+                "logprobs": logprobs if with_logprobs else None,
+            }
+        )
+    return {
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": choices,
+        "usage": {"prompt_tokens": 7, "completion_tokens": usage_tokens, "total_tokens": 9},
+    }  # fmt: skip
+
+
+def backend_with(handler, **options) -> OpenAIBackend:
+    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    return OpenAIBackend("m", base_url="http://test/v1", http_client=client, **options)
+
+
+def test_uses_n_and_counts_each_choice_from_logprobs():
+    seen = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append(body)
+        return httpx2.Response(200, json=chat_response(body.get("n", 1), True, usage_tokens=2))
+
+    [g] = backend_with(handler).generate([REQ], SamplingParams())
+    assert len(seen) == 1 and seen[0]["n"] == 3
+    # the server claimed 2 completion tokens for all three; we count 2, 3 and 4
+    assert [c.completion_tokens for c in g.completions] == [2, 3, 4]
+    assert (g.prompt_length, g.prompt_tokens) == (7, 7)
+
+
+def test_falls_back_to_single_requests_without_logprobs():
+    seen = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append(body.get("n", 1))
+        return httpx2.Response(200, json=chat_response(body.get("n", 1), False, usage_tokens=5))
+
+    [g] = backend_with(handler).generate([REQ], SamplingParams())
+    assert seen == [3, 1, 1, 1]
+    assert [c.completion_tokens for c in g.completions] == [5, 5, 5]
+    assert g.prompt_tokens == 21  # the prompt was processed three times
+
+
+def test_retries_429_and_5xx_then_succeeds():
+    statuses = iter([429, 503, 200])
+
+    def handler(request):
+        status = next(statuses)
+        if status != 200:
+            return httpx2.Response(
+                status, headers={"retry-after": "0"}, json={"error": {"message": "busy"}}
+            )
+        return httpx2.Response(200, json=chat_response(1, True))
+
+    [g] = backend_with(handler).generate([Request(messages=REQ.messages)], SamplingParams())
+    assert g.completions[0].text == "The answer"
+
+
+def test_gives_up_with_a_clear_error():
+    def handler(request):
+        return httpx2.Response(400, json={"error": {"message": "bad model"}})
+
+    with pytest.raises(BackendError, match="m at http://test/v1/ failed"):
+        backend_with(handler, max_retries=0).generate([REQ], SamplingParams())
