@@ -1,6 +1,6 @@
 import pytest
 
-from thinktime.types import Completion, TokenLogprob
+from thinktime.types import Completion
 from thinktime.verifiers.extract import answer_span, extract_answer, normalize, reasoning_tokens
 
 
@@ -40,7 +40,7 @@ def test_normalize_numbers():
 def test_reasoning_tokens_exact_with_token_texts():
     tokens = ["We", " add", " 2", " and", " 3", ": ", "\\boxed{5}"]
     text = "".join(tokens)
-    completion = Completion(text, "stop", len(tokens), tuple(TokenLogprob(t, 0.0) for t in tokens))
+    completion = Completion(text, "stop", len(tokens), tokens=tuple(tokens))
     assert answer_span(text) is not None
     assert reasoning_tokens(completion) == 6
 

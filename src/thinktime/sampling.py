@@ -26,6 +26,7 @@ class SamplingParams(BaseModel):
     seed: int | None = Field(None, description="Sampling seed; None for a random one.")
     logprobs: bool = Field(False, description="Return each token's log-probability.")
     top_logprobs: int = Field(0, ge=0, le=20, description="Alternatives to return per token.")
+    ignore_eos: bool = Field(False, description="Generate past end-of-sequence (benchmarks).")
 
     def with_(self, **changes: object) -> SamplingParams:
         """A copy with some fields changed, validated again."""

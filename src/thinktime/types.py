@@ -56,12 +56,17 @@ class TokenLogprob:
 
 @dataclass(frozen=True)
 class Completion:
-    """One sampled continuation, with its own token count (never the server's shared `usage`)."""
+    """One sampled continuation, with its own token count (never the server's shared `usage`).
+
+    `tokens` holds the text of each generated token where the engine can tell (from logprobs or
+    its tokenizer); it makes `reasoning_tokens` exact.
+    """
 
     text: str
     finish_reason: str
     completion_tokens: int
     logprobs: tuple[TokenLogprob, ...] | None = None
+    tokens: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

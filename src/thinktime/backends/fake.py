@@ -76,8 +76,10 @@ class FakeBackend:
         if len(tokens) > params.max_tokens:
             tokens, finish = tokens[: params.max_tokens], "length"
             text = "".join(tokens)
-        logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
-        return Completion(text, finish, len(tokens), logprobs)
+        logprobs = None
+        if params.logprobs or params.top_logprobs:
+            logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
+        return Completion(text, finish, len(tokens), logprobs, tuple(tokens))
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         self.calls.append((list(requests), params))

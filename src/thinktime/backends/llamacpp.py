@@ -7,8 +7,9 @@ llama.cpp keeps `n_parallel` sequence slots and batches every active slot into e
 2. requests for different prompts are submitted from a thread pool at the same time, so their
    sequences share decode steps too.
 
-The engine's `usage` counts one choice only when n > 1, so each choice's tokens are counted from
-its own per-token logprobs list instead.
+The engine's `usage` counts one choice only when n > 1, so each choice's tokens are counted on
+its own: from its logprobs when they were asked for, else by the model's tokenizer (the engine's
+/tokenize endpoint, plus the end-of-turn token when generation stopped on it).
 
     >>> backend = LlamaCppBackend.from_reference("qwen2.5-coder-0.5b")  # doctest: +SKIP
     >>> backend.generate([Request(prompt="2+3=", n=4)], SamplingParams())  # doctest: +SKIP
@@ -21,6 +22,7 @@ import os
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,9 @@ def parse_choice(choice: dict[str, Any]) -> Completion:
     legacy = (choice.get("logprobs") or {}).get("tokens")  # /v1/completions' logprobs shape
     if logprobs is None and legacy is not None:
         logprobs = tuple(TokenLogprob(token=str(t), logprob=0.0) for t in legacy)
-    tokens = len(logprobs) if logprobs is not None else -1
-    return Completion(text or "", choice.get("finish_reason") or "stop", tokens, logprobs)
+    count = len(logprobs) if logprobs is not None else -1
+    pieces = tuple(t.token for t in logprobs) if logprobs is not None else None
+    return Completion(text or "", choice.get("finish_reason") or "stop", count, logprobs, pieces)
 
 
 def request_body(request: Request, params: SamplingParams, n: int, seed: int | None) -> dict:
@@ -63,12 +66,14 @@ def request_body(request: Request, params: SamplingParams, n: int, seed: int | N
         "max_tokens": params.max_tokens,
         "temperature": params.temperature,
         "top_p": params.top_p,
-        # per-token logprobs give each choice's exact token count (and the judge's P(yes));
-        # llama.cpp reads top_logprobs=0 as "no logprobs", so send it only when asked for
-        "logprobs": True,
+        # logprobs cost a softmax over the whole vocabulary per token (~14% of decode at n=8
+        # on CPU), so ask only when wanted; llama.cpp reads top_logprobs=0 as "no logprobs"
+        "logprobs": params.logprobs or params.top_logprobs > 0,
     }
     if params.top_logprobs:
         body["top_logprobs"] = params.top_logprobs
+    if params.ignore_eos:
+        body["ignore_eos"] = True
     if params.stop:
         body["stop"] = list(params.stop)
     if seed is not None:
@@ -128,7 +133,10 @@ class LlamaCppBackend:
         """The engine's own OpenAI-compatible HTTP endpoint on loopback (…/v1)."""
         return f"{self._server.listening_address}/v1"
 
-    def _call(self, request: Request, params: SamplingParams, n: int, seed: int | None) -> dict:
+    def _call(
+        self, request: Request, params: SamplingParams, n: int, seed: int | None
+    ) -> tuple[dict, list[Completion]]:
+        """One engine request; returns its usage and each choice, counted on its own."""
         body = request_body(request, params, n, seed)
         handler = (
             self._server.handle_completions
@@ -139,7 +147,15 @@ class LlamaCppBackend:
         if "error" in response:
             error = response["error"]
             raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
-        return response
+        completions = []
+        for choice in response["choices"]:
+            completion = parse_choice(choice)
+            if completion.completion_tokens < 0:  # no logprobs: count with the tokenizer
+                pieces = self.tokenize(completion.text)
+                count = len(pieces) + (completion.finish_reason == "stop")  # + end-of-turn
+                completion = replace(completion, completion_tokens=count, tokens=pieces)
+            completions.append(completion)
+        return response.get("usage") or {}, completions
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         # 1) split each request's n samples into engine calls of at most n_parallel children
@@ -155,34 +171,29 @@ class LlamaCppBackend:
         prompt_tokens = [0] * len(requests)
         cached = [0] * len(requests)
         for index, future in jobs:
-            response = future.result()
-            usage = response.get("usage") or {}
+            usage, choices = future.result()
             length = int(usage.get("prompt_tokens", 0))
             prompt_length[index] = length
             prompt_tokens[index] += length
             cached[index] += int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0))
-            for choice in response["choices"]:
-                completion = parse_choice(choice)
-                if completion.completion_tokens < 0:  # no logprobs came back: count the text
-                    tokens = self.count_tokens(completion.text)
-                    tokens += completion.finish_reason == "stop"  # the end-of-turn token
-                    completion = Completion(completion.text, completion.finish_reason, tokens)
-                completions[index].append(completion)
+            completions[index].extend(choices)
         return [
             Generation(tuple(c), prompt_length[i], prompt_tokens[i], cached[i])
             for i, c in enumerate(completions)
         ]
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens in `text` by the model's own tokenizer (the engine's /tokenize endpoint)."""
-        body = json.dumps({"content": text}).encode()
+    def tokenize(self, text: str) -> tuple[str, ...]:
+        """`text` split into the model's tokens (the engine's /tokenize endpoint), as strings."""
+        if not text:
+            return ()
+        body = json.dumps({"content": text, "with_pieces": True}).encode()
         request = urllib.request.Request(
             f"{self._server.listening_address}/tokenize",
             data=body,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
-            return len(json.loads(response.read())["tokens"])
+            return tuple(t["piece"] for t in json.loads(response.read())["tokens"])
 
     def engine_stats(self) -> dict[str, float]:
         """llama.cpp's own counters (Prometheus names without the `llamacpp:` prefix)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from thinktime.backends.base import register_backend
@@ -21,7 +22,7 @@ from thinktime.backends.llamacpp import parse_choice, request_body
 from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Request
+from thinktime.types import Generation, Request
 
 
 class OpenAIBackend:
@@ -58,6 +59,11 @@ class OpenAIBackend:
 
         body = request_body(request, params, n, params.seed)
         body.pop("n") if n == 1 else None
+        # n > 1: per-choice logprobs are how each choice's tokens get counted
+        body["logprobs"] = body["logprobs"] or n > 1
+        if params.ignore_eos:  # not an OpenAI field: servers that know it read it from extra_body
+            body.pop("ignore_eos")
+            body["extra_body"] = {"ignore_eos": True}
         try:
             if request.prompt is not None:
                 body.pop("top_logprobs", None)
@@ -73,10 +79,7 @@ class OpenAIBackend:
         response = self._post(request, params, 1)
         usage = response.get("usage") or {}
         choice = parse_choice(response["choices"][0])
-        completion = Completion(
-            choice.text, choice.finish_reason, int(usage.get("completion_tokens") or 0),
-            choice.logprobs,
-        )  # fmt: skip
+        completion = replace(choice, completion_tokens=int(usage.get("completion_tokens") or 0))
         length = int(usage.get("prompt_tokens") or 0)
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         return Generation((completion,), length, length, cached)

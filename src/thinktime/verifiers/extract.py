@@ -101,18 +101,18 @@ def extract_answer(text: str) -> str | None:
 def reasoning_tokens(completion: Completion) -> int:
     """Tokens generated before the final answer begins (all of them when there is none).
 
-    Exact when the engine returned per-token text (logprobs); otherwise the character share.
+    Exact when the engine told us each token's text; otherwise the character share.
     """
     span = answer_span(completion.text)
     if span is None:
         return completion.completion_tokens
-    if completion.logprobs:
+    if completion.tokens:
         offset = count = 0
-        for token in completion.logprobs:
+        for token in completion.tokens:
             # a token counts as reasoning if its first visible character precedes the answer
-            if offset + len(token.token) - len(token.token.lstrip()) >= span.start:
+            if offset + len(token) - len(token.lstrip()) >= span.start:
                 break
-            offset += len(token.token)
+            offset += len(token)
             count += 1
         return count
     share = span.start / max(len(completion.text), 1)
