@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from thinktime.errors import ThinktimeError
@@ -104,7 +105,7 @@ def models() -> None:
             params = f"{read_card(path).n_params / 1e6:,.0f} M"
         table.add_row(
             model.name + (" (default)" if model.name == DEFAULT_MODEL else ""),
-            "yes" if parts else f"no — {model.install_hint}",
+            "yes" if parts else escape(f"no — {model.install_hint}"),
             "yes" if cached else "no",
             f"{model.size_bytes / 2**20:,.0f} MiB",
             params,

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -44,13 +45,24 @@ def bill_table(bill: Bill) -> Table:
 
 
 def votes_table(result: Result) -> Table:
+    """Votes per answer; with a verifier, also each answer's best score."""
     table = Table(title="votes", box=None, pad_edge=False)
     table.add_column("answer")
     table.add_column("votes", justify="right")
+    scored = any(s.score is not None for s in result.samples)
+    if scored:
+        table.add_column("best verifier score", justify="right")
     total = sum(result.votes.values()) or 1.0
     for answer, count in sorted(result.votes.items(), key=lambda kv: -kv[1]):
         mark = " ✓" if answer == result.answer else ""
-        table.add_row(f"{answer}{mark}", f"{count:g} ({count / total:.0%})")
+        row = [f"{escape(answer)}{mark}", f"{count:g} ({count / total:.0%})"]
+        if scored:
+            best = max(
+                (s.score for s in result.samples if s.score is not None and s.answer == answer),
+                default=None,
+            )
+            row.append("—" if best is None else f"{best:.2f}")
+        table.add_row(*row)
     unanswered = sum(1 for s in result.samples if s.answer is None)
     if unanswered:
         table.add_row("[dim](no answer)[/dim]", f"{unanswered}")
@@ -64,6 +76,10 @@ def show_result(console: Console, result: Result) -> None:
     console.print(Panel(reasoning, title=title, title_align="left"))
     answer = result.answer if result.answer is not None else "(no answer found)"
     console.print(Text.assemble(("answer: ", "bold"), (answer, "bold green")))
+    rounds = result.details.get("rounds")
+    if isinstance(rounds, list) and rounds:
+        checks = " → ".join(f"{r['answer']} {r['verdict']}" for r in rounds)
+        console.print(Text.assemble(("self-checks: ", "bold"), checks))
     console.print(Group(votes_table(result), Text(""), bill_table(result.bill)))  # type: ignore[arg-type]
 
 

@@ -31,4 +31,5 @@ class DirectParams(BaseModel):
 def direct(question: str, ctx: Context, params: DirectParams) -> Outcome:
     sampling = ctx.params.with_(max_tokens=min(ctx.params.max_tokens, params.max_tokens))
     [[sample]] = ctx.sample([direct_messages(question)], params=sampling)
-    return Outcome(answer=sample.answer, samples=(sample,), chosen=0)
+    votes = {sample.answer: 1.0} if sample.answer is not None else {}
+    return Outcome(answer=sample.answer, samples=(sample,), votes=votes, chosen=0)
