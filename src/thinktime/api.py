@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from thinktime.backends.base import Backend, load_backend
 from thinktime.compute.bill import Ledger
+from thinktime.compute.budget import Budget
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 from thinktime.sampling import SamplingParams
 from thinktime.strategies import Context, get_strategy
+from thinktime.strategies.effort import effort_for
 from thinktime.types import Result
 from thinktime.verifiers.base import Verifier, make_verifier
 
@@ -27,9 +31,11 @@ from thinktime.verifiers.base import Verifier, make_verifier
 def solve(
     question: str,
     model: str = DEFAULT_MODEL,
-    strategy: str = "cot",
+    strategy: str | None = None,
     n: int | None = None,
     *,
+    budget: Budget | dict[str, Any] | None = None,
+    reasoning_effort: str | None = None,
     backend: Backend | None = None,
     verifier: str | Verifier | None = "judge",
     temperature: float | None = None,
@@ -41,10 +47,25 @@ def solve(
     """Answer `question` with `strategy` on `model` (or an already built `backend`).
 
     `n` and `strategy_params` are the strategy's parameters (see `thinktime strategies`);
-    `temperature` defaults to the strategy's own (0 for single-sample ones).
+    `temperature` defaults to the strategy's own (0 for single-sample ones). `budget` caps the
+    spend (strategies return their best answer so far when it runs out); `reasoning_effort`
+    (low | medium | high) picks strategy, parameters and budget from the effort table — anything
+    passed explicitly wins over it. The default strategy is `cot`.
     """
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
+    if reasoning_effort is not None:
+        effort = effort_for(reasoning_effort, model if backend is None else backend.name)
+        if strategy is None:
+            strategy = effort.strategy
+            strategy_params = {**effort.params, **strategy_params}
+        budget = budget if budget is not None else effort.budget
+    strategy = strategy or "cot"
+    if isinstance(budget, dict):
+        try:
+            budget = Budget(**budget)
+        except ValidationError as exc:
+            raise ThinktimeError(f"bad budget {budget}: {exc.errors()[0]['msg']}") from None
     spec = get_strategy(strategy)
     if n is not None:
         if "n" not in spec.params_type.model_fields:
@@ -63,7 +84,7 @@ def solve(
     if price is None:
         price = load_prices().get(backend.name, Price())
     the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
-    ledger = Ledger(backend, price)
+    ledger = Ledger(backend, price, budget)
     outcome = spec.run(question, Context(ledger, sampling, the_verifier), params)
     return Result(
         question=question,
@@ -75,4 +96,5 @@ def solve(
         chosen=outcome.chosen,
         bill=ledger.bill(),
         details={**outcome.details, "params": params.model_dump()},
+        budget_limited=ledger.limited,
     )

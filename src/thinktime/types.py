@@ -113,6 +113,7 @@ class Result:
     chosen: int | None = None
     bill: object | None = None
     details: dict[str, object] = field(default_factory=dict)
+    budget_limited: bool = False
 
     @property
     def reasoning(self) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from thinktime.backends.base import register_backend
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Request, TokenLogprob
+from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
 
 Script = Sequence[str] | Callable[[Request, int], str]
 _TOKEN = re.compile(r"\s*\S+|\s+")
@@ -80,6 +80,10 @@ class FakeBackend:
         if params.logprobs or params.top_logprobs:
             logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
         return Completion(text, finish, len(tokens), logprobs, tuple(tokens))
+
+    def chat_prompt(self, messages: Sequence[Message]) -> str:
+        """A plain-text stand-in for a chat template."""
+        return render(Request(messages=tuple(messages))) + "\nassistant: "
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         self.calls.append((list(requests), params))

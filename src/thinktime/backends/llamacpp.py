@@ -31,7 +31,7 @@ from thinktime.errors import BackendError, ModelError
 from thinktime.models.card import ModelCard, read_card
 from thinktime.models.resolve import resolve_model
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Request, TokenLogprob
+from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
 
 
 def parse_choice(choice: dict[str, Any]) -> Completion:
@@ -182,18 +182,27 @@ class LlamaCppBackend:
             for i, c in enumerate(completions)
         ]
 
+    def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to one of the engine's own loopback endpoints (tokenize, apply-template)."""
+        request = urllib.request.Request(
+            f"{self._server.listening_address}/{endpoint}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return dict(json.loads(response.read()))
+
     def tokenize(self, text: str) -> tuple[str, ...]:
         """`text` split into the model's tokens (the engine's /tokenize endpoint), as strings."""
         if not text:
             return ()
-        body = json.dumps({"content": text, "with_pieces": True}).encode()
-        request = urllib.request.Request(
-            f"{self._server.listening_address}/tokenize",
-            data=body,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return tuple(t["piece"] for t in json.loads(response.read())["tokens"])
+        tokens = self._post("tokenize", {"content": text, "with_pieces": True})["tokens"]
+        return tuple(t["piece"] for t in tokens)
+
+    def chat_prompt(self, messages: Sequence[Message]) -> str:
+        """The model's chat template applied to `messages`, ending where the assistant speaks."""
+        body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
+        return str(self._post("apply-template", body)["prompt"])
 
     def engine_stats(self) -> dict[str, float]:
         """llama.cpp's own counters (Prometheus names without the `llamacpp:` prefix)."""

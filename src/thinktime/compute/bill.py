@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from thinktime.backends.base import Backend
 from thinktime.compute.flops import generation_flops
@@ -34,6 +34,9 @@ from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
 from thinktime.types import Generation, Request
 from thinktime.verifiers.extract import reasoning_tokens
+
+if TYPE_CHECKING:
+    from thinktime.compute.budget import Budget
 
 Role = Literal["policy", "verifier"]
 
@@ -74,9 +77,13 @@ class Ledger:
     Thread-safe: strategies may call `generate` from several threads at once.
     """
 
-    def __init__(self, backend: Backend, price: Price | None = None) -> None:
+    def __init__(
+        self, backend: Backend, price: Price | None = None, budget: Budget | None = None
+    ) -> None:
         self.backend = backend
         self.price = price or Price()
+        self.budget = budget
+        self.limited = False  # set once the budget shortened or stopped any work
         self._lock = threading.Lock()
         self._started = time.perf_counter()
         self._counts = {
@@ -94,11 +101,37 @@ class Ledger:
     ) -> list[Generation]:
         """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
         backend = backend or self.backend
+        params = self._fit(requests, params, backend)
         generations = backend.generate(requests, params)
         with self._lock:
             for generation in generations:
                 self._record(generation, role, backend.card)
         return generations
+
+    def exhausted(self) -> bool:
+        """True when the budget is spent; strategies stop and return their best answer so far."""
+        if self.budget is not None and self.budget.exceeded(self.bill()):
+            self.limited = True
+            return True
+        return False
+
+    def _fit(
+        self, requests: Sequence[Request], params: SamplingParams, backend: Backend
+    ) -> SamplingParams:
+        """Shrink max_tokens so that this call's samples fit in what the budget has left."""
+        if self.budget is None:
+            return params
+        card = backend.card
+        per_token = 2 * card.n_matmul_params if card else None
+        left = self.budget.tokens_left(self.bill(), per_token)
+        if left is None:
+            return params
+        samples = sum(r.n for r in requests)
+        share = max(1, left // max(samples, 1))
+        if share < params.max_tokens:
+            self.limited = True
+            return params.with_(max_tokens=share)
+        return params
 
     def _record(self, generation: Generation, role: Role, card: ModelCard | None) -> None:
         completion = sum(c.completion_tokens for c in generation.completions)

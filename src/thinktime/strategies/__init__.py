@@ -1,10 +1,18 @@
 """Test-time-compute strategies, registered by name. Importing this package registers the built-ins.
 
->>> sorted(STRATEGIES)
-['best_of_n', 'cot', 'direct', 'self_consistency', 'verify_revise']
+>>> "self_consistency" in STRATEGIES and "budget_forcing" in STRATEGIES
+True
 """
 
-from thinktime.strategies import best_of_n, cot, direct, self_consistency, verify_revise  # noqa: F401
+from thinktime.strategies import (  # noqa: F401  (importing registers them)
+    adaptive_consistency,
+    best_of_n,
+    budget_forcing,
+    cot,
+    direct,
+    self_consistency,
+    verify_revise,
+)
 from thinktime.strategies.base import (
     STRATEGIES,
     Context,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from thinktime.compute.bill import Ledger, Role
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams
-from thinktime.types import Message, Request, Sample
+from thinktime.types import Completion, Message, Request, Sample
 from thinktime.verifiers.base import Verifier
 from thinktime.verifiers.extract import extract_answer, reasoning_tokens
 
@@ -37,6 +37,10 @@ class Context:
     ledger: Ledger
     params: SamplingParams
     verifier: Verifier | None = None
+
+    def exhausted(self) -> bool:
+        """True when the budget is spent: stop and return the best answer so far."""
+        return self.ledger.exhausted()
 
     def sample(
         self,
@@ -61,6 +65,28 @@ class Context:
             ]
             for g in generations
         ]
+
+    def chat_prompt(self, messages: tuple[Message, ...]) -> str:
+        """The raw text the model sees for `messages`, ready to be continued."""
+        render = getattr(self.ledger.backend, "chat_prompt", None)
+        if render is None:
+            raise ThinktimeError(
+                f"backend {self.ledger.backend.name!r} cannot render its chat template, which "
+                "this strategy needs to continue a partial answer; use the llamacpp backend"
+            )
+        return str(render(messages))
+
+    def continue_text(
+        self,
+        prompts: Sequence[str],
+        n: int = 1,
+        params: SamplingParams | None = None,
+        role: Role = "policy",
+    ) -> list[list[Completion]]:
+        """n continuations of each raw prompt, all in one batched engine call."""
+        requests = [Request(prompt=prompt, n=n) for prompt in prompts]
+        generations = self.ledger.generate(requests, params or self.params, role=role)
+        return [list(g.completions) for g in generations]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,92 @@
+"""`budget_forcing`: bound the thinking between a minimum and a maximum number of tokens (s1).
+
+The model thinks in plain text until it starts its final answer (`\\boxed`) or ends its turn:
+1) below `min_thinking_tokens`, that end is suppressed: "Wait" is appended and the model goes
+   on thinking, re-checking its work (at most `max_waits` times);
+2) at `max_thinking_tokens`, thinking is cut off;
+3) either way the answer is then forced: "Final answer: \\boxed{" is appended and a few greedy
+   tokens complete it.
+Works on any backend that can continue a raw text (it renders the chat template once).
+
+Reference: Muennighoff et al. 2025, "s1: Simple test-time scaling", arXiv:2501.19393.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> from thinktime import solve
+    >>> script = ["36 - 10 = 24", "Wait, 36 - 10 = 26", "26}"]
+    >>> r = solve("apples?", backend=FakeBackend(script), strategy="budget_forcing",
+    ...           min_thinking_tokens=8)
+    >>> r.answer, r.details["waits"]
+    ('26', 1)
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from thinktime.prompts import cot_messages
+from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.types import Sample
+from thinktime.verifiers.extract import extract_answer
+
+WAIT = "\nWait,"
+FORCE_ANSWER = "\n\nFinal answer: \\boxed{"
+
+
+class BudgetForcingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_thinking_tokens: int = Field(512, ge=1, le=65536, description="Thinking is cut here.")
+    min_thinking_tokens: int = Field(0, ge=0, le=65536, description="Below this, append Wait.")
+    max_waits: int = Field(2, ge=0, le=32, description="Most times to append Wait.")
+    answer_tokens: int = Field(24, ge=1, le=512, description="Tokens for the forced answer.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BudgetForcingParams:
+        if self.min_thinking_tokens > self.max_thinking_tokens:
+            raise ValueError("min_thinking_tokens must not exceed max_thinking_tokens")
+        return self
+
+
+@register_strategy(
+    "budget_forcing",
+    "Bound thinking tokens: append 'Wait' below a minimum, force the answer at a maximum.",
+    "Muennighoff et al. 2025, arXiv:2501.19393",
+    BudgetForcingParams,
+)
+def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> Outcome:
+    prompt = ctx.chat_prompt(cot_messages(question))
+    thinking, spent, waits, cut = "", 0, 0, False
+    while not ctx.exhausted():
+        # 1) think until the answer starts (the stop string) or the thinking budget is used up
+        room = params.max_thinking_tokens - spent
+        step = ctx.params.with_(max_tokens=room, stop=("\\boxed",))
+        [[completion]] = ctx.continue_text([prompt + thinking], params=step)
+        thinking += completion.text
+        spent += completion.completion_tokens
+        if completion.finish_reason == "length" or spent >= params.max_thinking_tokens:
+            cut = True
+            break
+        # 2) it wants to stop: below the minimum, suppress that and make it re-check
+        if spent < params.min_thinking_tokens and waits < params.max_waits:
+            thinking += WAIT
+            waits += 1
+            continue
+        break
+    # 3) force the final answer with a few greedy tokens
+    answer_params = ctx.params.with_(temperature=0.0, max_tokens=params.answer_tokens, stop=("}",))
+    [[answer]] = ctx.continue_text([prompt + thinking + FORCE_ANSWER], params=answer_params)
+    text = thinking + FORCE_ANSWER + answer.text.split("}")[0] + "}"
+    sample = Sample(
+        text=text,
+        answer=extract_answer(text),
+        finish_reason="length" if cut else "stop",
+        completion_tokens=spent + answer.completion_tokens,
+        reasoning_tokens=spent,
+    )
+    votes = {sample.answer: 1.0} if sample.answer is not None else {}
+    return Outcome(
+        answer=sample.answer,
+        samples=(sample,),
+        votes=votes,
+        chosen=0,
+        details={"thinking_tokens": spent, "waits": waits, "cut": cut},
+    )
