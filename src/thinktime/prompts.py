@@ -24,6 +24,15 @@ CHECK_SYSTEM = (
     "in reading the problem, in the plan, and in the arithmetic. Say briefly what you found, then "
     "end with exactly one line: VERDICT: CORRECT or VERDICT: INCORRECT."
 )
+PROGRAM_SYSTEM = (
+    "Write a short Python program that computes the answer to the problem. Use only the "
+    "standard library, read no input, and print only the final number. Reply with one "
+    "```python code block and nothing else."
+)
+STEP_JUDGE_SYSTEM = (
+    "You grade partial solutions to math problems. Read the problem and the steps so far, check "
+    "each step, and reply with one word: yes if every step so far is correct, no if any is wrong."
+)
 REVISE_PROMPT = (
     "A reviewer checked your solution and found a problem:\n\n{critique}\n\n"
     "Solve the problem again step by step, fixing the mistake. Do not write code. "
@@ -42,6 +51,15 @@ def direct_messages(question: str) -> tuple[Message, ...]:
 def judge_messages(question: str, solution: str) -> tuple[Message, ...]:
     body = f"Problem:\n{question}\n\nProposed solution:\n{solution}\n\nIs the final answer correct?"
     return (Message("system", JUDGE_SYSTEM), Message("user", body))
+
+
+def program_messages(question: str) -> tuple[Message, ...]:
+    return (Message("system", PROGRAM_SYSTEM), Message("user", question))
+
+
+def step_judge_messages(question: str, steps: str) -> tuple[Message, ...]:
+    body = f"Problem:\n{question}\n\nSteps so far:\n{steps}\n\nAre all steps so far correct?"
+    return (Message("system", STEP_JUDGE_SYSTEM), Message("user", body))
 
 
 def check_messages(question: str, solution: str) -> tuple[Message, ...]:

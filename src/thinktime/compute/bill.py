@@ -108,6 +108,15 @@ class Ledger:
                 self._record(generation, role, backend.card)
         return generations
 
+    def charge(self, role: Role, prompt_tokens: int, flops: int | None) -> None:
+        """Record compute spent outside a backend call (e.g. a PRM scoring in transformers)."""
+        with self._lock:
+            self._counts["prompt"] += prompt_tokens
+            if role == "verifier":
+                self._counts["verifier"] += prompt_tokens
+            if self._flops is not None:
+                self._flops = None if flops is None else self._flops + flops
+
     def exhausted(self) -> bool:
         """True when the budget is spent; strategies stop and return their best answer so far."""
         if self.budget is not None and self.budget.exceeded(self.bill()):

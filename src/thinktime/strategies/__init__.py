@@ -6,10 +6,13 @@ True
 
 from thinktime.strategies import (  # noqa: F401  (importing registers them)
     adaptive_consistency,
+    beam_search,
     best_of_n,
     budget_forcing,
     cot,
     direct,
+    dvts,
+    route,
     self_consistency,
     verify_revise,
 )

@@ -17,13 +17,15 @@ the same decorator a plugin would use:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from thinktime.compute.bill import Ledger, Role
 from thinktime.errors import ThinktimeError
+from thinktime.prompts import cot_messages
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Message, Request, Sample
 from thinktime.verifiers.base import Verifier
@@ -65,6 +67,34 @@ class Context:
             ]
             for g in generations
         ]
+
+    def draw(
+        self,
+        question: str,
+        n: int,
+        sampler: str = "cot",
+        sampler_params: dict[str, Any] | None = None,
+    ) -> list[Sample]:
+        """n candidate solutions of `question`, each made by the strategy `sampler`.
+
+        `cot` samples are one batched request. Any other strategy runs n times concurrently,
+        so the engine still batches their calls; each run contributes its chosen sample,
+        carrying that run's answer (composition: e.g. votes over budget-forced samples).
+        """
+        if sampler == "cot" and not sampler_params:
+            [samples] = self.sample([cot_messages(question)], n=n)
+            return samples
+        spec = get_strategy(sampler)
+        params = spec.parse_params(sampler_params or {})
+
+        def one(_: int) -> Sample:
+            outcome = spec.run(question, self, params)
+            if outcome.chosen is None:
+                return Sample("", None, "stop", 0, 0)
+            return replace(outcome.samples[outcome.chosen], answer=outcome.answer)
+
+        with ThreadPoolExecutor(max_workers=min(n, 16), thread_name_prefix=sampler) as pool:
+            return list(pool.map(one, range(n)))
 
     def chat_prompt(self, messages: tuple[Message, ...]) -> str:
         """The raw text the model sees for `messages`, ready to be continued."""

@@ -2,6 +2,8 @@
 
 The verifier is passed in (`solve(..., verifier=...)`, default: the model-as-judge). All n samples
 are one batched request, and the verifier's n judge prompts are one batched request too.
+`mode="weighted"` sums the scores of equivalent answers and returns the heaviest answer (as in
+search-and-learn); `sampler=STRATEGY` makes each candidate with another strategy.
 
 Reference: Cobbe et al. 2021, "Training Verifiers to Solve Math Word Problems", arXiv:2110.14168;
 Lightman et al. 2023, "Let's Verify Step by Step", arXiv:2305.20050.
@@ -17,18 +19,21 @@ Lightman et al. 2023, "Let's Verify Step by Step", arXiv:2305.20050.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from thinktime.errors import ThinktimeError
-from thinktime.prompts import cot_messages
 from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.sampler import SamplerParams
 from thinktime.strategies.voting import vote
 
 
-class BestOfNParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BestOfNParams(SamplerParams):
     n: int = Field(4, ge=1, le=1024, description="Candidate solutions to sample and score.")
+    mode: Literal["argmax", "weighted"] = Field(
+        "argmax", description="argmax: best-scored sample; weighted: answer with most total score."
+    )
 
 
 @register_strategy(
@@ -40,15 +45,26 @@ class BestOfNParams(BaseModel):
 def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     if ctx.verifier is None:
         raise ThinktimeError("best_of_n needs a verifier; pass verifier='judge' or a Verifier")
-    [samples] = ctx.sample([cot_messages(question)], n=params.n)
+    samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
     scores = ctx.verifier.score(question, [s.text for s in samples], ctx.ledger)
     scored = tuple(replace(s, score=x) for s, x in zip(samples, scores, strict=True))
-    # argmax over candidates that have an answer; ties go to the earliest sample
-    answered = [i for i, s in enumerate(scored) if s.answer is not None] or list(range(len(scored)))
-    chosen = max(answered, key=lambda i: scores[i])
-    _, table = vote([s.answer for s in scored])
+    answers = [s.answer for s in scored]
+    if params.mode == "weighted":
+        # sum the scores of each class of equivalent answers (search-and-learn's weighted BoN)
+        winner, table = vote(answers, weights=scores)
+        chosen = max(
+            (i for i, s in enumerate(scored) if s.answer == winner), key=lambda i: scores[i],
+            default=None,
+        )  # fmt: skip
+    else:
+        # argmax over candidates that have an answer; ties go to the earliest sample
+        answered = [i for i, s in enumerate(scored) if s.answer is not None] or list(
+            range(len(scored))
+        )
+        chosen = max(answered, key=lambda i: scores[i]) if answered else None
+        _, table = vote(answers)
     return Outcome(
-        answer=scored[chosen].answer,
+        answer=None if chosen is None else scored[chosen].answer,
         samples=scored,
         votes=table,
         chosen=chosen,

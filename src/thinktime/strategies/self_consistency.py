@@ -1,6 +1,8 @@
 """`self_consistency`: sample n reasoning paths, return the majority answer.
 
 All n samples are one engine request, so they share the prompt's prefill and decode together.
+With `sampler=STRATEGY` each candidate is made by another strategy instead (e.g. votes over
+budget-forced samples), n runs at once so the engine still batches them.
 Answers vote by equivalence class (see `voting`); the vote table is kept on the result, and the
 shown reasoning is the first sample that reached the winning answer.
 
@@ -17,15 +19,14 @@ Models", arXiv:2203.11171.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from thinktime.prompts import cot_messages
 from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.sampler import SamplerParams
 from thinktime.strategies.voting import vote
 
 
-class SelfConsistencyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SelfConsistencyParams(SamplerParams):
     n: int = Field(5, ge=1, le=1024, description="Reasoning paths to sample.")
 
 
@@ -36,7 +37,7 @@ class SelfConsistencyParams(BaseModel):
     SelfConsistencyParams,
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
-    [samples] = ctx.sample([cot_messages(question)], n=params.n)
+    samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
     winner, table = vote([s.answer for s in samples])
     # the winner is the first-seen answer of its class, so some sample carries it verbatim
     chosen = next((i for i, s in enumerate(samples) if s.answer == winner), None)

@@ -41,7 +41,7 @@ def _records(source: str, split: str) -> list[dict]:
             ) from None
     if source == HUB_ID:
         try:
-            from datasets import load_dataset  # type: ignore[import-not-found]
+            from datasets import load_dataset
 
             return list(load_dataset(HUB_ID, "main", split=split))
         except Exception as exc:

@@ -5,7 +5,7 @@ It is passed into the strategies that need one (`best_of_n`), never looked up gl
 spends compute through the ledger so its tokens land on the bill as `verifier_tokens`.
 
     >>> sorted(VERIFIERS)
-    ['judge']
+    ['gold', 'judge', 'prm', 'program']
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ if TYPE_CHECKING:
 class Verifier(Protocol):
     name: str
 
-    def score(self, question: str, candidates: Sequence[str], ledger: Ledger) -> list[float]:
-        """One score in [0, 1] per candidate solution text, in order."""
+    def score(
+        self, question: str, candidates: Sequence[str], ledger: Ledger, partial: bool = False
+    ) -> list[float]:
+        """One score in [0, 1] per candidate solution text, in order.
+
+        `partial=True` marks unfinished solutions (step-level search scores each prefix).
+        """
         ...
 
 
@@ -47,4 +52,7 @@ def make_verifier(name: str, **options: object) -> Verifier:
 
 
 # built-in verifiers register on import
+from thinktime.verifiers import gold as _gold  # noqa: E402, F401
 from thinktime.verifiers import judge as _judge  # noqa: E402, F401
+from thinktime.verifiers import prm as _prm  # noqa: E402, F401
+from thinktime.verifiers import program as _program  # noqa: E402, F401

@@ -3,7 +3,8 @@
 Each candidate becomes one judge prompt; all of them go to the engine as one batch. The score is
 P("yes") / (P("yes") + P("no")) from the first answer token's logprobs when the backend returns
 them (Zheng et al. 2023, "Judging LLM-as-a-Judge"; the "generative verifier" of Zhang et al. 2024),
-else 1.0 / 0.0 / 0.5 from the judge's text.
+else 1.0 / 0.0 / 0.5 from the judge's text. For step-level search (`partial=True`) it grades the
+steps so far instead — the model's self-evaluation of Xie et al. 2023, arXiv:2305.00633.
 
     >>> from thinktime.backends.fake import FakeBackend
     >>> from thinktime.compute.bill import Ledger
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 from thinktime.backends.base import Backend
 from thinktime.compute.bill import Ledger
-from thinktime.prompts import judge_messages
+from thinktime.prompts import judge_messages, step_judge_messages
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Request
 from thinktime.verifiers.base import register_verifier
@@ -61,8 +62,12 @@ class JudgeVerifier:
         self.backend = backend
         self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens, top_logprobs=5)
 
-    def score(self, question: str, candidates: Sequence[str], ledger: Ledger) -> list[float]:
-        requests = [Request(messages=judge_messages(question, c)) for c in candidates]
+    def score(
+        self, question: str, candidates: Sequence[str], ledger: Ledger, partial: bool = False
+    ) -> list[float]:
+        """P(correct) per candidate; with `partial`, P(every step so far is correct)."""
+        prompt = step_judge_messages if partial else judge_messages
+        requests = [Request(messages=prompt(question, c)) for c in candidates]
         generations = ledger.generate(requests, self.params, role="verifier", backend=self.backend)
         return [judge_score(g.completions[0]) for g in generations]
 

@@ -1,0 +1,74 @@
+"""`route`: compute-optimal routing — spend little on easy questions and more on hard ones.
+
+1) probe: draw `probe_n` samples in one batch and vote;
+2) difficulty: the share of the probe agreeing with its majority (high agreement = easy);
+3) the policy maps that agreement to how many more samples to draw: the first row whose
+   `min_agreement` the probe reaches gives `extra` samples, drawn in one more batch; then vote
+   over all of them.
+The default policy (stop at ≥ 75 % agreement, +4 samples at ≥ 50 %, +12 below) is a documented
+starting point; fit your own from stored benchmark results and pass it as `policy`.
+
+Reference: Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally can be More Effective
+than Scaling Model Parameters", arXiv:2408.03314 (difficulty bins → per-bin strategy).
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> from thinktime import solve
+    >>> easy = solve("2+2?", backend=FakeBackend(["\\\\boxed{4}"]), strategy="route")
+    >>> easy.details["difficulty"], easy.details["samples_used"]
+    ('easy', 4)
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.voting import vote
+
+DEFAULT_POLICY = ((0.75, 0, "easy"), (0.5, 4, "medium"), (0.0, 12, "hard"))
+
+
+class RouteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    probe_n: int = Field(4, ge=1, le=256, description="Samples in the difficulty probe.")
+    policy: tuple[tuple[float, int, str], ...] = Field(
+        DEFAULT_POLICY, description="(min_agreement, extra samples, label) rows, highest first."
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _covers_everything(cls, policy: tuple[tuple[float, int, str], ...]) -> tuple:
+        if not policy or policy[-1][0] > 0.0:
+            raise ValueError(
+                "the last policy row must have min_agreement 0.0 so every question routes"
+            )
+        return tuple(sorted(policy, key=lambda row: -row[0]))
+
+
+@register_strategy(
+    "route",
+    "Probe difficulty by agreement, then spend more samples only on hard questions.",
+    "Snell et al. 2024, arXiv:2408.03314",
+    RouteParams,
+)
+def route(question: str, ctx: Context, params: RouteParams) -> Outcome:
+    # 1) the probe
+    samples = ctx.draw(question, params.probe_n)
+    winner, table = vote([s.answer for s in samples])
+    agreement = max(table.values(), default=0.0) / len(samples)
+    # 2) the policy row for that agreement
+    _, extra, label = next(row for row in params.policy if agreement >= row[0])
+    # 3) the extra samples, if any and affordable, then the final vote
+    if extra and not ctx.exhausted():
+        samples += ctx.draw(question, extra)
+        winner, table = vote([s.answer for s in samples])
+    chosen = (
+        None if winner is None else next(i for i, s in enumerate(samples) if s.answer == winner)
+    )
+    return Outcome(
+        answer=winner,
+        samples=tuple(samples),
+        votes=table,
+        chosen=chosen,
+        details={"difficulty": label, "agreement": agreement, "samples_used": len(samples)},
+    )

@@ -1,0 +1,118 @@
+"""The shared loop of step-level search (`beam_search`, `dvts`): expand, score, select, repeat.
+
+A solution grows one reasoning step at a time (a step ends at a blank line):
+1) every kept partial solution is continued `expand` times — all of them in one batched call;
+2) a verifier scores every child as a partial solution (a PRM, or the model judging its own
+   steps) — one batched call;
+3) children that reached a `\\boxed` answer (or ended) are finished; the `select` rule picks
+   which unfinished children to keep (global top-k for beam search, best-per-subtree for DVTS);
+4) repeat until enough solutions finished, the steps or the budget run out.
+The answer is the best-scored finished solution (`weighted`: the answer with most total score).
+If nothing finished in time, the best partial solution is made to answer (anytime).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from thinktime.errors import ThinktimeError
+from thinktime.prompts import cot_messages
+from thinktime.strategies.base import Context, Outcome
+from thinktime.strategies.budget_forcing import FORCE_ANSWER
+from thinktime.strategies.voting import vote
+from thinktime.types import Sample
+from thinktime.verifiers.extract import extract_answer
+
+
+class StepSearchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    beams: int = Field(4, ge=1, le=64, description="Partial solutions (or subtrees) kept.")
+    expand: int = Field(2, ge=1, le=16, description="Children drawn from each kept solution.")
+    max_steps: int = Field(10, ge=1, le=64, description="Most reasoning steps.")
+    step_tokens: int = Field(128, ge=8, le=2048, description="Most tokens per step.")
+    weighted: bool = Field(False, description="Pick the answer with the most total score.")
+
+
+@dataclass(frozen=True)
+class Node:
+    text: str
+    group: int  # the subtree it descends from (DVTS); beam search ignores it
+    score: float = 0.0
+    tokens: int = 0
+
+
+Select = Callable[[list[Node], StepSearchParams], list[Node]]
+
+
+def step_search(question: str, ctx: Context, params: StepSearchParams, select: Select) -> Outcome:
+    if ctx.verifier is None:
+        raise ThinktimeError("step-level search needs a verifier; pass verifier='judge' or 'prm'")
+    prompt = ctx.chat_prompt(cot_messages(question))
+    step_params = ctx.params.with_(max_tokens=params.step_tokens, stop=("\n\n",))
+    # the root is expanded beams × expand times, split into `beams` subtrees
+    frontier = [Node("", group) for group in range(params.beams)]
+    finished: list[Node] = []
+    steps = 0
+    while frontier and len(finished) < params.beams and steps < params.max_steps:
+        if ctx.exhausted():
+            break
+        steps += 1
+        # 1) expand every kept node in one batched call
+        outputs = ctx.continue_text(
+            [prompt + n.text for n in frontier], n=params.expand, params=step_params
+        )
+        children = []
+        for parent, completions in zip(frontier, outputs, strict=True):
+            for c in completions:
+                done = "\\boxed" in c.text or not c.text.strip()
+                text = parent.text + c.text + ("" if done else "\n\n")
+                children.append(
+                    (Node(text, parent.group, tokens=parent.tokens + c.completion_tokens), done)
+                )
+        # 2) score all children as partial solutions in one batched call
+        scores = ctx.verifier.score(
+            question, [n.text for n, _ in children], ctx.ledger, partial=True
+        )
+        scored = [
+            (Node(n.text, n.group, s, n.tokens), done)
+            for (n, done), s in zip(children, scores, strict=True)
+        ]
+        # 3) finished ones leave the search; the rule keeps some of the rest
+        finished += [n for n, done in scored if done and n.text.strip()]
+        frontier = select([n for n, done in scored if not done], params)
+    if not finished:
+        finished = (
+            [force_answer(ctx, prompt, max(frontier, key=lambda n: n.score))] if frontier else []
+        )
+    samples = tuple(
+        Sample(n.text, extract_answer(n.text), "stop", n.tokens, n.tokens, score=n.score)
+        for n in finished
+    )
+    answers = [s.answer for s in samples]
+    scores = [n.score for n in finished]
+    winner, table = vote(answers, weights=scores if params.weighted else None)
+    if params.weighted:
+        chosen = max(
+            (i for i, a in enumerate(answers) if a == winner), key=lambda i: scores[i], default=None
+        )
+    else:
+        chosen = max(range(len(samples)), key=lambda i: scores[i], default=None)
+        winner = samples[chosen].answer if chosen is not None else None
+    return Outcome(
+        answer=winner,
+        samples=samples,
+        votes=table,
+        chosen=chosen,
+        details={"steps": steps, "finished": len(finished), "scores": scores},
+    )
+
+
+def force_answer(ctx: Context, prompt: str, node: Node) -> Node:
+    """Make an unfinished solution answer now (the search ran out of steps or budget)."""
+    params = ctx.params.with_(temperature=0.0, max_tokens=24, stop=("}",))
+    [[c]] = ctx.continue_text([prompt + node.text + FORCE_ANSWER], params=params)
+    text = node.text + FORCE_ANSWER + c.text.split("}")[0] + "}"
+    return Node(text, node.group, node.score, node.tokens + c.completion_tokens)
