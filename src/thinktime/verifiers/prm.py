@@ -85,7 +85,7 @@ class PRMVerifier:
                 f"could not load PRM {self.model_id!r} ({exc.__class__.__name__}); download it "
                 "where the network allows and pass its local directory as model="
             ) from None
-        self._model = model.to(self.device).eval()
+        self._model = model.to(self.device).eval()  # type: ignore[arg-type]
 
     def _token_id(self, text: str) -> int:
         ids = self._tokenizer.encode(text, add_special_tokens=False)

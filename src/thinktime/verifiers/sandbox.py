@@ -34,7 +34,8 @@ _PRELUDE = r"""
 import sys, os
 # what arithmetic programs import, loaded while the interpreter's files are still readable
 import math, cmath, fractions, decimal, itertools, functools, statistics, collections, re
-import datetime, random, string, heapq, bisect, operator
+import datetime, random, string, heapq, bisect, operator, pathlib, json, numbers, typing, copy, time
+import dataclasses, textwrap, array, struct, calendar
 _source = open("program.py").read()
 if os.getuid() == 0:  # root ignores RLIMIT_NPROC and may write anywhere: become nobody
     os.setgroups([])
