@@ -31,6 +31,13 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         (["solve", "2+2?", "-s", "self_consistency", "-n", "0"], "n must be at least 1"),
         (["solve", "  "], "the question is empty"),
         (["solve", "2+2?", "-p", "oops"], "bad --param 'oops'"),
+        (["solve", "2+2?", "--effort", "max"], "unknown reasoning_effort 'max'"),
+        (["solve", "2+2?", "--budget-tokens", "0"], "bad budget"),
+        (["solve", "2+2?", "-s", "best_of_n", "--verifier", "oracle"], "unknown verifier 'oracle'"),
+        (
+            ["solve", "2+2?", "-s", "route", "-p", "probe_n=0"],
+            "bad parameters for strategy 'route'",
+        ),
     ],
 )
 def test_bad_input_is_one_line(args, message):
@@ -54,7 +61,10 @@ def test_hash_mismatch_via_cli(tmp_path, monkeypatch):
 def test_strategies_lists_every_strategy():
     result = runner.invoke(app, ["strategies"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for name in ("direct", "cot", "self_consistency", "best_of_n", "verify_revise"):
+    for name in (
+        "direct", "cot", "self_consistency", "best_of_n", "verify_revise", "adaptive_consistency",
+        "budget_forcing", "beam_search", "dvts", "route",
+    ):  # fmt: skip
         assert name in result.output
     assert "arXiv:2203.11171" in result.output
 

@@ -80,10 +80,10 @@ def solve(
         max_tokens=max_tokens,
         seed=seed,
     )
+    the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
     backend = backend or load_backend(model)
     if price is None:
         price = load_prices().get(backend.name, Price())
-    the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
     ledger = Ledger(backend, price, budget)
     outcome = spec.run(question, Context(ledger, sampling, the_verifier), params)
     return Result(

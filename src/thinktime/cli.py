@@ -62,6 +62,18 @@ def solve(
     ] = None,
     max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 1024,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    effort: Annotated[
+        str | None, typer.Option("--effort", "-e", help="reasoning_effort: low | medium | high.")
+    ] = None,
+    verifier: Annotated[
+        str, typer.Option(help="Verifier for best_of_n / search: judge, program, prm.")
+    ] = "judge",
+    budget_tokens: Annotated[
+        int | None, typer.Option(help="Budget: most generated tokens.")
+    ] = None,
+    budget_flops: Annotated[float | None, typer.Option(help="Budget: most FLOPs.")] = None,
+    budget_seconds: Annotated[float | None, typer.Option(help="Budget: most wall seconds.")] = None,
+    budget_dollars: Annotated[float | None, typer.Option(help="Budget: most dollars.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Answer QUESTION with a strategy; print the reasoning, answer, votes and bill."""
@@ -72,10 +84,18 @@ def solve(
         if n is not None and n < 1:
             raise ThinktimeError(f"n must be at least 1, got {n}; pass -n 1 or more")
         extra: dict[str, Any] = dict(parse_option(item) for item in param or [])
-        with errors.status(f"thinking with {model} ({strategy})…", spinner="dots"):
+        caps = {
+            "max_tokens": budget_tokens, "max_flops": budget_flops,
+            "max_seconds": budget_seconds, "max_dollars": budget_dollars,
+        }  # fmt: skip
+        budget = {k: v for k, v in caps.items() if v is not None} or None
+        with errors.status(
+            f"thinking with {model} ({strategy or effort or 'cot'})…", spinner="dots"
+        ):
             result = solve_question(
                 question, model=model, strategy=strategy, n=n, temperature=temperature,
-                max_tokens=max_tokens, seed=seed, **extra,
+                max_tokens=max_tokens, seed=seed, budget=budget, reasoning_effort=effort,
+                verifier=verifier, **extra,
             )  # fmt: skip
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

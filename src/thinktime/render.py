@@ -69,6 +69,10 @@ def votes_table(result: Result) -> Table:
     return table
 
 
+# strategy details worth a line under the answer
+_FACTS = ("samples_used", "difficulty", "thinking_tokens", "waits", "steps", "finished")
+
+
 def show_result(console: Console, result: Result) -> None:
     """Reasoning of the chosen sample, the answer, the votes and the bill."""
     title = f"{result.strategy} · {result.model} · {len(result.samples)} sample(s)"
@@ -76,6 +80,11 @@ def show_result(console: Console, result: Result) -> None:
     console.print(Panel(reasoning, title=title, title_align="left"))
     answer = result.answer if result.answer is not None else "(no answer found)"
     console.print(Text.assemble(("answer: ", "bold"), (answer, "bold green")))
+    facts = {k: result.details[k] for k in _FACTS if k in result.details}
+    if result.budget_limited:
+        facts["budget"] = "ran out — best answer so far"
+    if facts:
+        console.print(Text("   ".join(f"{k}: {v}" for k, v in facts.items()), style="dim"))
     rounds = result.details.get("rounds")
     if isinstance(rounds, list) and rounds:
         checks = " → ".join(f"{r['answer']} {r['verdict']}" for r in rounds)
