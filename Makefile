@@ -4,14 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FARMER := "A farmer has 3 baskets with 12 apples in each. He sells 10 apples at the market. How many apples does he have left?"
 
-.PHONY: install demo check lint typecheck test test-fast bench clean
+.PHONY: install install-dev demo check lint typecheck test test-fast bench clean
 
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# the checks also need the test tools, torch + transformers (PRM) and reasoning-gym
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,prm,tasks]'
 	touch $@
 
 demo: install
@@ -19,17 +25,17 @@ demo: install
 
 check: lint typecheck test
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
-test: install
+test: install-dev
 	$(BIN)/pytest -q --doctest-modules src tests
 
-test-fast: install
+test-fast: install-dev
 	$(BIN)/pytest -q -m "not integration" --doctest-modules src tests
 
 bench: install
