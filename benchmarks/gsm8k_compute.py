@@ -29,7 +29,7 @@ from rich.table import Table
 
 from thinktime import solve
 from thinktime.backends.llamacpp import LlamaCppBackend
-from thinktime.tasks import gsm8k
+from thinktime.tasks import Problem, gsm8k
 from thinktime.verifiers.equivalence import equivalent
 
 # name → (solve keyword arguments, questions run at once so the engine's slots stay busy)
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--config", action="append", choices=list(CONFIGS), help="default: all")
     args = parser.parse_args()
     configs = args.config or list(CONFIGS)
-    problems = gsm8k.load(args.data, limit=args.limit)
+    problems = gsm8k.load(args.data, limit=args.limit).problems
     backend = LlamaCppBackend.from_reference("qwen2.5-coder-0.5b", n_parallel=16)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = load_done(args.out)
@@ -114,7 +114,7 @@ def main() -> None:
             )
 
             def run(
-                problem: gsm8k.Problem,
+                problem: Problem,
                 config: str = config,
                 kwargs: dict = kwargs,
                 task: Any = task,

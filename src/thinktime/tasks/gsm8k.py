@@ -1,23 +1,22 @@
 """GSM8K (Cobbe et al. 2021): grade-school math word problems, gold answer after `####`.
 
-Loads the official JSONL from a local path, or from the Hugging Face dataset `openai/gsm8k`
-where the network allows. Thousands separators in gold answers are dropped ("1,000" → "1000").
+Loads the official JSONL from a local path (or `$THINKTIME_DATA/gsm8k/{split}.jsonl`), else the
+Hugging Face dataset `openai/gsm8k` where the network allows. Gold answers lose thousands
+separators ("1,000" → "1000").
 
 Example record (test.jsonl, line 1):
     {"question": "Janet’s ducks lay 16 eggs per day. …", "answer": "… #### 18"}
 
-    >>> problems = load("../shared/data/gsm8k/test.jsonl", limit=2)  # doctest: +SKIP
-    >>> problems[0].id, problems[0].gold  # doctest: +SKIP
+    >>> task = load(limit=2)  # doctest: +SKIP
+    >>> task.problems[0].id, task.problems[0].gold  # doctest: +SKIP
     ('gsm8k/test/0', '18')
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from thinktime.errors import ThinktimeError
-from thinktime.tasks.base import Problem
+from thinktime.tasks.base import Problem, Task, select
+from thinktime.tasks.source import read_records
 from thinktime.verifiers.extract import normalize
 
 HUB_ID = "openai/gsm8k"
@@ -30,36 +29,16 @@ def gold_answer(solution: str) -> str:
     return normalize(solution.rsplit("####", 1)[1])
 
 
-def _records(source: str, split: str) -> list[dict]:
-    path = Path(source).expanduser()
-    if path.is_file():
-        try:
-            return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise ThinktimeError(
-                f"{path} is not JSONL ({exc}); pass the GSM8K .jsonl file"
-            ) from None
-    if source == HUB_ID:
-        try:
-            from datasets import load_dataset
-
-            return list(load_dataset(HUB_ID, "main", split=split))
-        except Exception as exc:
-            raise ThinktimeError(
-                f"could not load {HUB_ID} from the hub ({type(exc).__name__}); "
-                "download test.jsonl and pass its path"
-            ) from None
-    raise ThinktimeError(f"GSM8K file not found: {path}; pass a path to test.jsonl or {HUB_ID}")
-
-
 def load(
-    source: str, split: str = "test", limit: int | None = None, offset: int = 0
-) -> list[Problem]:
-    """Problems `offset`…`offset+limit` of the set at `source` (a .jsonl path or the hub id)."""
-    records = _records(source, split)
-    chosen = records[offset : None if limit is None else offset + limit]
+    source: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    offset: int = 0,
+    seed: int | None = None,
+) -> Task:
+    records = read_records(source, "gsm8k", split, HUB_ID, hub_config="main")
     problems = []
-    for index, record in enumerate(chosen, start=offset):
+    for index, record in enumerate(records):
         if "question" not in record or "answer" not in record:
             raise ThinktimeError(
                 f"GSM8K record {index} lacks 'question' or 'answer': {list(record)}"
@@ -67,4 +46,4 @@ def load(
         problems.append(
             Problem(f"gsm8k/{split}/{index}", record["question"], gold_answer(record["answer"]))
         )
-    return problems
+    return Task("gsm8k", select(problems, limit, offset, seed))

@@ -1,0 +1,46 @@
+"""reasoning-gym (Stojanovski et al. 2025): procedurally generated, verifiable tasks, offline.
+
+`reasoning_gym:FAMILY` builds `size` problems of a family (gsm_symbolic, basic_arithmetic,
+chain_sum, simple_equations, knights_knaves, …) from `seed`; extra options go to the family's
+config (its difficulty knobs). Grading uses the family's own `score_answer`; reasoning-gym gives
+partial credit, and only a score of 1.0 counts as correct.
+
+Example record (basic_arithmetic, seed 1):
+    {"question": "Calculate 5 - 3 - 6.", "answer": "-4", "metadata": {...}}
+
+    >>> task = load("basic_arithmetic", size=3, seed=1)  # doctest: +SKIP
+    >>> task.grade(task.problems[0], "-4")  # doctest: +SKIP
+    1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thinktime.errors import ThinktimeError
+from thinktime.tasks.base import Problem, Task
+
+
+def load(family: str, size: int = 100, seed: int = 0, **config: Any) -> Task:
+    try:
+        import reasoning_gym
+    except ImportError:
+        raise ThinktimeError(
+            "reasoning-gym is not installed: pip install 'thinktime[tasks]'"
+        ) from None
+    try:
+        dataset = reasoning_gym.create_dataset(family, size=size, seed=seed, **config)
+    except Exception as exc:
+        raise ThinktimeError(f"reasoning-gym could not build {family!r}: {exc}") from None
+    entries = [dataset[i] for i in range(size)]
+    problems = [
+        Problem(f"reasoning_gym/{family}/{seed}/{i}", e["question"], str(e["answer"]), {"entry": e})
+        for i, e in enumerate(entries)
+    ]
+
+    def grade(problem: Problem, answer: str | None) -> float:
+        if answer is None:
+            return 0.0
+        return 1.0 if float(dataset.score_answer(answer, problem.meta["entry"])) >= 1.0 else 0.0
+
+    return Task(f"reasoning_gym:{family}", problems, grade)
