@@ -150,6 +150,151 @@ def strategies() -> None:
     console.print(table)
 
 
+@app.command()
+def bench(
+    task: Annotated[
+        str, typer.Option(help="gsm8k, math500, reasoning_gym:FAMILY or jsonl:PATH.")
+    ] = "gsm8k",
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Repeat for several.")
+    ] = None,
+    strategy: Annotated[
+        list[str] | None, typer.Option("--strategy", "-s", help="STRATEGY[:NAME=VALUE,…]; repeat.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Problems to run.")] = None,
+    offset: Annotated[int, typer.Option(help="Skip this many problems first.")] = 0,
+    sample_seed: Annotated[
+        int | None, typer.Option(help="Draw a seeded random subset instead.")
+    ] = None,
+    level: Annotated[int | None, typer.Option(help="math500: only this level (1-5).")] = None,
+    size: Annotated[int, typer.Option(help="reasoning_gym: problems to generate.")] = 100,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Folder with gsm8k/ and math500/ JSONL (THINKTIME_DATA).")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="SQLite results file (default runs/TASK.db).")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 512,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Run models × strategies over a task; store every sample; print the table; write plots."""
+    import os
+    from pathlib import Path
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from thinktime.backends.base import load_backend
+    from thinktime.bench.configs import parse_config
+    from thinktime.bench.report import build_report
+    from thinktime.bench.runner import run_sweep
+    from thinktime.bench.store import Store
+    from thinktime.tasks import load_task
+
+    try:
+        if data_dir:
+            os.environ["THINKTIME_DATA"] = data_dir
+        configs = strategy or ["cot"]
+        for config in configs:
+            parse_config(config)
+        name = task.partition(":")[0]
+        options = {"limit": limit, "offset": offset or None, "seed": sample_seed}
+        if name == "math500":
+            options["level"] = level
+        if name == "reasoning_gym":
+            options = {"size": size, "seed": sample_seed or 0}
+        the_task = load_task(task, **options)
+        if not the_task.problems:
+            raise ThinktimeError(
+                f"task {task!r} selected no problems; check --limit/--offset/--level"
+            )
+        path = Path(store or f"runs/{name}.db")
+        results = Store(path)
+        backends = {m: load_backend(m, n_parallel=16) for m in (model or [DEFAULT_MODEL])}
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=errors) as progress:
+            bars: dict[str, Any] = {}
+
+            def report(label: str, done: int, total: int) -> None:
+                if label not in bars:
+                    bars[label] = progress.add_task(label, total=total)
+                progress.update(bars[label], completed=done)
+
+            run_sweep(
+                the_task,
+                backends,
+                configs,
+                results,
+                max_tokens=max_tokens,
+                seed=seed,
+                progress=report,
+            )
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    _print_summary(results)
+    html = build_report(
+        results,
+        path.with_suffix(".html"),
+        title=f"{the_task.name} · {len(the_task.problems)} problems",
+    )
+    console.print(f"stored in {path}; report: {html}")
+
+
+@app.command()
+def report(
+    store: Annotated[str, typer.Argument(help="A results file written by `thinktime bench`.")],
+    out: Annotated[str | None, typer.Option(help="HTML file (default: beside the store).")] = None,
+) -> None:
+    """Summarise a results store: table, plots and an HTML report."""
+    from pathlib import Path
+
+    from thinktime.bench.report import build_report
+    from thinktime.bench.store import Store
+
+    path = Path(store)
+    if not path.is_file():
+        raise fail(f"results file not found: {path}; run `thinktime bench` first")
+    results = Store(path)
+    _print_summary(results)
+    console.print(f"report: {build_report(results, out or path.with_suffix('.html'))}")
+
+
+def _print_summary(results: Any) -> None:
+    from thinktime.bench.results import summarize
+    from thinktime.render import si
+
+    table = Table(title="results")
+    for column in (
+        "model",
+        "config",
+        "n",
+        "accuracy [95% CI]",
+        "tokens/q",
+        "FLOPs/q",
+        "s/q",
+        "overhead",
+        "diagnostics",
+    ):
+        table.add_column(column, justify="right")
+    for s in summarize(results):
+        table.add_row(
+            s.model, s.config, str(s.n), f"{s.accuracy:.1%} [{s.ci[0]:.1%}, {s.ci[1]:.1%}]",
+            f"{s.tokens:.0f}", si(s.flops), f"{s.seconds:.1f}", f"{s.overhead:.1%}",
+            ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v),
+        )  # fmt: skip
+    console.print(table)
+
+
 def main() -> None:
     app()
 

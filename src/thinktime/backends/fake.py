@@ -99,4 +99,6 @@ class FakeBackend:
 
 @register_backend("fake")
 def _factory(model: str = "", **options: object) -> FakeBackend:
-    return FakeBackend(**options)  # type: ignore[arg-type]
+    # engine options (n_parallel, …) mean nothing to a script; keep only the fake's own
+    own = {k: v for k, v in options.items() if k in ("script", "name", "card")}
+    return FakeBackend(**own)  # type: ignore[arg-type]

@@ -52,6 +52,7 @@ class Bill:
     cached_prompt_tokens: int = 0
     flops: int | None = 0
     seconds: float = 0.0
+    engine_seconds: float = 0.0  # the part of `seconds` spent inside backend calls
     dollars: float = 0.0
     calls: int = 0
     samples: int = 0
@@ -91,6 +92,7 @@ class Ledger:
             "cached": 0, "calls": 0, "samples": 0,
         }  # fmt: skip
         self._flops: int | None = 0
+        self._engine_seconds = 0.0
 
     def generate(
         self,
@@ -102,8 +104,11 @@ class Ledger:
         """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
         backend = backend or self.backend
         params = self._fit(requests, params, backend)
+        started = time.perf_counter()
         generations = backend.generate(requests, params)
+        elapsed = time.perf_counter() - started
         with self._lock:
+            self._engine_seconds += elapsed
             for generation in generations:
                 self._record(generation, role, backend.card)
         return generations
@@ -177,6 +182,7 @@ class Ledger:
                 cached_prompt_tokens=c["cached"],
                 flops=self._flops,
                 seconds=seconds,
+                engine_seconds=self._engine_seconds,
                 dollars=self.price.dollars(c["prompt"], c["completion"], seconds),
                 calls=c["calls"],
                 samples=c["samples"],

@@ -1,0 +1,57 @@
+"""Accuracy-vs-compute plots: one line per model × strategy (pool configs trace their k-curve),
+log-scaled cost axis, the Pareto frontier dashed.
+
+    >>> from thinktime.bench.results import Point
+    >>> path = plot([Point("m", "cot", None, 0.4, 200.0, 1e11)], "tokens", "/tmp/tt_plot.png")
+    >>> path.endswith(".png")
+    True
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from thinktime.bench.results import Point, pareto
+
+LABELS = {"tokens": "completion tokens per question", "flops": "FLOPs per question"}
+
+
+def plot(points: list[Point], cost: str, path: str | Path, title: str = "") -> str:
+    """Write a PNG of accuracy vs `cost` ("tokens" or "flops") and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    lines: dict[tuple[str, str], list[Point]] = defaultdict(list)
+    for point in points:
+        if getattr(point, cost) is not None:
+            lines[(point.model, point.config)].append(point)
+    for (model, config), line in lines.items():
+        line.sort(key=lambda p: getattr(p, cost))
+        xs = [getattr(p, cost) for p in line]
+        ys = [100 * p.accuracy for p in line]
+        axes.plot(xs, ys, marker="o", label=f"{model} · {config}")
+        for p, x, y in zip(line, xs, ys, strict=True):
+            if p.k is not None:
+                axes.annotate(
+                    f"k={p.k}", (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7
+                )
+    frontier = pareto(points, cost)
+    if len(frontier) > 1:
+        axes.plot(
+            [getattr(p, cost) for p in frontier], [100 * p.accuracy for p in frontier],
+            linestyle="--", color="black", linewidth=1, label="Pareto frontier",
+        )  # fmt: skip
+    axes.set_xscale("log")
+    axes.set_xlabel(LABELS[cost] + " (log)")
+    axes.set_ylabel("accuracy (%)")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return str(path)

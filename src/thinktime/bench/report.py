@@ -1,0 +1,58 @@
+"""An HTML report of a store: the summary table, verdict diagnostics, pool curves and plots,
+in one self-contained file (plots embedded as PNG).
+
+    thinktime report runs/gsm8k.db --out runs/gsm8k.html
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from pathlib import Path
+
+from thinktime.bench.plots import plot
+from thinktime.bench.results import curve_points, summarize
+from thinktime.bench.store import Store
+
+
+def _png(path: str) -> str:
+    return base64.b64encode(Path(path).read_bytes()).decode()
+
+
+def build_report(store: Store, out: str | Path, title: str = "thinktime bench") -> Path:
+    summaries = summarize(store)
+    points = curve_points(store)
+    rows = "".join(
+        f"<tr><td>{html.escape(s.model)}</td><td>{html.escape(s.config)}</td><td>{s.n}</td>"
+        f"<td>{100 * s.accuracy:.1f}% [{100 * s.ci[0]:.1f}, {100 * s.ci[1]:.1f}]</td>"
+        f"<td>{s.tokens:.0f}</td><td>{'—' if s.flops is None else f'{s.flops:.3g}'}</td>"
+        f"<td>{s.seconds:.1f}</td><td>{100 * s.overhead:.1f}%</td>"
+        f"<td>{', '.join(f'{k} {v}' for k, v in s.verdicts.items() if v)}</td></tr>"
+        for s in summaries
+    )
+    curve = "".join(
+        f"<tr><td>{html.escape(p.model)}</td><td>{html.escape(p.config)}</td><td>{p.k}</td>"
+        f"<td>{100 * p.accuracy:.1f}%</td><td>{100 * (p.pass_at_k or 0):.1f}%</td>"
+        f"<td>{p.tokens:.0f}</td></tr>"
+        for p in points
+        if p.k is not None
+    )
+    images = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cost in ("tokens", "flops"):
+            png = plot(points, cost, Path(tmp) / f"{cost}.png", title=f"accuracy vs {cost}")
+            images.append(f'<img alt="accuracy vs {cost}" src="data:image/png;base64,{_png(png)}">')
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:48%}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<h2>Summary</h2><table><tr><th>model</th><th>config</th><th>n</th><th>accuracy [95% CI]</th>
+<th>tokens/q</th><th>FLOPs/q</th><th>s/q</th><th>overhead</th><th>verdicts</th></tr>{rows}</table>
+<h2>Accuracy vs compute</h2>{"".join(images)}
+<h2>Pool curves (maj@k, pass@k)</h2><table><tr><th>model</th><th>config</th><th>k</th>
+<th>maj@k</th><th>pass@k</th><th>tokens/q</th></tr>{curve}</table></body></html>"""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    return out

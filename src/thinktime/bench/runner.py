@@ -1,0 +1,143 @@
+"""Run a sweep: every model × strategy config over a task's problems, stored as it completes.
+
+For each (model, config) the problems not yet in the store run concurrently — as many at once as
+keep the engine's parallel slots full — through `thinktime.solve`. Each result is graded with the
+task's grader, every sample gets its own verdict, and all of it is written in one transaction.
+Re-running the same sweep skips what is stored, so an interrupted run resumes.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> from thinktime.bench.store import Store
+    >>> from thinktime.tasks import Problem, Task
+    >>> task = Task("toy", [Problem("toy/0", "2+2?", "4")])
+    >>> store = Store(":memory:")
+    >>> run_sweep(task, {"fake": FakeBackend(["\\\\boxed{4}"])}, ["cot"], store)
+    1
+    >>> store.results()[0]["verdict"]
+    'correct'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+
+from thinktime.api import solve
+from thinktime.backends.base import Backend
+from thinktime.bench.configs import parse_config
+from thinktime.bench.grading import diagnose
+from thinktime.bench.store import SampleRow, Store
+from thinktime.tasks import Problem, Task
+
+Progress = Callable[[str, int, int], None]  # (label, done, total)
+
+
+def _concurrency(params: dict, slots: int) -> int:
+    per_question = int(params.get("n", params.get("batch", params.get("beams", 1))))
+    return max(1, slots // max(per_question, 1))
+
+
+def run_one(
+    task: Task,
+    problem: Problem,
+    backend: Backend,
+    model: str,
+    config: str,
+    store: Store,
+    max_tokens: int,
+    seed: int | None,
+) -> None:
+    """Solve, grade and store one problem under one config."""
+    strategy, params = parse_config(config)
+    result = solve(
+        problem.question,
+        backend=backend,
+        strategy=strategy,
+        max_tokens=max_tokens,
+        seed=seed,
+        **params,
+    )
+    samples = []
+    for sample in result.samples:
+        score = task.grade(problem, sample.answer)
+        verdict = diagnose(sample.text, sample.answer, sample.finish_reason, score)
+        samples.append(
+            SampleRow(
+                sample.text,
+                sample.answer,
+                verdict,
+                sample.finish_reason,
+                sample.completion_tokens,
+                sample.score,
+            )
+        )
+    chosen = result.samples[result.chosen] if result.chosen is not None else None
+    verdict = diagnose(
+        chosen.text if chosen else "",
+        result.answer,
+        chosen.finish_reason if chosen else "stop",
+        task.grade(problem, result.answer),
+    )
+    bill = asdict(result.bill)  # type: ignore[call-overload]
+    store.add(
+        {
+            "task": task.name,
+            "question_id": problem.id,
+            "model": model,
+            "config": config,
+            "strategy": strategy,
+            "params": params,
+            "gold": problem.gold,
+            "answer": result.answer,
+            "verdict": verdict,
+            "prompt_tokens": bill["prompt_tokens"],
+            "completion_tokens": bill["completion_tokens"],
+            "reasoning_tokens": bill["reasoning_tokens"],
+            "verifier_tokens": bill["verifier_tokens"],
+            "flops": bill["flops"],
+            "seconds": bill["seconds"],
+            "engine_seconds": bill["engine_seconds"],
+        },
+        samples,
+    )
+
+
+def run_sweep(
+    task: Task,
+    backends: Mapping[str, Backend],
+    configs: Sequence[str],
+    store: Store,
+    max_tokens: int = 512,
+    seed: int | None = 0,
+    slots: int = 16,
+    progress: Progress | None = None,
+) -> int:
+    """Run what is missing; returns how many results were added."""
+    for config in configs:
+        parse_config(config)  # every config is checked before any compute is spent
+    added = 0
+    for model, backend in backends.items():
+        for config in configs:
+            done = store.done(task.name, model, config)
+            todo = [p for p in task.problems if p.id not in done]
+            label = f"{model} · {config}"
+            finished = len(task.problems) - len(todo)
+            if progress:
+                progress(label, finished, len(task.problems))
+
+            def work(
+                problem: Problem,
+                config: str = config,
+                model: str = model,
+                backend: Backend = backend,
+            ) -> None:
+                run_one(task, problem, backend, model, config, store, max_tokens, seed)
+
+            _, params = parse_config(config)
+            with ThreadPoolExecutor(_concurrency(params, slots)) as pool:
+                for _ in pool.map(work, todo):
+                    finished += 1
+                    added += 1
+                    if progress:
+                        progress(label, finished, len(task.problems))
+    return added
