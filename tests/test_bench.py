@@ -1,0 +1,154 @@
+"""Bench harness: grading diagnostics, pool estimators, the store, sweeps and resume after kill."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from math import comb
+
+import pytest
+
+from thinktime.backends.fake import FakeBackend
+from thinktime.bench.configs import parse_config, pool_size
+from thinktime.bench.grading import diagnose
+from thinktime.bench.pools import bon_at_k, maj_at_k, pass_at_k
+from thinktime.bench.results import bootstrap_ci, curve_points, pareto, summarize
+from thinktime.bench.runner import run_sweep
+from thinktime.bench.store import MIGRATIONS, Store
+from thinktime.errors import ThinktimeError
+from thinktime.tasks import Problem, Task
+
+
+def test_diagnostics_are_kept_apart():
+    assert diagnose("\\boxed{5}", "5", "stop", 1.0) == "correct"
+    assert diagnose("cut off but \\boxed{5}", "5", "length", 1.0) == "correct"
+    assert diagnose("\\boxed{4}", "4", "stop", 0.0) == "wrong"
+    assert diagnose("no idea", None, "stop", 0.0) == "unparseable"
+    assert diagnose("   ", None, "stop", 0.0) == "empty"
+    assert diagnose("long and \\boxed{4}", "4", "length", 0.0) == "truncated"
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "k"), [(10, 3, 1), (10, 3, 4), (16, 0, 8), (16, 15, 2), (5, 5, 5)]
+)
+def test_pass_at_k_matches_the_closed_form(n, c, k):
+    # the probability that a uniformly random k-subset contains a correct sample, by enumeration
+    hits = sum(any(i < c for i in subset) for subset in itertools.combinations(range(n), k))
+    assert pass_at_k(n, c, k) == pytest.approx(hits / comb(n, k))
+
+
+def test_maj_at_k_on_a_fake_pool():
+    answers = ["1", "1", "2", "2", "2", "3"]
+    correct = [a == "2" for a in answers]
+    # k = N: the pool's own majority; k = 1: the share of correct samples
+    assert maj_at_k(answers, correct, k=6) == 1.0
+    assert maj_at_k(answers, correct, k=1) == pytest.approx(0.5)
+    # k = 2 by hand: of 15 pairs, the vote is "2" when both are 2 (3 pairs) or "2" comes first
+    # in pool order against another answer — only pairs (2, 3) qualify: 3 pairs → 6/15
+    assert maj_at_k(answers, correct, k=2) == pytest.approx(6 / 15)
+    estimate = maj_at_k(answers * 4, correct * 4, k=5, trials=300, seed=1)
+    assert 0.4 < estimate < 1.0
+
+
+def test_bon_at_k():
+    scores = [0.9, 0.1, 0.5]
+    assert bon_at_k(scores, [True, False, False], k=3) == 1.0
+    assert bon_at_k(scores, [True, False, False], k=1) == pytest.approx(1 / 3)
+
+
+def test_bootstrap_and_pareto():
+    low, high = bootstrap_ci([1.0] * 50 + [0.0] * 50, resamples=500)
+    assert low < 0.5 < high and high - low < 0.3
+    from thinktime.bench.results import Point
+
+    points = [Point("a", "x", None, 0.3, 100, None), Point("a", "y", None, 0.2, 200, None),
+              Point("b", "z", None, 0.5, 400, None)]  # fmt: skip
+    assert [p.config for p in pareto(points)] == ["x", "z"]
+
+
+def test_config_parsing():
+    assert parse_config("cot") == ("cot", {})
+    assert pool_size(*parse_config("self_consistency:n=16")) == 16
+    assert pool_size(*parse_config("best_of_n:n=4,mode=weighted")) == 4
+    assert pool_size(*parse_config("budget_forcing:max_thinking_tokens=64")) == 0
+    with pytest.raises(ThinktimeError, match="bad parameters for strategy 'self_consistency'"):
+        parse_config("self_consistency:n=0")
+    with pytest.raises(ThinktimeError, match="write STRATEGY:NAME=VALUE"):
+        parse_config("self_consistency:16")
+
+
+def test_store_migrates_and_is_wal(tmp_path):
+    store = Store(tmp_path / "r.db")
+    assert store.version == len(MIGRATIONS)
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    assert Store(tmp_path / "r.db").version == len(MIGRATIONS)  # reopening migrates nothing
+
+
+def _task(n: int) -> Task:
+    return Task("toy", [Problem(f"toy/{i}", f"{i} + 1?", str(i + 1)) for i in range(n)])
+
+
+def _adder(request, index):
+    number = int(request.messages[-1].content.split()[0])
+    return f"\\boxed{{{number + 1 if index % 4 else number}}}"  # 3 of every 4 samples right
+
+
+def test_sweep_stores_every_sample_and_derives_curves(tmp_path):
+    store = Store(tmp_path / "r.db")
+    added = run_sweep(
+        _task(5), {"fake": FakeBackend(_adder)}, ["cot", "self_consistency:n=8"], store
+    )
+    assert added == 10
+    rows = store.results()
+    assert {r["config"] for r in rows} == {"cot", "self_consistency:n=8"}
+    pool = store.samples(next(r["id"] for r in rows if r["config"] == "self_consistency:n=8"))
+    assert len(pool) == 8 and [s["verdict"] for s in pool].count("correct") == 6
+    summary = {s.config: s for s in summarize(store)}
+    assert summary["cot"].verdicts["wrong"] == 5  # sample 0 is always the wrong one
+    assert summary["self_consistency:n=8"].accuracy == 1.0
+    curve = [p for p in curve_points(store) if p.config == "self_consistency:n=8"]
+    assert [p.k for p in curve] == [1, 2, 4, 8]
+    assert curve[0].accuracy == pytest.approx(0.75) and curve[-1].accuracy == 1.0
+    assert curve[0].pass_at_k == pytest.approx(0.75) and curve[-1].pass_at_k == 1.0
+    # re-running skips everything that is stored
+    assert run_sweep(_task(5), {"fake": FakeBackend(_adder)}, ["cot"], store) == 0
+
+
+SLOW_SWEEP = """
+import sys, time
+from thinktime.backends.fake import FakeBackend
+from thinktime.bench.runner import run_sweep
+from thinktime.bench.store import Store
+from thinktime.tasks import Problem, Task
+
+class Slow(FakeBackend):
+    def generate(self, requests, params):
+        time.sleep(0.05)
+        return super().generate(requests, params)
+
+task = Task("toy", [Problem(f"toy/{i}", f"{i} + 1?", str(i + 1)) for i in range(60)])
+backends = {"fake": Slow(["\\\\boxed{1}"])}
+run_sweep(task, backends, ["self_consistency:n=4"], Store(sys.argv[1]), slots=8)
+"""
+
+
+def test_resume_after_sigkill(tmp_path):
+    db = tmp_path / "r.db"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_SWEEP, str(db)])
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until some (not all) results are stored
+        time.sleep(0.1)
+        if db.exists() and 5 <= len(Store(db).results()) < 60:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = len(Store(db).results())
+    assert 0 < partial < 60
+    subprocess.run([sys.executable, "-c", SLOW_SWEEP, str(db)], check=True, timeout=120)
+    rows = Store(db).results()
+    ids = [r["question_id"] for r in rows]
+    assert sorted(ids) == sorted(f"toy/{i}" for i in range(60))  # no gaps, no duplicates
+    assert all(len(Store(db).samples(r["id"])) == 4 for r in rows)  # no half-written results

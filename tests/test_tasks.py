@@ -1,0 +1,83 @@
+"""Task loaders: each source, selection, and clear errors for bad paths and fields."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from thinktime.errors import ThinktimeError
+from thinktime.tasks import load_task
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(
+    not (DATA / "gsm8k" / "test.jsonl").is_file(), reason="no ../shared/data"
+)
+
+
+@needs_data
+def test_gsm8k_from_path_and_data_dir(monkeypatch):
+    task = load_task(f"gsm8k:{DATA / 'gsm8k' / 'test.jsonl'}", limit=3)
+    assert [p.id for p in task.problems] == ["gsm8k/test/0", "gsm8k/test/1", "gsm8k/test/2"]
+    assert task.problems[0].gold == "18"
+    monkeypatch.setenv("THINKTIME_DATA", str(DATA))
+    assert load_task("gsm8k", limit=1, offset=5).problems[0].id == "gsm8k/test/5"
+    everything = load_task("gsm8k").problems
+    assert len(everything) == 1319
+    assert all("," not in p.gold for p in everything)  # thousands separators dropped
+
+
+@needs_data
+def test_seeded_subset_is_reproducible(monkeypatch):
+    monkeypatch.setenv("THINKTIME_DATA", str(DATA))
+    a = [p.id for p in load_task("gsm8k", limit=5, seed=7).problems]
+    assert a == [p.id for p in load_task("gsm8k", limit=5, seed=7).problems]
+    assert a != [p.id for p in load_task("gsm8k", limit=5).problems]
+
+
+@needs_data
+def test_math500_with_level_filter(monkeypatch):
+    monkeypatch.setenv("THINKTIME_DATA", str(DATA))
+    task = load_task("math500", level=1)
+    assert task.problems and all(p.meta["level"] == 1 for p in task.problems)
+    assert task.grade(task.problems[0], task.problems[0].gold) == 1.0
+
+
+def test_reasoning_gym_family_and_grader():
+    pytest.importorskip("reasoning_gym")
+    task = load_task("reasoning_gym:chain_sum", size=3, seed=1)
+    assert len(task.problems) == 3
+    problem = task.problems[0]
+    assert task.grade(problem, problem.gold) == 1.0
+    assert task.grade(problem, None) == 0.0
+    with pytest.raises(ThinktimeError, match="could not build 'no_such_family'"):
+        load_task("reasoning_gym:no_such_family", size=1)
+
+
+def test_jsonl_fields_and_errors(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"q": "2+2?", "a": 4, "id": "x1"}) + "\n\n")
+    task = load_task(f"jsonl:{path}", question_field="q", answer_field="a", id_field="id")
+    assert (task.problems[0].id, task.problems[0].gold) == ("x1", "4")
+    with pytest.raises(ThinktimeError, match=r"has no field 'question' \(it has: q, a, id\)"):
+        load_task(f"jsonl:{path}")
+    path.write_text("{not json\n")
+    with pytest.raises(ThinktimeError, match=r"qa\.jsonl:1 is not JSON"):
+        load_task(f"jsonl:{path}")
+
+
+def test_bad_specs():
+    with pytest.raises(ThinktimeError, match="unknown task 'gsm9k'; choose one of"):
+        load_task("gsm9k")
+    with pytest.raises(ThinktimeError, match=r"data file not found: /nope/test\.jsonl"):
+        load_task("gsm8k:/nope/test.jsonl")
+    with pytest.raises(ThinktimeError, match="needs an argument"):
+        load_task("jsonl")
+    with pytest.raises(ThinktimeError, match="bad option for task 'gsm8k'"):
+        load_task("gsm8k:/x.jsonl", colour="red")
+
+
+def test_hub_unreachable_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("THINKTIME_DATA", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ThinktimeError, match=r"could not load openai/gsm8k.*THINKTIME_DATA"):
+        load_task("gsm8k")
