@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktime.prompts import cot_messages
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.strategies.stopping import beta_stop, window_stop
 from thinktime.strategies.voting import vote
 from thinktime.types import Sample
@@ -63,14 +63,4 @@ def adaptive_consistency(question: str, ctx: Context, params: AdaptiveParams) ->
         rounds += 1
         if settled(samples, params):
             break
-    winner, table = vote([s.answer for s in samples])
-    chosen = (
-        None if winner is None else next(i for i, s in enumerate(samples) if s.answer == winner)
-    )
-    return Outcome(
-        answer=winner,
-        samples=tuple(samples),
-        votes=table,
-        chosen=chosen,
-        details={"samples_used": len(samples), "batches": rounds},
-    )
+    return majority(samples, {"samples_used": len(samples), "batches": rounds})

@@ -27,6 +27,7 @@ from thinktime.compute.bill import Ledger, Role
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
 from thinktime.sampling import SamplingParams
+from thinktime.strategies.voting import vote
 from thinktime.types import Completion, Message, Request, Sample
 from thinktime.verifiers.base import Verifier
 from thinktime.verifiers.extract import extract_answer, reasoning_tokens
@@ -128,6 +129,21 @@ class Outcome:
     votes: dict[str, float] = field(default_factory=dict)
     chosen: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def majority(samples: Sequence[Sample], details: dict[str, Any] | None = None) -> Outcome:
+    """The majority vote over `samples` as an Outcome; the shown sample is the first that
+    reached the winning answer (the winner is the first-seen member of its class, so one does).
+    """
+    winner, table = vote([s.answer for s in samples])
+    chosen = next((i for i, s in enumerate(samples) if s.answer == winner), None)
+    return Outcome(
+        answer=winner,
+        samples=tuple(samples),
+        votes=table,
+        chosen=None if winner is None else chosen,
+        details=details or {},
+    )
 
 
 StrategyFn = Callable[[str, Context, Any], Outcome]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thinktime.prompts import cot_messages
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.types import Sample
 from thinktime.verifiers.extract import extract_answer
 
@@ -82,11 +82,4 @@ def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> 
         completion_tokens=spent + answer.completion_tokens,
         reasoning_tokens=spent,
     )
-    votes = {sample.answer: 1.0} if sample.answer is not None else {}
-    return Outcome(
-        answer=sample.answer,
-        samples=(sample,),
-        votes=votes,
-        chosen=0,
-        details={"thinking_tokens": spent, "waits": waits, "cut": cut},
-    )
+    return majority([sample], {"thinking_tokens": spent, "waits": waits, "cut": cut})

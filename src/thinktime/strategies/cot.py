@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from thinktime.prompts import cot_messages
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 
 
 class CotParams(BaseModel):
@@ -30,5 +30,4 @@ class CotParams(BaseModel):
 )
 def cot(question: str, ctx: Context, params: CotParams) -> Outcome:
     [[sample]] = ctx.sample([cot_messages(question)])
-    votes = {sample.answer: 1.0} if sample.answer is not None else {}
-    return Outcome(answer=sample.answer, samples=(sample,), votes=votes, chosen=0)
+    return majority([sample])

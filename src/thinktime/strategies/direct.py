@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktime.prompts import direct_messages
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 
 
 class DirectParams(BaseModel):
@@ -31,5 +31,4 @@ class DirectParams(BaseModel):
 def direct(question: str, ctx: Context, params: DirectParams) -> Outcome:
     sampling = ctx.params.with_(max_tokens=min(ctx.params.max_tokens, params.max_tokens))
     [[sample]] = ctx.sample([direct_messages(question)], params=sampling)
-    votes = {sample.answer: 1.0} if sample.answer is not None else {}
-    return Outcome(answer=sample.answer, samples=(sample,), votes=votes, chosen=0)
+    return majority([sample])

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.strategies.voting import vote
 
 DEFAULT_POLICY = ((0.75, 0, "easy"), (0.5, 4, "medium"), (0.0, 12, "hard"))
@@ -54,21 +54,12 @@ class RouteParams(BaseModel):
 def route(question: str, ctx: Context, params: RouteParams) -> Outcome:
     # 1) the probe
     samples = ctx.draw(question, params.probe_n)
-    winner, table = vote([s.answer for s in samples])
+    _, table = vote([s.answer for s in samples])
     agreement = max(table.values(), default=0.0) / len(samples)
     # 2) the policy row for that agreement
     _, extra, label = next(row for row in params.policy if agreement >= row[0])
-    # 3) the extra samples, if any and affordable, then the final vote
+    # 3) the extra samples, if any and affordable, then the final vote over all of them
     if extra and not ctx.exhausted():
         samples += ctx.draw(question, extra)
-        winner, table = vote([s.answer for s in samples])
-    chosen = (
-        None if winner is None else next(i for i, s in enumerate(samples) if s.answer == winner)
-    )
-    return Outcome(
-        answer=winner,
-        samples=tuple(samples),
-        votes=table,
-        chosen=chosen,
-        details={"difficulty": label, "agreement": agreement, "samples_used": len(samples)},
-    )
+    details = {"difficulty": label, "agreement": agreement, "samples_used": len(samples)}
+    return majority(samples, details)

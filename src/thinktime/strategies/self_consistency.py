@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.strategies.sampler import SamplerParams
-from thinktime.strategies.voting import vote
 
 
 class SelfConsistencyParams(SamplerParams):
@@ -38,9 +37,4 @@ class SelfConsistencyParams(SamplerParams):
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
     samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
-    winner, table = vote([s.answer for s in samples])
-    # the winner is the first-seen answer of its class, so some sample carries it verbatim
-    chosen = next((i for i, s in enumerate(samples) if s.answer == winner), None)
-    if winner is None:
-        chosen = None
-    return Outcome(answer=winner, samples=tuple(samples), votes=table, chosen=chosen)
+    return majority(samples)
