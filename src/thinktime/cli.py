@@ -179,6 +179,7 @@ def bench(
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
     import os
+    import time
     from pathlib import Path
 
     from rich.progress import (
@@ -225,10 +226,14 @@ def bench(
         with Progress(*columns, console=errors) as progress:
             bars: dict[str, Any] = {}
 
-            def report(label: str, done: int, total: int) -> None:
+            def report(label: str, done: int, total: int, tokens: int) -> None:
                 if label not in bars:
-                    bars[label] = progress.add_task(label, total=total)
-                progress.update(bars[label], completed=done)
+                    bars[label] = (progress.add_task(label, total=total, rate=""), time.monotonic())
+                bar, started = bars[label]
+                rate = (
+                    f"{tokens / max(time.monotonic() - started, 1e-9):.0f} tok/s" if tokens else ""
+                )
+                progress.update(bar, completed=done, rate=rate)
 
             run_sweep(
                 the_task,

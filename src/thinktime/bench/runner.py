@@ -29,7 +29,17 @@ from thinktime.bench.grading import diagnose
 from thinktime.bench.store import SampleRow, Store
 from thinktime.tasks import Problem, Task
 
-Progress = Callable[[str, int, int], None]  # (label, done, total)
+Progress = Callable[[str, int, int, int], None]  # (label, done, total, tokens generated)
+# the bill's fields that become columns of a stored result
+BILL_COLUMNS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "verifier_tokens",
+    "flops",
+    "seconds",
+    "engine_seconds",
+)
 
 
 def _concurrency(params: dict, slots: int) -> int:
@@ -46,8 +56,8 @@ def run_one(
     store: Store,
     max_tokens: int,
     seed: int | None,
-) -> None:
-    """Solve, grade and store one problem under one config."""
+) -> int:
+    """Solve, grade and store one problem under one config; returns the tokens it generated."""
     strategy, params = parse_config(config)
     result = solve(
         problem.question,
@@ -79,27 +89,20 @@ def run_one(
         task.grade(problem, result.answer),
     )
     bill = asdict(result.bill)  # type: ignore[call-overload]
-    store.add(
-        {
-            "task": task.name,
-            "question_id": problem.id,
-            "model": model,
-            "config": config,
-            "strategy": strategy,
-            "params": params,
-            "gold": problem.gold,
-            "answer": result.answer,
-            "verdict": verdict,
-            "prompt_tokens": bill["prompt_tokens"],
-            "completion_tokens": bill["completion_tokens"],
-            "reasoning_tokens": bill["reasoning_tokens"],
-            "verifier_tokens": bill["verifier_tokens"],
-            "flops": bill["flops"],
-            "seconds": bill["seconds"],
-            "engine_seconds": bill["engine_seconds"],
-        },
-        samples,
-    )
+    row = {
+        "task": task.name,
+        "question_id": problem.id,
+        "model": model,
+        "config": config,
+        "strategy": strategy,
+        "params": params,
+        "gold": problem.gold,
+        "answer": result.answer,
+        "verdict": verdict,
+        **{column: bill[column] for column in BILL_COLUMNS},
+    }
+    store.add(row, samples)
+    return int(bill["completion_tokens"])
 
 
 def run_sweep(
@@ -122,22 +125,24 @@ def run_sweep(
             todo = [p for p in task.problems if p.id not in done]
             label = f"{model} · {config}"
             finished = len(task.problems) - len(todo)
+            tokens = 0
             if progress:
-                progress(label, finished, len(task.problems))
+                progress(label, finished, len(task.problems), tokens)
 
             def work(
                 problem: Problem,
                 config: str = config,
                 model: str = model,
                 backend: Backend = backend,
-            ) -> None:
-                run_one(task, problem, backend, model, config, store, max_tokens, seed)
+            ) -> int:
+                return run_one(task, problem, backend, model, config, store, max_tokens, seed)
 
             _, params = parse_config(config)
             with ThreadPoolExecutor(_concurrency(params, slots)) as pool:
-                for _ in pool.map(work, todo):
+                for spent in pool.map(work, todo):
                     finished += 1
                     added += 1
+                    tokens += spent
                     if progress:
-                        progress(label, finished, len(task.problems))
+                        progress(label, finished, len(task.problems), tokens)
     return added
