@@ -84,3 +84,27 @@ def test_solve_json_on_the_embedded_model():
     assert data["answer"] == "5"
     assert data["bill"]["flops"] > 0 and data["bill"]["completion_tokens"] > 0
     assert data["model"] == "qwen2.5-coder-0.5b"
+
+
+def test_bench_and_report_with_the_scripted_backend(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q?", "answer": "42"}\n{"question": "r?", "answer": "7"}\n')
+    store = tmp_path / "runs" / "qa.db"
+    args = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    result = runner.invoke(
+        app, [*args, "-s", "cot", "-s", "self_consistency:n=4"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "50.0%" in result.output and "correct 1, wrong 1" in result.output
+    assert store.with_suffix(".html").is_file()
+    again = runner.invoke(app, ["report", str(store)], env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "self_consistency:n=4" in again.output
+
+
+def test_bench_and_report_errors(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path / "none.db")])
+    assert result.exit_code == 2 and "results file not found" in result.output
+    result = runner.invoke(app, ["bench", "--task", "gsm9k", "--model", "fake"])
+    assert result.exit_code == 2 and "unknown task 'gsm9k'" in result.output
+    bad = runner.invoke(app, ["bench", "--task", "gsm8k", "--model", "fake", "-s", "vote"])
+    assert bad.exit_code == 2 and "unknown strategy 'vote'" in bad.output
