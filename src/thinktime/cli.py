@@ -300,6 +300,73 @@ def _print_summary(results: Any) -> None:
     console.print(table)
 
 
+@app.command()
+def plan(
+    workload: Annotated[str, typer.Argument(help="A workload YAML file, or `calibrate`.")],
+    plot: Annotated[str | None, typer.Option(help="Also write a PNG of devices and $/day.")] = None,
+) -> None:
+    """Project compute, devices, cost and energy for a workload; `calibrate` measures this CPU."""
+    from thinktime.plan.planner import make_plan, write_plot
+    from thinktime.plan.workload import load_workload
+    from thinktime.render import si
+
+    try:
+        if workload == "calibrate":  # `thinktime plan calibrate` measures this machine
+            _calibrate()
+            return
+        the_plan = make_plan(load_workload(workload))
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    w, m = the_plan.workload, the_plan.model
+    console.print(
+        f"[bold]{w.name}[/bold] — {m.name}: {m.params / 1e9:.1f} B parameters, "
+        f"{m.active_params / 1e9:.1f} B active, {m.bytes_per_weight:.2g} bytes/weight"
+    )
+    console.print(
+        f"answers/day {w.requests:,.0f} · prompt tokens/day {si(the_plan.prompt_tokens_per_day)} · "
+        f"completion tokens/day {si(the_plan.completion_tokens_per_day)} · "
+        f"FLOPs/day {si(the_plan.flops_per_day)}"
+    )
+    if the_plan.training_flops:
+        console.print(
+            f"training run (6·N·D) {si(the_plan.training_flops)} FLOPs = "
+            f"{the_plan.days_to_match_training:,.1f} days of this inference"
+        )
+    table = Table(title="which chip")
+    for column in ("hardware", "devices", "per replica", "batch", "decode tok/s/replica", "bound",
+                   "compute-bound share", "$/day", "kWh/day", "latency/answer"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for r in the_plan.rows:
+        table.add_row(
+            r.hardware, f"{r.devices:,}", str(r.devices_per_replica), str(r.batch),
+            f"{r.decode_tokens_per_second:,.0f}", r.bound, f"{r.compute_share:.0%}",
+            f"{r.usd_per_day:,.0f}", f"{r.kwh_per_day:,.0f}", f"{r.latency_seconds:.1f} s",
+        )  # fmt: skip
+    console.print(table)
+    if plot:
+        console.print(f"plot: {write_plot(the_plan, plot)}")
+
+
+def _calibrate() -> None:
+    from thinktime.backends.llamacpp import LlamaCppBackend
+    from thinktime.models.card import read_card
+    from thinktime.models.resolve import resolve_model
+    from thinktime.plan.calibrate import decode_rate, fit_cpu, write_calibration
+    from thinktime.plan.profile import ModelProfile
+
+    path = resolve_model(DEFAULT_MODEL)
+    profile = ModelProfile.from_card(read_card(path), DEFAULT_MODEL, file_bytes=path.stat().st_size)
+    backend = LlamaCppBackend(path, DEFAULT_MODEL, n_parallel=8)
+    with errors.status("measuring decode at batch 1 and 8…"):
+        rate_1, rate_8 = decode_rate(backend, 1), decode_rate(backend, 8)
+    cpu = fit_cpu(profile, rate_1, rate_8)
+    written = write_calibration(cpu)
+    console.print(
+        f"decode {rate_1:.1f} tok/s at batch 1, {rate_8:.1f} at batch 8 → cpu profile: "
+        f"{cpu.memory_bandwidth / 1e9:.1f} GB/s, {cpu.bf16_flops / 1e9:.1f} GFLOP/s ({written})"
+    )
+
+
 def main() -> None:
     app()
 

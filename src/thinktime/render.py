@@ -19,7 +19,8 @@ def si(value: float | None, unit: str = "") -> str:
     """1.23e12 → '1.23 T' — compact numbers for FLOPs."""
     if value is None:
         return "unknown"
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    scales = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"))
+    for factor, prefix in (*scales, (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor:
             return f"{value / factor:.2f} {prefix}{unit}"
     return f"{value:.0f} {unit}".rstrip()

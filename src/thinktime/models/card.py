@@ -34,6 +34,7 @@ class ModelCard:
     n_kv_heads: int
     context_length: int
     file_type: int | None = None
+    head_dim: int = 0  # 0 when unknown (cards cached before it was recorded)
 
 
 def _field(reader: Any, key: str) -> Any:
@@ -56,7 +57,8 @@ def card_from_gguf(path: Path) -> ModelCard:
     d_model = int(_field(reader, f"{arch}.embedding_length") or 0)
     n_heads = int(_field(reader, f"{arch}.attention.head_count") or 0)
     head_dim = _field(reader, f"{arch}.attention.key_length")
-    d_attn = n_heads * int(head_dim) if head_dim else d_model
+    head_dim = int(head_dim) if head_dim else d_model // max(n_heads, 1)
+    d_attn = n_heads * head_dim
     n_params = 0
     embedding = 0
     has_output = False
@@ -78,13 +80,15 @@ def card_from_gguf(path: Path) -> ModelCard:
         n_kv_heads=int(_field(reader, f"{arch}.attention.head_count_kv") or n_heads),
         context_length=int(_field(reader, f"{arch}.context_length") or 0),
         file_type=int(ft) if (ft := _field(reader, "general.file_type")) is not None else None,
+        head_dim=head_dim,
     )
 
 
 def read_card(path: Path) -> ModelCard:
     """`card_from_gguf`, cached as JSON keyed by the file's path, size and mtime."""
     stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    identity = f"v2|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"  # v2: head_dim recorded
+    key = hashlib.sha1(identity.encode()).hexdigest()
     cached = cache_dir() / "cards" / f"{key}.json"
     if cached.is_file():
         return ModelCard(**json.loads(cached.read_text()))

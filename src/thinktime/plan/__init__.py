@@ -1,0 +1,1 @@
+"""Compute-demand planning: hardware and model profiles, a roofline model, workloads, plans."""

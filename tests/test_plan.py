@@ -1,0 +1,105 @@
+"""Planner: roofline arithmetic against hand-computed cases, MoE, workloads and their errors."""
+
+import pytest
+
+from thinktime.errors import ThinktimeError
+from thinktime.plan.calibrate import fit_cpu
+from thinktime.plan.hardware import load_hardware
+from thinktime.plan.planner import make_plan
+from thinktime.plan.profile import KNOWN_PROFILES, ModelProfile
+from thinktime.plan.roofline import decode, devices_to_hold, max_batch, prefill_seconds
+from thinktime.plan.workload import Workload, load_workload
+
+HW = load_hardware()
+DENSE_7B = KNOWN_PROFILES["dense-7b"]
+
+
+def test_7b_bf16_on_h100_decodes_about_240_tokens_per_second():
+    step = decode(DENSE_7B, HW["H100"], batch=1, context=0)
+    assert step.bound == "bandwidth"
+    assert step.seconds == pytest.approx(14e9 / 3.35e12)
+    assert step.tokens_per_second == pytest.approx(239.3, abs=0.1)
+
+
+def test_large_batches_become_compute_bound_at_the_ridge():
+    # ridge without KV: 2·7e9·B / 989e12 = 14e9 / 3.35e12  →  B ≈ 295
+    assert decode(DENSE_7B, HW["H100"], batch=290, context=0).bound == "bandwidth"
+    step = decode(DENSE_7B, HW["H100"], batch=300, context=0)
+    assert step.bound == "compute"
+    assert step.seconds == pytest.approx(2 * 7e9 * 300 / 989e12)
+
+
+def test_kv_cache_adds_bandwidth_and_caps_the_batch():
+    kv = 2 * 32 * 8 * 128 * 2  # bytes per token: K and V, 32 layers, 8 heads of 128, bf16
+    assert DENSE_7B.kv_bytes_per_token == kv
+    step = decode(DENSE_7B, HW["H100"], batch=8, context=4096)
+    assert step.seconds == pytest.approx((14e9 + 8 * 4096 * kv) / 3.35e12)
+    assert max_batch(DENSE_7B, HW["H100"], context=4096) == int((80e9 - 14e9) // (4096 * kv))
+    assert prefill_seconds(DENSE_7B, HW["H100"], 1000) == pytest.approx(2 * 7e9 * 1000 / 989e12)
+
+
+def test_moe_reads_more_experts_as_the_batch_grows():
+    r1 = KNOWN_PROFILES["deepseek-r1"]
+    assert r1.bytes_read_per_step(1) == pytest.approx(37e9, rel=1e-6)  # only the active experts
+    assert r1.bytes_read_per_step(512) == pytest.approx(r1.weight_bytes, rel=0.01)
+    assert devices_to_hold(r1, HW["H100"]) == 10  # 671 GB over 72 GB usable each
+
+
+def test_hf_config_profile(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,'
+        ' "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}'
+    )
+    profile = ModelProfile.from_hf_config(config)
+    assert 7.5e9 < profile.params < 8.5e9  # a Llama-3-8B shape
+    assert profile.kv_bytes_per_token == 2 * 32 * 8 * 128 * 2
+
+
+def test_plan_arithmetic():
+    workload = Workload(requests_per_day=1000, prompt_tokens=100, completion_tokens=50,
+                        model="dense-7b", strategy="self_consistency", strategy_params={"n": 4},
+                        hardware=["H100"], training_tokens=1e9)  # fmt: skip
+    plan = make_plan(workload)
+    assert plan.prompt_tokens_per_day == 1000 * 100  # one shared prefill per answer
+    assert plan.completion_tokens_per_day == 1000 * 50 * 4
+    assert plan.flops_per_day == 2 * 7e9 * (100_000 + 200_000)
+    assert plan.days_to_match_training == pytest.approx(6 * 7e9 * 1e9 / plan.flops_per_day)
+    [row] = plan.rows
+    assert row.devices == 1 and row.usd_per_day == pytest.approx(24 * HW["H100"].usd_per_hour)
+
+
+def test_fit_cpu_reproduces_its_own_measurements():
+    model = ModelProfile("m", 1e9, 1e9, 24, 2, 64, bytes_per_weight=0.5)
+    cpu = fit_cpu(model, rate_1=50.0, rate_8=120.0)
+    assert decode(model, cpu, 1, 0).tokens_per_second == pytest.approx(50.0)
+    assert decode(model, cpu, 8, 0).tokens_per_second == pytest.approx(120.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "model: dense-7b\nagents: 10\n",
+            "give requests_per_day, or agents and steps_per_agent_per_day",
+        ),
+        ("model: dense-7b\nrequests_per_day: 5\ncolour: red\n", "field 'colour': Extra inputs"),
+        ("model: dense-7b\nrequests_per_day: -5\n", "field 'requests_per_day'"),
+        ("requests_per_day: 5\n", "field 'model': Field required"),
+        ("model: [unclosed\n", "is not YAML"),
+    ],
+)
+def test_bad_workloads_name_the_field(tmp_path, text, message):
+    path = tmp_path / "w.yaml"
+    path.write_text(text)
+    with pytest.raises(ThinktimeError, match=message.replace("(", r"\(")):
+        load_workload(path)
+
+
+def test_bad_values_in_a_valid_file(tmp_path):
+    with pytest.raises(ThinktimeError, match="unknown hardware"):
+        make_plan(Workload(requests_per_day=1, model="dense-7b", hardware=["TPU9"]))
+    with pytest.raises(ThinktimeError, match="no token multiplier for strategy 'dvts'"):
+        make_plan(Workload(requests_per_day=1, model="dense-7b", strategy="dvts"))
+    with pytest.raises(ThinktimeError, match="unknown model 'gpt-99' for planning"):
+        make_plan(Workload(requests_per_day=1, model="gpt-99"))
