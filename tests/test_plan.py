@@ -103,3 +103,31 @@ def test_bad_values_in_a_valid_file(tmp_path):
         make_plan(Workload(requests_per_day=1, model="dense-7b", strategy="dvts"))
     with pytest.raises(ThinktimeError, match="unknown model 'gpt-99' for planning"):
         make_plan(Workload(requests_per_day=1, model="gpt-99"))
+
+
+def test_cheapest_configuration_from_bench_results():
+    from thinktime.bench.store import SampleRow, Store
+    from thinktime.plan.cheapest import cheapest
+
+    store = Store(":memory:")
+    for i in range(4):
+        for model, config, correct, tokens in (
+            ("dense-7b", "cot", i < 2, 300),  # 50% accurate, 300 tokens
+            ("dense-7b", "self_consistency:n=8", i < 3, 2400),  # 75%, 8× the tokens
+            ("dense-70b", "cot", i < 3, 300),  # 75%, a 10× bigger model
+        ):
+            verdict = "correct" if correct else "wrong"
+            row = {"task": "t", "question_id": f"q{i}", "model": model, "config": config,
+                   "strategy": config.split(":")[0], "params": {}, "verdict": verdict,
+                   "prompt_tokens": 100, "completion_tokens": tokens, "flops": 1.0,
+                   "seconds": 1.0, "engine_seconds": 1.0}  # fmt: skip
+            store.add(row, [SampleRow("x", "1", verdict, "stop", tokens)])
+    workload = Workload(requests_per_day=5e7, model="dense-7b", hardware=["H100", "L4"])
+    options = cheapest(store, workload, target=0.7)
+    assert {(o.model, o.config) for o in options} == {
+        ("dense-7b", "self_consistency:n=8"),
+        ("dense-70b", "cot"),
+    }
+    assert options == sorted(options, key=lambda o: o.usd_per_day)
+    assert all(o.hardware in ("H100", "L4") for o in options)
+    assert cheapest(store, workload, target=0.9) == []

@@ -304,6 +304,12 @@ def _print_summary(results: Any) -> None:
 def plan(
     workload: Annotated[str, typer.Argument(help="A workload YAML file, or `calibrate`.")],
     plot: Annotated[str | None, typer.Option(help="Also write a PNG of devices and $/day.")] = None,
+    bench: Annotated[
+        str | None, typer.Option(help="Results of `thinktime bench` to choose from.")
+    ] = None,
+    target: Annotated[
+        float | None, typer.Option(help="With --bench: accuracy to reach (0-1).")
+    ] = None,
 ) -> None:
     """Project compute, devices, cost and energy for a workload; `calibrate` measures this CPU."""
     from thinktime.plan.planner import make_plan, write_plot
@@ -345,6 +351,35 @@ def plan(
     console.print(table)
     if plot:
         console.print(f"plot: {write_plot(the_plan, plot)}")
+    if bench:
+        _cheapest(bench, the_plan.workload, target if target is not None else 0.0)
+
+
+def _cheapest(bench: str, workload: Any, target: float) -> None:
+    from pathlib import Path
+
+    from thinktime.bench.store import Store
+    from thinktime.plan.cheapest import cheapest
+
+    if not Path(bench).is_file():
+        raise fail(f"results file not found: {bench}; run `thinktime bench` first")
+    try:
+        options = cheapest(Store(bench), workload, target)
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"cheapest configurations reaching {target:.0%} (measured tokens/answer)")
+    for column in ("model", "strategy", "accuracy", "hardware", "devices", "$/day"):
+        table.add_column(column, justify="right")
+    for o in options:
+        table.add_row(
+            o.model,
+            o.config,
+            f"{o.accuracy:.1%}",
+            o.hardware,
+            f"{o.devices:,}",
+            f"{o.usd_per_day:,.0f}",
+        )
+    console.print(table if options else f"no configuration in {bench} reaches {target:.0%}")
 
 
 def _calibrate() -> None:
