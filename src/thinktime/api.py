@@ -24,7 +24,7 @@ from thinktime.models.known import DEFAULT_MODEL
 from thinktime.sampling import SamplingParams
 from thinktime.strategies import Context, get_strategy
 from thinktime.strategies.effort import effort_for
-from thinktime.types import Result
+from thinktime.types import Message, Result
 from thinktime.verifiers.base import Verifier, make_verifier
 
 
@@ -36,6 +36,7 @@ def solve(
     *,
     budget: Budget | dict[str, Any] | None = None,
     reasoning_effort: str | None = None,
+    history: tuple[Message, ...] = (),
     backend: Backend | None = None,
     verifier: str | Verifier | None = "judge",
     temperature: float | None = None,
@@ -50,7 +51,8 @@ def solve(
     `temperature` defaults to the strategy's own (0 for single-sample ones). `budget` caps the
     spend (strategies return their best answer so far when it runs out); `reasoning_effort`
     (low | medium | high) picks strategy, parameters and budget from the effort table — anything
-    passed explicitly wins over it. The default strategy is `cot`.
+    passed explicitly wins over it. The default strategy is `cot`. `history` holds earlier turns
+    of a conversation (and a system prompt), which every prompt of the strategy starts with.
     """
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
@@ -85,7 +87,7 @@ def solve(
     if price is None:
         price = load_prices().get(backend.name, Price())
     ledger = Ledger(backend, price, budget)
-    outcome = spec.run(question, Context(ledger, sampling, the_verifier), params)
+    outcome = spec.run(question, Context(ledger, sampling, the_verifier, history), params)
     return Result(
         question=question,
         answer=outcome.answer,

@@ -40,8 +40,11 @@ REVISE_PROMPT = (
 )
 
 
-def cot_messages(question: str) -> tuple[Message, ...]:
-    return (Message("system", COT_SYSTEM), Message("user", question))
+def cot_messages(question: str, history: tuple[Message, ...] = ()) -> tuple[Message, ...]:
+    """System prompt (the caller's own system text first, if any), earlier turns, the question."""
+    system = "\n\n".join([m.content for m in history if m.role == "system"] + [COT_SYSTEM])
+    turns = tuple(m for m in history if m.role != "system")
+    return (Message("system", system), *turns, Message("user", question))
 
 
 def direct_messages(question: str) -> tuple[Message, ...]:
@@ -67,9 +70,12 @@ def check_messages(question: str, solution: str) -> tuple[Message, ...]:
     return (Message("system", CHECK_SYSTEM), Message("user", body))
 
 
-def revise_messages(question: str, solution: str, critique: str) -> tuple[Message, ...]:
+def revise_messages(
+    prompt: tuple[Message, ...], solution: str, critique: str
+) -> tuple[Message, ...]:
+    """The solving prompt, the solution so far, and the checker's critique to act on."""
     return (
-        *cot_messages(question),
+        *prompt,
         Message("assistant", solution),
         Message("user", REVISE_PROMPT.format(critique=critique)),
     )

@@ -23,7 +23,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktime.prompts import cot_messages
 from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.strategies.stopping import beta_stop, window_stop
 from thinktime.strategies.voting import vote
@@ -58,7 +57,7 @@ def adaptive_consistency(question: str, ctx: Context, params: AdaptiveParams) ->
     rounds = 0
     while len(samples) < params.max_n and not ctx.exhausted():
         take = min(params.batch, params.max_n - len(samples))
-        [batch] = ctx.sample([cot_messages(question)], n=take)
+        [batch] = ctx.sample([ctx.messages(question)], n=take)
         samples.extend(batch)
         rounds += 1
         if settled(samples, params):

@@ -40,6 +40,11 @@ class Context:
     ledger: Ledger
     params: SamplingParams
     verifier: Verifier | None = None
+    history: tuple[Message, ...] = ()  # earlier turns (and the caller's system prompt)
+
+    def messages(self, question: str) -> tuple[Message, ...]:
+        """The chain-of-thought prompt for `question`, after the conversation so far."""
+        return cot_messages(question, self.history)
 
     def exhausted(self) -> bool:
         """True when the budget is spent: stop and return the best answer so far."""
@@ -83,7 +88,7 @@ class Context:
         carrying that run's answer (composition: e.g. votes over budget-forced samples).
         """
         if sampler == "cot" and not sampler_params:
-            [samples] = self.sample([cot_messages(question)], n=n)
+            [samples] = self.sample([self.messages(question)], n=n)
             return samples
         spec = get_strategy(sampler)
         params = spec.parse_params(sampler_params or {})

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from thinktime.prompts import cot_messages
 from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.types import Sample
 from thinktime.verifiers.extract import extract_answer
@@ -53,7 +52,7 @@ class BudgetForcingParams(BaseModel):
     BudgetForcingParams,
 )
 def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> Outcome:
-    prompt = ctx.chat_prompt(cot_messages(question))
+    prompt = ctx.chat_prompt(ctx.messages(question))
     thinking, spent, waits, cut = "", 0, 0, False
     while not ctx.exhausted():
         # 1) think until the answer starts (the stop string) or the thinking budget is used up

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from thinktime.prompts import cot_messages
 from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 
 
@@ -29,5 +28,5 @@ class CotParams(BaseModel):
     default_temperature=0.0,
 )
 def cot(question: str, ctx: Context, params: CotParams) -> Outcome:
-    [[sample]] = ctx.sample([cot_messages(question)])
+    [[sample]] = ctx.sample([ctx.messages(question)])
     return majority([sample])

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktime.errors import ThinktimeError
-from thinktime.prompts import cot_messages
 from thinktime.strategies.base import Context, Outcome
 from thinktime.strategies.budget_forcing import FORCE_ANSWER
 from thinktime.strategies.voting import vote
@@ -50,7 +49,7 @@ Select = Callable[[list[Node], StepSearchParams], list[Node]]
 def step_search(question: str, ctx: Context, params: StepSearchParams, select: Select) -> Outcome:
     if ctx.verifier is None:
         raise ThinktimeError("step-level search needs a verifier; pass verifier='judge' or 'prm'")
-    prompt = ctx.chat_prompt(cot_messages(question))
+    prompt = ctx.chat_prompt(ctx.messages(question))
     step_params = ctx.params.with_(max_tokens=params.step_tokens, stop=("\n\n",))
     # the root is expanded beams × expand times, split into `beams` subtrees
     frontier = [Node("", group) for group in range(params.beams)]

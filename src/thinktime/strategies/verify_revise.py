@@ -23,7 +23,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktime.prompts import check_messages, cot_messages, revise_messages
+from thinktime.prompts import check_messages, revise_messages
 from thinktime.strategies.base import Context, Outcome, register_strategy
 
 _VERDICT = re.compile(r"VERDICT\W*(CORRECT|INCORRECT)", re.IGNORECASE)
@@ -49,7 +49,7 @@ class VerifyReviseParams(BaseModel):
     default_temperature=0.0,
 )
 def verify_revise(question: str, ctx: Context, params: VerifyReviseParams) -> Outcome:
-    [[solution]] = ctx.sample([cot_messages(question)])
+    [[solution]] = ctx.sample([ctx.messages(question)])
     solutions = [solution]
     rounds = []
     check_params = ctx.params.with_(max_tokens=params.check_tokens)
@@ -62,7 +62,9 @@ def verify_revise(question: str, ctx: Context, params: VerifyReviseParams) -> Ou
         )
         if rounds[-1]["verdict"] != "incorrect":
             break
-        [[solution]] = ctx.sample([revise_messages(question, solution.text, check.text)])
+        [[solution]] = ctx.sample(
+            [revise_messages(ctx.messages(question), solution.text, check.text)]
+        )
         solutions.append(solution)
     return Outcome(
         answer=solution.answer,
