@@ -11,12 +11,14 @@ Everything the CLI does is this call first, so notebooks and programs use it dir
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from thinktime.backends.base import Backend, load_backend
-from thinktime.compute.bill import Ledger
+from thinktime.compute.bill import Bill, Ledger
 from thinktime.compute.budget import Budget
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
@@ -37,6 +39,8 @@ def solve(
     budget: Budget | dict[str, Any] | None = None,
     reasoning_effort: str | None = None,
     history: tuple[Message, ...] = (),
+    cancel: threading.Event | None = None,
+    on_call: Callable[[Bill], None] | None = None,
     backend: Backend | None = None,
     verifier: str | Verifier | None = "judge",
     temperature: float | None = None,
@@ -53,6 +57,7 @@ def solve(
     (low | medium | high) picks strategy, parameters and budget from the effort table — anything
     passed explicitly wins over it. The default strategy is `cot`. `history` holds earlier turns
     of a conversation (and a system prompt), which every prompt of the strategy starts with.
+    Setting `cancel` stops the strategy at its next step; `on_call` sees the bill after each call.
     """
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
@@ -86,7 +91,7 @@ def solve(
     backend = backend or load_backend(model)
     if price is None:
         price = load_prices().get(backend.name, Price())
-    ledger = Ledger(backend, price, budget)
+    ledger = Ledger(backend, price, budget, cancel=cancel, on_call=on_call)
     outcome = spec.run(question, Context(ledger, sampling, the_verifier, history), params)
     return Result(
         question=question,

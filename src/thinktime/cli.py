@@ -402,6 +402,45 @@ def _calibrate() -> None:
     )
 
 
+@app.command()
+def serve(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="The model to serve.")
+    ] = DEFAULT_MODEL,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="THINKTIME_API_KEY", help="Require this bearer key.")
+    ] = None,
+    max_concurrent: Annotated[int, typer.Option(help="Requests running at once.")] = 8,
+    max_queue: Annotated[int, typer.Option(help="Requests admitted before 429s.")] = 64,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 300.0,
+) -> None:
+    """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
+    import ipaddress
+
+    import uvicorn
+
+    from thinktime.backends.base import load_backend
+    from thinktime.serve.app import ServerConfig, create_app
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not api_key:
+        raise fail(
+            f"refusing to bind {host} without an API key; pass --api-key or set THINKTIME_API_KEY"
+        )
+    try:
+        backend = load_backend(model, n_parallel=max(8, max_concurrent))
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    config = ServerConfig(model=model, api_key=api_key, max_concurrent=max_concurrent,
+                          max_queue=max_queue, timeout=timeout)  # fmt: skip
+    uvicorn.run(create_app(backend, config), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from thinktime.backends.base import register_backend
 from thinktime.models.card import ModelCard
@@ -80,6 +80,16 @@ class FakeBackend:
         if params.logprobs or params.top_logprobs:
             logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
         return Completion(text, finish, len(tokens), logprobs, tuple(tokens))
+
+    def stream(
+        self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """The scripted sample, one fake token at a time."""
+        [generation] = self.generate([request], params)
+        for token in generation.completions[0].tokens or ():
+            if cancel is not None and cancel.is_set():
+                return
+            yield token
 
     def chat_prompt(self, messages: Sequence[Message]) -> str:
         """A plain-text stand-in for a chat template."""

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -203,6 +205,39 @@ class LlamaCppBackend:
         """The model's chat template applied to `messages`, ending where the assistant speaks."""
         body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
         return str(self._post("apply-template", body)["prompt"])
+
+    def stream(
+        self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """Yield one sample's text as the engine generates it; setting `cancel` stops it."""
+        chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        body = request_body(request, params, 1, params.seed)
+        body.pop("n")
+        body["stream"] = True
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            chunks.put(chunk)
+            return bool(cancel is not None and cancel.is_set())  # True asks the engine to stop
+
+        def run() -> None:
+            try:
+                handler = (
+                    self._server.handle_completions
+                    if request.prompt is not None
+                    else self._server.handle_chat_completions
+                )
+                handler(body, on_chunk)
+            finally:
+                chunks.put(None)
+
+        self._pool.submit(run)
+        while (chunk := chunks.get()) is not None:
+            if "error" in chunk:
+                raise BackendError(f"llama.cpp refused the request: {chunk['error']}")
+            for choice in chunk.get("choices", []):
+                delta = (choice.get("delta") or {}).get("content") or choice.get("text")
+                if delta:
+                    yield delta
 
     def engine_stats(self) -> dict[str, float]:
         """llama.cpp's own counters (Prometheus names without the `llamacpp:` prefix)."""

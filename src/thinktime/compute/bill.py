@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -79,11 +79,18 @@ class Ledger:
     """
 
     def __init__(
-        self, backend: Backend, price: Price | None = None, budget: Budget | None = None
+        self,
+        backend: Backend,
+        price: Price | None = None,
+        budget: Budget | None = None,
+        cancel: threading.Event | None = None,
+        on_call: Callable[[Bill], None] | None = None,
     ) -> None:
         self.backend = backend
         self.price = price or Price()
         self.budget = budget
+        self.cancel = cancel  # set it to stop the strategy at its next step (client gone)
+        self.on_call = on_call  # told the running bill after every call (progress reports)
         self.limited = False  # set once the budget shortened or stopped any work
         self._lock = threading.Lock()
         self._started = time.perf_counter()
@@ -111,6 +118,8 @@ class Ledger:
             self._engine_seconds += elapsed
             for generation in generations:
                 self._record(generation, role, backend.card)
+        if self.on_call is not None:
+            self.on_call(self.bill())
         return generations
 
     def charge(self, role: Role, prompt_tokens: int, flops: int | None) -> None:
@@ -124,6 +133,9 @@ class Ledger:
 
     def exhausted(self) -> bool:
         """True when the budget is spent; strategies stop and return their best answer so far."""
+        if self.cancel is not None and self.cancel.is_set():
+            self.limited = True
+            return True
         if self.budget is not None and self.budget.exceeded(self.bill()):
             self.limited = True
             return True

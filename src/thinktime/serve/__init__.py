@@ -1,0 +1,1 @@
+"""OpenAI-compatible reasoning server: `thinktime serve` (schemas.py, app.py, metrics.py)."""
