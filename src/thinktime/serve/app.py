@@ -156,12 +156,17 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             "data": [{"id": n, "object": "model", "owned_by": "thinktime"} for n in names],
         }
 
+    # the body is parsed by hand (to answer 400/413 in OpenAI's shape), so its schema is
+    # declared here; its sub-models go to components so the OpenAPI document stays valid
+    body_schema = ChatRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = body_schema.pop("$defs", {})
+
     @app.post(
         "/v1/chat/completions",
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": ChatRequest.model_json_schema()}},
+                "content": {"application/json": {"schema": body_schema}},
             }
         },
     )
@@ -462,4 +467,12 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             {"thinktime": choice["thinktime"]},
         )
 
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = default_openapi()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -1,0 +1,20 @@
+"""Property-based fuzzing from the server's own OpenAPI schema: no input may produce a 5xx."""
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from thinktime.backends.fake import FakeBackend  # noqa: E402
+from thinktime.serve.app import ServerConfig, create_app  # noqa: E402
+
+app = create_app(FakeBackend(["\\boxed{5}"]), ServerConfig(model="qwen", default_max_tokens=16))
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@schema.parametrize()
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case):
+    response = case.call()
+    assert response.status_code < 500, response.text

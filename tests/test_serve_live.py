@@ -1,0 +1,85 @@
+"""The official openai client against a live server on loopback running the real embedded model."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+EASY = "Tom has 3 apples and buys 2 more apples. How many apples does Tom have now?"
+
+
+@pytest.fixture(scope="module")
+def live(embedded):
+    import uvicorn
+
+    from thinktime.serve.app import ServerConfig, create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = ServerConfig(model="qwen2.5-coder-0.5b", default_max_tokens=256)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(embedded, config), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    from openai import OpenAI
+
+    yield OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_plain_chat(live):
+    reply = live.chat.completions.create(
+        model="qwen2.5-coder-0.5b",
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=16,
+    )
+    assert reply.choices[0].message.content
+    assert 0 < reply.usage.completion_tokens <= 16
+
+
+def test_reasoning_effort_high_and_usage_consistent_with_the_bill(live):
+    reply = live.chat.completions.create(
+        model="qwen2.5-coder-0.5b", messages=[{"role": "user", "content": EASY}],
+        reasoning_effort="high", max_tokens=200, seed=3,
+    )  # fmt: skip
+    extra = reply.model_extra["thinktime"]
+    assert extra["strategy"] == "adaptive_consistency"
+    assert reply.choices[0].message.content == "5"
+    assert reply.usage.completion_tokens == extra["bill"]["completion_tokens"]
+    assert (
+        reply.usage.completion_tokens_details.reasoning_tokens == extra["bill"]["reasoning_tokens"]
+    )
+    assert reply.choices[0].message.model_extra["reasoning_content"]
+
+
+def test_streaming(live):
+    stream = live.chat.completions.create(
+        model="cot/qwen2.5-coder-0.5b", messages=[{"role": "user", "content": EASY}],
+        max_tokens=200, stream=True,
+    )  # fmt: skip
+    pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
+    assert len(pieces) > 10
+    assert "5" in "".join(pieces)
+
+
+def test_multi_turn(live):
+    reply = live.chat.completions.create(
+        model="cot/qwen2.5-coder-0.5b",
+        messages=[
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Tom has 3 apples."},
+            {"role": "assistant", "content": "OK, Tom has 3 apples."},
+            {"role": "user", "content": "He buys 2 more. How many apples does he have now?"},
+        ],
+        max_tokens=200,
+    )
+    assert reply.choices[0].message.content == "5"
