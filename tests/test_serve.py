@@ -54,8 +54,10 @@ def test_reasoning_effort_and_the_thinktime_field():
         "/v1/chat/completions", json={"model": "qwen", "messages": USER, "reasoning_effort": "high"}
     )
     assert high.json()["thinktime"]["strategy"] == "adaptive_consistency"
-    field = c.post("/v1/chat/completions", json={"model": "qwen", "messages": USER,
-                                                  "thinktime": {"strategy": "cot", "budget": {"max_tokens": 3}}})  # fmt: skip
+    options = {"strategy": "cot", "budget": {"max_tokens": 3}}
+    field = c.post(
+        "/v1/chat/completions", json={"model": "qwen", "messages": USER, "thinktime": options}
+    )
     assert field.json()["thinktime"]["strategy"] == "cot"
     assert field.json()["thinktime"]["budget_limited"] is True
     assert field.json()["choices"][0]["finish_reason"] == "length"
@@ -154,8 +156,10 @@ def test_bad_input_is_a_400_in_openai_shape(payload, param):
 
 def test_bad_strategy_params_are_a_400():
     c, _ = client()
-    r = c.post("/v1/chat/completions", json={"model": "qwen", "messages": USER,
-                                              "thinktime": {"strategy": "route", "params": {"probe_n": 0}}})  # fmt: skip
+    options = {"strategy": "route", "params": {"probe_n": 0}}
+    r = c.post(
+        "/v1/chat/completions", json={"model": "qwen", "messages": USER, "thinktime": options}
+    )
     assert (
         r.status_code == 400
         and "bad parameters for strategy 'route'" in r.json()["error"]["message"]
