@@ -86,8 +86,8 @@ def main() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
             j = index
             while time.perf_counter() < deadline:
-                body = {"model": "qwen2.5-coder-0.5b", "max_tokens": args.max_tokens,
-                        "messages": [{"role": "user", "content": PROMPTS[j % len(PROMPTS)]}]}  # fmt: skip
+                message = {"role": "user", "content": PROMPTS[j % len(PROMPTS)]}
+                body = {"model": config.model, "max_tokens": args.max_tokens, "messages": [message]}
                 j += args.clients
                 started = time.perf_counter()
                 try:
