@@ -169,6 +169,7 @@ def test_bad_strategy_params_are_a_400():
 def test_malformed_json_and_oversized_body():
     c, _ = client(max_body_bytes=1000)
     assert c.post("/v1/chat/completions", content=b"{not json").status_code == 400
+    assert c.post("/v1/chat/completions", content=b"\x80\xff").status_code == 400  # not UTF-8
     big = c.post(
         "/v1/chat/completions",
         json={"model": "qwen", "messages": [{"role": "user", "content": "x" * 5000}]},

@@ -192,6 +192,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             plan = plan_request(body, config.model)
         except json.JSONDecodeError as exc:
             return _error(400, f"body is not valid JSON: {exc.msg}")
+        except UnicodeDecodeError:
+            return _error(400, "body is not UTF-8 text; send JSON encoded as UTF-8")
         except ValidationError as exc:
             first = exc.errors()[0]
             param = ".".join(map(str, first["loc"]))
