@@ -59,3 +59,12 @@ def test_openai_backend_against_the_engines_own_endpoint(embedded):
     assert len(g.completions) == 2
     assert all(0 < c.completion_tokens <= 8 for c in g.completions)
     assert g.prompt_length > 0
+
+
+def test_tokenizer_pieces_are_text_even_for_partial_characters(embedded):
+    from thinktime.backends.llamacpp import _piece_text
+
+    assert _piece_text([0xE6, 0x97]) == "" and _piece_text("ab") == "ab"
+    pieces = embedded.tokenize("日本語の数学 🍎 apples")
+    assert all(isinstance(p, str) for p in pieces)
+    assert "apples" in "".join(pieces)

@@ -61,6 +61,14 @@ def parse_choice(choice: dict[str, Any]) -> Completion:
     return Completion(text or "", choice.get("finish_reason") or "stop", count, logprobs, pieces)
 
 
+def _piece_text(piece: str | list[int]) -> str:
+    """A token's text; llama.cpp gives the raw bytes of a token that is not valid UTF-8 alone
+    (part of a multi-byte character) as a list of ints — keep what decodes."""
+    if isinstance(piece, str):
+        return piece
+    return bytes(piece).decode("utf-8", errors="ignore")
+
+
 def request_body(request: Request, params: SamplingParams, n: int, seed: int | None) -> dict:
     """The OpenAI-style JSON body for one engine call."""
     body: dict[str, Any] = {
@@ -199,7 +207,7 @@ class LlamaCppBackend:
         if not text:
             return ()
         tokens = self._post("tokenize", {"content": text, "with_pieces": True})["tokens"]
-        return tuple(t["piece"] for t in tokens)
+        return tuple(_piece_text(t["piece"]) for t in tokens)
 
     def chat_prompt(self, messages: Sequence[Message]) -> str:
         """The model's chat template applied to `messages`, ending where the assistant speaks."""
