@@ -138,6 +138,8 @@ def main() -> None:
                         for k, v in result.details.items()
                         if k in ("samples_used", "thinking_tokens", "waits", "cut")
                     },
+                    # every sample's answer and tokens, so pool curves can be derived later
+                    "pool": [[s.answer, s.completion_tokens] for s in result.samples],
                 }
                 with lock:  # one whole line per result, flushed: a crash loses only work in flight
                     sink.write(json.dumps(row) + "\n")
@@ -148,7 +150,9 @@ def main() -> None:
             with ThreadPoolExecutor(concurrency) as pool:
                 list(pool.map(run, todo))
     rows = [r for r in done.values() if r["id"] in {p.id for p in problems}]
-    rows += replay_adaptive([r for r in rows if r["config"] == "self_consistency n=16"])
+    rows += replay_adaptive(
+        [r for r in rows if r["config"] == "self_consistency n=16" and "pool" in r]
+    )
     summarize(rows, [*configs, REPLAY], console)
 
 
