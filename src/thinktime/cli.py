@@ -11,10 +11,11 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from thinktime.cli_common import console, errors, fail, run_with_progress
+from thinktime.cli_distill import distill_app
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
@@ -24,13 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
-
-
-def fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+app.add_typer(distill_app, name="distill")
 
 
 def parse_option(item: str) -> tuple[str, object]:
@@ -179,21 +174,11 @@ def bench(
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
     import os
-    import time
     from pathlib import Path
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
 
     from thinktime.backends.base import load_backend
     from thinktime.bench.configs import parse_config
     from thinktime.bench.report import build_report
-    from thinktime.bench.runner import run_sweep
     from thinktime.bench.store import Store
     from thinktime.tasks import load_task
 
@@ -217,33 +202,7 @@ def bench(
         path = Path(store or f"runs/{name}.db")
         results = Store(path)
         backends = {m: load_backend(m, n_parallel=16) for m in (model or [DEFAULT_MODEL])}
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=errors) as progress:
-            bars: dict[str, Any] = {}
-
-            def report(label: str, done: int, total: int, tokens: int) -> None:
-                if label not in bars:
-                    bars[label] = (progress.add_task(label, total=total, rate=""), time.monotonic())
-                bar, started = bars[label]
-                rate = (
-                    f"{tokens / max(time.monotonic() - started, 1e-9):.0f} tok/s" if tokens else ""
-                )
-                progress.update(bar, completed=done, rate=rate)
-
-            run_sweep(
-                the_task,
-                backends,
-                configs,
-                results,
-                max_tokens=max_tokens,
-                seed=seed,
-                progress=report,
-            )
+        run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     _print_summary(results)

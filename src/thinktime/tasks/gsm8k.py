@@ -7,6 +7,9 @@ separators ("1,000" → "1000").
 Example record (test.jsonl, line 1):
     {"question": "Janet’s ducks lay 16 eggs per day. …", "answer": "… #### 18"}
 
+    >>> task = load("train", limit=2)  # doctest: +SKIP
+    >>> task.problems[0].id  # doctest: +SKIP
+    'gsm8k/train/0'
     >>> task = load(limit=2)  # doctest: +SKIP
     >>> task.problems[0].id, task.problems[0].gold  # doctest: +SKIP
     ('gsm8k/test/0', '18')
@@ -14,12 +17,15 @@ Example record (test.jsonl, line 1):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from thinktime.errors import ThinktimeError
 from thinktime.tasks.base import Problem, Task, select
 from thinktime.tasks.source import read_records
 from thinktime.verifiers.extract import normalize
 
 HUB_ID = "openai/gsm8k"
+SPLITS = ("train", "test")
 
 
 def gold_answer(solution: str) -> str:
@@ -36,7 +42,14 @@ def load(
     offset: int = 0,
     seed: int | None = None,
 ) -> Task:
-    records = read_records(source, "gsm8k", split, HUB_ID, hub_config="main")
+    # `gsm8k:train` names a split; `gsm8k:/path/train.jsonl` a file whose stem is the split.
+    path: str | None = source
+    if source in SPLITS:
+        path, split = None, source
+    elif source is not None:
+        stem = Path(source).stem
+        split = stem if stem in SPLITS else split
+    records = read_records(path, "gsm8k", split, HUB_ID, hub_config="main")
     problems = []
     for index, record in enumerate(records):
         if "question" not in record or "answer" not in record:
