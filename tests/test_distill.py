@@ -104,7 +104,7 @@ def test_empty_and_bad_datasets_are_clear_errors(tmp_path):
     with pytest.raises(ThinktimeError, match="the dataset is empty"):
         read_jsonl(tmp_path / "empty.jsonl")
     (tmp_path / "bad.jsonl").write_text(json.dumps({"messages": []}) + "\n")
-    with pytest.raises(ThinktimeError, match="bad.jsonl:1 is not a prompt-completion"):
+    with pytest.raises(ThinktimeError, match=r"bad\.jsonl:1 is not a prompt-completion"):
         read_jsonl(tmp_path / "bad.jsonl")
 
 

@@ -71,9 +71,29 @@ def test_plan_arithmetic():
 
 def test_fit_cpu_reproduces_its_own_measurements():
     model = ModelProfile("m", 1e9, 1e9, 24, 2, 64, bytes_per_weight=0.5)
-    cpu = fit_cpu(model, rate_1=50.0, rate_8=120.0)
+    cpu = fit_cpu([(model, 50.0)], model, rate_8=120.0)
+    assert cpu.step_overhead == 0.0
     assert decode(model, cpu, 1, 0).tokens_per_second == pytest.approx(50.0)
     assert decode(model, cpu, 8, 0).tokens_per_second == pytest.approx(120.0)
+
+
+def test_fit_cpu_with_two_sizes_separates_overhead_from_bandwidth():
+    # truth: 20 GB/s, 3 ms fixed per step, 100 GFLOP/s
+    small = ModelProfile("s", 2e8, 2e8, 12, 2, 64, bytes_per_weight=0.5)
+    big = ModelProfile("b", 1e9, 1e9, 24, 2, 64, bytes_per_weight=0.5)
+    held_out = ModelProfile("h", 3e9, 3e9, 28, 2, 64, bytes_per_weight=0.5)
+
+    def rate_1(m):
+        return 1 / (0.003 + m.active_weight_bytes / 20e9)
+
+    rate_8 = 8 / (0.003 + 2 * 1e9 * 8 / 100e9)
+    cpu = fit_cpu([(small, rate_1(small)), (big, rate_1(big))], big, rate_8)
+    assert cpu.memory_bandwidth == pytest.approx(20e9)
+    assert cpu.step_overhead == pytest.approx(0.003)
+    assert cpu.bf16_flops == pytest.approx(100e9)
+    assert decode(held_out, cpu, 1, 0).tokens_per_second == pytest.approx(rate_1(held_out))
+    with pytest.raises(ThinktimeError, match="bigger models decoded faster"):
+        fit_cpu([(small, 10.0), (big, 50.0)], big, rate_8)
 
 
 @pytest.mark.parametrize(

@@ -344,20 +344,32 @@ def _cheapest(bench: str, workload: Any, target: float) -> None:
 def _calibrate() -> None:
     from thinktime.backends.llamacpp import LlamaCppBackend
     from thinktime.models.card import read_card
-    from thinktime.models.resolve import resolve_model
+    from thinktime.models.known import KNOWN_MODELS
+    from thinktime.models.resolve import find_parts, is_cached, resolve_model
     from thinktime.plan.calibrate import decode_rate, fit_cpu, write_calibration
     from thinktime.plan.profile import ModelProfile
 
-    path = resolve_model(DEFAULT_MODEL)
-    profile = ModelProfile.from_card(read_card(path), DEFAULT_MODEL, file_bytes=path.stat().st_size)
-    backend = LlamaCppBackend(path, DEFAULT_MODEL, n_parallel=8)
-    with errors.status("measuring decode at batch 1 and 8…"):
-        rate_1, rate_8 = decode_rate(backend, 1), decode_rate(backend, 8)
-    cpu = fit_cpu(profile, rate_1, rate_8)
+    # every embedded model installed gives a batch-1 point (sizes differ → bandwidth + overhead)
+    names = [n for n, m in KNOWN_MODELS.items() if is_cached(m) or find_parts(m) is not None]
+    points, rate_8, main = [], 0.0, None
+    for name in sorted(names, key=lambda n: n != DEFAULT_MODEL):
+        path = resolve_model(name)
+        profile = ModelProfile.from_card(read_card(path), name, file_bytes=path.stat().st_size)
+        backend = LlamaCppBackend(path, name, n_parallel=8)
+        with errors.status(f"measuring decode on {name}…"):
+            points.append((profile, decode_rate(backend, 1)))
+            if name == DEFAULT_MODEL:
+                main, rate_8 = profile, decode_rate(backend, 8)
+        console.print(f"{name}: {points[-1][1]:.1f} tok/s at batch 1")
+        del backend
+    if main is None:
+        raise ThinktimeError(f"the default model {DEFAULT_MODEL} is not installed")
+    cpu = fit_cpu(points, main, rate_8)
     written = write_calibration(cpu)
     console.print(
-        f"decode {rate_1:.1f} tok/s at batch 1, {rate_8:.1f} at batch 8 → cpu profile: "
-        f"{cpu.memory_bandwidth / 1e9:.1f} GB/s, {cpu.bf16_flops / 1e9:.1f} GFLOP/s ({written})"
+        f"{DEFAULT_MODEL}: {rate_8:.1f} tok/s at batch 8 → cpu profile: "
+        f"{cpu.memory_bandwidth / 1e9:.1f} GB/s, {cpu.bf16_flops / 1e9:.1f} GFLOP/s, "
+        f"{cpu.step_overhead * 1e3:.2f} ms fixed per step ({written})"
     )
 
 

@@ -1,4 +1,4 @@
-"""RL with verifiable rewards: TRL's GRPOTrainer on task questions, thinktime's verifiers as rewards.
+"""RL with verifiable rewards: TRL's GRPOTrainer, with thinktime's verifiers as the rewards.
 
 For each question GRPO samples `num_generations` completions, scores them with the rewards in
 `rewards.py` (correctness against the gold answer + format), normalises the scores within the

@@ -29,6 +29,9 @@ class Hardware:
     memory_bytes: float
     usd_per_hour: float
     watts: float
+    # fixed seconds per decode step that neither bandwidth nor FLOPs explain (kernel launches,
+    # thread sync, sampling); measured by `thinktime plan calibrate`, 0 where not measured
+    step_overhead: float = 0.0
 
 
 def calibrated_path() -> Path:
@@ -41,16 +44,17 @@ def _parse(text: str, origin: str) -> dict[str, Hardware]:
     except tomllib.TOMLDecodeError as exc:
         raise ThinktimeError(f"bad hardware file {origin}: {exc}") from None
     allowed = [f.name for f in fields(Hardware) if f.name != "name"]
+    optional = {"step_overhead"}
     table = {}
     for name, entry in data.items():
-        missing = [k for k in allowed if k not in entry]
+        missing = [k for k in allowed if k not in entry and k not in optional]
         unknown = [k for k in entry if k not in allowed]
         if missing or unknown:
             problem = f"missing {missing}" if missing else f"unknown {unknown}"
             raise ThinktimeError(
                 f"hardware {name!r} in {origin}: {problem}; fields are: {', '.join(allowed)}"
             )
-        table[name] = Hardware(name=name, **{k: float(entry[k]) for k in allowed})
+        table[name] = Hardware(name=name, **{k: float(entry[k]) for k in allowed if k in entry})
     return table
 
 

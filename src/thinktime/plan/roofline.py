@@ -4,7 +4,8 @@ Decode produces one token per sequence per step. A step at batch size B must
 - read the active weights once (shared by the batch; for a mixture of experts, every expert
   some token of the batch routes to) plus each sequence's KV cache, and
 - compute ≈ 2 · active_params FLOPs per sequence (+ attention, small at these contexts);
-so it takes max(bytes / bandwidth, FLOPs / peak): bandwidth-bound at small B, compute-bound once
+so it takes max(bytes / bandwidth, FLOPs / peak) plus the device's fixed per-step overhead
+(measured on CPUs by `thinktime plan calibrate`): bandwidth-bound at small B, compute-bound once
 B passes the device's ridge point. Prefill is one big batch of prompt tokens: compute-bound.
 KV-cache memory left after the weights caps how many sequences fit at once.
 
@@ -53,9 +54,10 @@ def decode(model: ModelProfile, hardware: Hardware, batch: int, context: int) ->
     compute = 2 * model.active_params * batch
     memory_time = memory / hardware.memory_bandwidth
     compute_time = compute / peak_flops(model, hardware)
+    overhead = hardware.step_overhead
     if memory_time >= compute_time:
-        return Step(batch, memory_time, "bandwidth")
-    return Step(batch, compute_time, "compute")
+        return Step(batch, memory_time + overhead, "bandwidth")
+    return Step(batch, compute_time + overhead, "compute")
 
 
 def prefill_seconds(model: ModelProfile, hardware: Hardware, tokens: int) -> float:
