@@ -35,6 +35,7 @@ def run_with_progress(
         TimeRemainingColumn,
     )
 
+    from thinktime.bench.overhead import CpuMeter
     from thinktime.bench.runner import run_sweep
 
     columns = (
@@ -54,4 +55,13 @@ def run_with_progress(
             rate = f"{tokens / max(time.monotonic() - started, 1e-9):.0f} tok/s" if tokens else ""
             progress.update(bar, completed=done, rate=rate)
 
-        run_sweep(task, backends, configs, store, max_tokens=max_tokens, seed=seed, progress=report)
+        with CpuMeter() as meter:
+            run_sweep(
+                task, backends, configs, store, max_tokens=max_tokens, seed=seed, progress=report
+            )
+    if meter.total > 1.0:
+        errors.print(
+            f"orchestration overhead: {meter.orchestration_share:.1%} of the run's CPU time "
+            f"({meter.total - meter.engine:.1f} s outside the engine's threads, "
+            f"{meter.engine:.1f} s inside)"
+        )

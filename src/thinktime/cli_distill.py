@@ -165,6 +165,7 @@ def grpo(
     num_generations: Annotated[int, typer.Option(help="Completions per question.")] = 4,
     max_completion_length: Annotated[int, typer.Option(help="Tokens per completion.")] = 64,
     learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 1e-5,
+    use_vllm: Annotated[bool, typer.Option(help="Generate with vLLM (GPU).")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """GRPO with verifiable rewards (correctness + format), the R1-Zero recipe, with LoRA."""
@@ -177,6 +178,7 @@ def grpo(
             num_generations=num_generations,
             max_completion_length=max_completion_length,
             learning_rate=learning_rate,
+            use_vllm=use_vllm,
         )
         problems = _task(task, limit, 0, data_dir).problems
         report = train_grpo(load_student(policy), problems, out, options)

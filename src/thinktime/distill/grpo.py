@@ -7,7 +7,8 @@ model (Shao et al. 2024; DeepSeek-R1-Zero). A LoRA adapter keeps memory small; `
 the reference model, as in DAPO and TRL's default.
 
 CPU: a smoke run of a few steps with short completions proves the loop. GPU recipe (documented
-in docs/distill.md): bf16, `num_generations=8`, `max_completion_length=1024`, `use_vllm=True`.
+in docs/distill.md): bf16 (automatic), `num_generations=8`, `max_completion_length=1024`,
+`use_vllm=True` (TRL generates with vLLM in the training process).
 
     >>> GRPOOptions().num_generations
     4
@@ -42,6 +43,7 @@ class GRPOOptions(BaseModel):
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
     rewards: list[str] = Field(["correctness", "format"], description="Names from REWARDS.")
+    use_vllm: bool = Field(False, description="Generate with vLLM (GPU; TRL's colocate mode).")
     seed: int = 0
 
 
@@ -94,6 +96,8 @@ def train_grpo(
         max_completion_length=options.max_completion_length,
         temperature=options.temperature,
         beta=options.beta,
+        use_vllm=options.use_vllm,
+        vllm_mode="colocate",
         logging_steps=1,
         save_strategy="no",
         report_to="none",
