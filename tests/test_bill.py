@@ -85,3 +85,15 @@ def test_price_table_errors(tmp_path):
     bad.write_text("[models.x]\nusd = 1\n")
     with pytest.raises(ThinktimeError, match="allowed keys"):
         load_prices(bad)
+
+
+def test_each_engine_call_of_a_seeded_run_gets_its_own_seed():
+    """Round 2 of a vote must draw new samples, not replay round 1 (same prompt, same seed)."""
+    backend = FakeBackend(["\\boxed{1}"])
+    ledger = Ledger(backend)
+    question = (Message("user", "q"),)
+    for _ in range(3):
+        ledger.generate([Request(messages=question, n=4)], SamplingParams(seed=7))
+    ledger.generate([Request(messages=question)], SamplingParams())  # unseeded stays unseeded
+    seeds = [params.seed for _, params in backend.calls]
+    assert seeds[0] == 7 and len(set(seeds[:3])) == 3 and seeds[3] is None

@@ -72,6 +72,9 @@ class Bill:
         return {**asdict(self), "total_tokens": self.total_tokens}
 
 
+SEED_STRIDE = 100_003  # apart enough that engines' per-chunk seed offsets (seed + i) never meet
+
+
 class Ledger:
     """Wraps a backend, forwards every call, and records what each call spent.
 
@@ -100,6 +103,7 @@ class Ledger:
         }  # fmt: skip
         self._flops: int | None = 0
         self._engine_seconds = 0.0
+        self._issued = 0  # backend calls started, numbering their sampling seeds
 
     def generate(
         self,
@@ -111,6 +115,13 @@ class Ledger:
         """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
         backend = backend or self.backend
         params = self._fit(requests, params, backend)
+        # a seeded strategy that calls the engine again (another round of votes, concurrent
+        # sub-strategy runs on one prompt) must get new samples, not replays of its first call:
+        # call k samples with seed + k·SEED_STRIDE (call 0 keeps the caller's seed)
+        with self._lock:
+            index, self._issued = self._issued, self._issued + 1
+        if params.seed is not None and index:
+            params = params.with_(seed=params.seed + SEED_STRIDE * index)
         started = time.perf_counter()
         generations = backend.generate(requests, params)
         elapsed = time.perf_counter() - started
