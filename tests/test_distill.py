@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,17 +179,19 @@ def test_before_after_comparison():
     ("args", "message"),
     [
         (["distill", "train", "--traces", "/nope/t.jsonl"], "trace file not found"),
-        (["distill", "traces", "--teacher", "gpt-99", "--limit", "1"], "unknown model 'gpt-99'"),
-        (["distill", "traces", "--strategy", "vote", "--limit", "1"], "unknown strategy"),
+        (["distill", "traces", "--teacher", "gpt-99"], "unknown model 'gpt-99'"),
+        (["distill", "traces", "--strategy", "vote"], "unknown strategy"),
         (["distill", "grpo", "--policy", "/nope/p.gguf"], "model file not found"),
-        (["distill", "traces", "--min-agreement", "0.3", "--limit", "1"], "min_agreement"),
+        (["distill", "traces", "--min-agreement", "0.3"], "min_agreement"),
+        (["distill", "eval", "--student", "/nope/s.gguf"], "model file not found"),
     ],
 )
 def test_distill_cli_errors(args, message, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(
-        "THINKTIME_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
-    )
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"question": "What is 2+2?", "answer": "4"}) + "\n")
+    if args[1] != "train":
+        args = [*args, "--task", f"jsonl:{questions}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in result.output.replace("\n", " ")

@@ -212,8 +212,13 @@ def evaluate(
     from thinktime.backends.base import load_backend
     from thinktime.bench.store import Store
     from thinktime.distill.compare import compare
+    from thinktime.distill.student import is_gguf_reference
+    from thinktime.models.resolve import resolve_model
 
     try:
+        for reference in (base, student, teacher):  # fail before any arm spends compute
+            if is_gguf_reference(reference):
+                resolve_model(reference)
         the_task = _task(task, limit, offset, data_dir)
         results = Store(store)
         arms = {"base": (base, strategy), "student": (student, strategy)}
