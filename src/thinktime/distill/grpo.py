@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 
 from thinktime.distill.rewards import REWARDS
 from thinktime.distill.sft import save_student
-from thinktime.distill.student import Student
+from thinktime.distill.student import Student, trainer_args
+from thinktime.distill.traces import chat_prompt
 from thinktime.errors import ThinktimeError
 from thinktime.tasks.base import Problem
 
@@ -59,15 +60,7 @@ class GRPOReport:
 def _dataset(problems: list[Problem]) -> Any:
     from datasets import Dataset
 
-    from thinktime.prompts import cot_messages
-
-    rows = [
-        {
-            "prompt": [{"role": m.role, "content": m.content} for m in cot_messages(p.question)],
-            "answer": p.gold,
-        }
-        for p in problems
-    ]
+    rows = [{"prompt": chat_prompt(p.question), "answer": p.gold} for p in problems]
     return Dataset.from_list(rows)
 
 
@@ -75,7 +68,6 @@ def train_grpo(
     student: Student, problems: list[Problem], out_dir: str | Path, options: GRPOOptions
 ) -> GRPOReport:
     """Run GRPO on `problems`; save adapter and merged policy under `out_dir`."""
-    import torch
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
@@ -84,10 +76,8 @@ def train_grpo(
     unknown = [name for name in options.rewards if name not in REWARDS]
     if unknown:
         raise ThinktimeError(f"unknown rewards {unknown}; choose from: {', '.join(REWARDS)}")
-    on_gpu = torch.cuda.is_available()
     batch = options.num_generations * options.questions_per_step
     config = GRPOConfig(
-        output_dir=str(Path(out_dir) / "trainer"),
         max_steps=options.max_steps,
         learning_rate=options.learning_rate,
         per_device_train_batch_size=batch,
@@ -98,13 +88,7 @@ def train_grpo(
         beta=options.beta,
         use_vllm=options.use_vllm,
         vllm_mode="colocate",
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=options.seed,
-        bf16=on_gpu,
-        use_cpu=not on_gpu,
-        dataloader_num_workers=0,
+        **trainer_args(out_dir, options.seed),
     )
     trainer = GRPOTrainer(
         model=student.model,

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from thinktime.distill.student import Student
+from thinktime.distill.student import Student, trainer_args
 from thinktime.errors import ThinktimeError
 
 
@@ -84,7 +84,6 @@ def train_sft(
     student: Student, records: list[dict[str, Any]], out_dir: str | Path, options: SFTOptions
 ) -> SFTReport:
     """Fine-tune `student` on `records`, save adapter + merged student under `out_dir`."""
-    import torch
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
@@ -92,9 +91,7 @@ def train_sft(
         raise ThinktimeError("the trace dataset is empty; nothing to train on")
     out = Path(out_dir)
     train, held = _datasets(records, options.held_out, options.seed)
-    on_gpu = torch.cuda.is_available()
     config = SFTConfig(
-        output_dir=str(out / "trainer"),
         num_train_epochs=options.epochs,
         learning_rate=options.learning_rate,
         per_device_train_batch_size=options.batch_size,
@@ -103,13 +100,7 @@ def train_sft(
         max_length=options.max_length,
         lr_scheduler_type="linear",
         warmup_steps=1,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=options.seed,
-        bf16=on_gpu,
-        use_cpu=not on_gpu,
-        dataloader_num_workers=0,
+        **trainer_args(out, options.seed),
     )
     peft_config = LoraConfig(
         r=options.lora_r,

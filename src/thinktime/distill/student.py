@@ -57,6 +57,24 @@ def _available_memory(on_gpu: bool) -> int:
     return int(psutil.virtual_memory().available)
 
 
+def trainer_args(out_dir: str | Path, seed: int) -> dict[str, Any]:
+    """TRL/transformers arguments every thinktime trainer shares: log each step, save nothing
+    but the final adapter, no external loggers, bf16 on a GPU and fp32 on CPU."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    return {
+        "output_dir": str(Path(out_dir) / "trainer"),
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": seed,
+        "bf16": on_gpu,
+        "use_cpu": not on_gpu,
+        "dataloader_num_workers": 0,
+    }
+
+
 def is_gguf_reference(reference: str) -> bool:
     return reference in KNOWN_MODELS or reference.startswith("hf:") or reference.endswith(".gguf")
 

@@ -51,6 +51,11 @@ class TraceFilter(BaseModel):
     )
 
 
+def chat_prompt(question: str) -> list[dict[str, str]]:
+    """The chain-of-thought prompt the bench sends, as chat dicts (what students train on)."""
+    return [{"role": m.role, "content": m.content} for m in cot_messages(question)]
+
+
 @dataclass(frozen=True)
 class Trace:
     """One verified teacher sample, with the question it answers."""
@@ -64,10 +69,9 @@ class Trace:
 
     def as_chat(self) -> dict[str, Any]:
         """Prompt-completion chat record: the student sees the teacher's prompt, learns its turn."""
-        prompt = [{"role": m.role, "content": m.content} for m in cot_messages(self.question)]
         return {
             "id": self.question_id,
-            "prompt": prompt,
+            "prompt": chat_prompt(self.question),
             "completion": [{"role": "assistant", "content": self.text}],
             "answer": self.answer,
             "verified_by": self.verified_by,
