@@ -16,6 +16,7 @@ from rich.table import Table
 
 from thinktime.cli_common import console, errors, fail, run_with_progress
 from thinktime.cli_distill import distill_app
+from thinktime.cli_policy import policy
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(distill_app, name="distill")
+app.command()(policy)
 
 
 def parse_option(item: str) -> tuple[str, object]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from thinktime.bench.results import Point, pareto
 
@@ -45,6 +46,41 @@ def plot(points: list[Point], cost: str, path: str | Path, title: str = "") -> s
             [getattr(p, cost) for p in frontier], [100 * p.accuracy for p in frontier],
             linestyle="--", color="black", linewidth=1, label="Pareto frontier",
         )  # fmt: skip
+    return _finish(figure, axes, cost, path, title)
+
+
+def plot_models(points: list[Point], path: str | Path, title: str = "") -> str:
+    """Small vs large: each model's accuracy-vs-FLOPs frontier (over all its configs) as one
+    line with 95% CI bars, so equal-FLOPs comparisons read off vertically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    models: dict[str, list[Point]] = defaultdict(list)
+    for point in points:
+        if point.flops is not None:
+            models[point.model].append(point)
+    for model, mine in sorted(models.items()):
+        frontier = pareto(mine, "flops")
+        xs = [p.flops or 0.0 for p in frontier]
+        ys = [100 * p.accuracy for p in frontier]
+        errors = [
+            [100 * (p.accuracy - p.ci[0]) for p in frontier],
+            [100 * (p.ci[1] - p.accuracy) for p in frontier],
+        ]
+        axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=model)
+        for p, x, y in zip(frontier, xs, ys, strict=True):
+            label = p.config if p.k is None else f"{p.config.split(':')[0]}@{p.k}"
+            axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    return _finish(figure, axes, "flops", path, title)
+
+
+def _finish(figure: Any, axes: Any, cost: str, path: str | Path, title: str) -> str:
+    """Log cost axis, labels, grid, legend; save the PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
     axes.set_xscale("log")
     axes.set_xlabel(LABELS[cost] + " (log)")
     axes.set_ylabel("accuracy (%)")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import html
-import tempfile
 from pathlib import Path
 
-from thinktime.bench.plots import plot
+from thinktime.bench.matched import matched
+from thinktime.bench.plots import plot, plot_models
 from thinktime.bench.results import curve_points, summarize
 from thinktime.bench.store import Store
 
@@ -38,11 +38,27 @@ def build_report(store: Store, out: str | Path, title: str = "thinktime bench") 
         for p in points
         if p.k is not None
     )
+    matched_rows = "".join(
+        f"<tr><td>{html.escape(m.model)}</td><td>{html.escape(m.config)}</td>"
+        f"<td>{m.flops:.3g}</td><td>{100 * m.accuracy:.1f}%</td><td>{html.escape(m.rival)}</td>"
+        f"<td>{html.escape(m.rival_config or '—')}</td>"
+        f"<td>{'—' if m.rival_flops is None else f'{m.rival_flops:.3g}'}</td>"
+        f"<td>{'—' if m.rival_accuracy is None else f'{100 * m.rival_accuracy:.1f}%'}</td></tr>"
+        for m in matched(points)
+    )
+    # the plots are written beside the report as PNGs too, for READMEs
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     images = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for cost in ("tokens", "flops"):
-            png = plot(points, cost, Path(tmp) / f"{cost}.png", title=f"accuracy vs {cost}")
-            images.append(f'<img alt="accuracy vs {cost}" src="data:image/png;base64,{_png(png)}">')
+    pngs = [
+        plot(points, cost, out.with_name(f"{out.stem}_{cost}.png"), f"accuracy vs {cost}")
+        for cost in ("tokens", "flops")
+    ]
+    pngs.append(
+        plot_models(points, out.with_name(f"{out.stem}_models.png"), "models at equal FLOPs")
+    )
+    for png in pngs:
+        images.append(f'<img alt="{Path(png).stem}" src="data:image/png;base64,{_png(png)}">')
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:48%}}</style></head>
@@ -51,8 +67,10 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:48
 <th>tokens/q</th><th>FLOPs/q</th><th>s/q</th><th>overhead</th><th>verdicts</th></tr>{rows}</table>
 <h2>Accuracy vs compute</h2>{"".join(images)}
 <h2>Pool curves (maj@k, pass@k)</h2><table><tr><th>model</th><th>config</th><th>k</th>
-<th>maj@k</th><th>pass@k</th><th>tokens/q</th></tr>{curve}</table></body></html>"""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+<th>maj@k</th><th>pass@k</th><th>tokens/q</th></tr>{curve}</table>
+<h2>Models at matched FLOPs</h2><p>For each point, the other model's best accuracy at no more
+FLOPs per question.</p><table><tr><th>model</th><th>config</th><th>FLOPs/q</th><th>accuracy</th>
+<th>rival</th><th>rival's best config within</th><th>its FLOPs/q</th><th>its accuracy</th></tr>
+{matched_rows}</table></body></html>"""
     out.write_text(page)
     return out

@@ -90,6 +90,25 @@ def summarize(store: Store, task: str | None = None) -> list[Summary]:
     return summaries
 
 
+def _prefill_share(rows: list[dict[str, Any]]) -> float:
+    """The share of a pool's FLOPs spent on its one shared prefill, by token count.
+
+    FLOPs are close to linear in tokens for short contexts, so the split by tokens is close."""
+    prompt = sum(r["prompt_tokens"] or 0 for r in rows)
+    total = prompt + sum(r["completion_tokens"] or 0 for r in rows)
+    return prompt / total if total else 0.0
+
+
+def pool_cost(total: float, prefill_share: float, k: int, size: int) -> float:
+    """Cost of k samples of a pool of `size` that shared one prefill: the prefill once, plus k
+    of the size samples' decoding.
+
+        >>> pool_cost(1000.0, 0.2, k=1, size=16)
+        250.0
+    """
+    return total * prefill_share + total * (1 - prefill_share) * k / size
+
+
 def curve_points(store: Store, task: str | None = None, trials: int = 200) -> list[Point]:
     """One point per single-shot config; one per k = 1, 2, 4, … ≤ N for pool configs."""
     points = []
@@ -107,6 +126,7 @@ def curve_points(store: Store, task: str | None = None, trials: int = 200) -> li
             )  # fmt: skip
             continue
         pools = [store.samples(r["id"]) for r in rows]
+        prefill = _prefill_share(rows)
         k = 1
         while k <= size:
             maj = [
@@ -121,7 +141,8 @@ def curve_points(store: Store, task: str | None = None, trials: int = 200) -> li
             points.append(
                 Point(
                     model, config, k, statistics.fmean(maj), tokens * k / size,
-                    None if mean_flops is None else mean_flops * k / size, bootstrap_ci(maj),
+                    None if mean_flops is None else pool_cost(mean_flops, prefill, k, size),
+                    bootstrap_ci(maj),
                     statistics.fmean(passes),
                 )
             )  # fmt: skip

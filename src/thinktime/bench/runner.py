@@ -43,8 +43,16 @@ BILL_COLUMNS = (
 
 
 def _concurrency(params: dict, slots: int) -> int:
-    per_question = int(params.get("n", params.get("batch", params.get("beams", 1))))
-    return max(1, slots // max(per_question, 1))
+    """Questions in flight: enough to fill the slots, plus one queued.
+
+    The extra question's samples wait in the engine's queue and take each slot a finished sample
+    frees, so the slots stay busy while a question waits for its slowest sample.
+
+        >>> _concurrency({"n": 16}, 16), _concurrency({"n": 4}, 16), _concurrency({}, 16)
+        (2, 5, 17)
+    """
+    per_question = max(int(params.get("n", params.get("batch", params.get("beams", 1)))), 1)
+    return -(-slots // per_question) + 1
 
 
 def run_one(

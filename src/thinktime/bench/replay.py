@@ -1,0 +1,103 @@
+"""Replay sampling strategies on stored pools: what a strategy would have answered, and what it
+would have spent, had its samples been the first ones of the pool.
+
+Pool samples are i.i.d. draws in the order the engine returned them, so the first k of them are
+one honest draw of k samples. A replay reuses the strategy's own stopping code (`settled`), so
+the rule measured is the rule that runs; only the sampler is swapped for the pool. This is how
+Adaptive-Consistency (Aggarwal et al. 2023) and ESC (Li et al. 2024) evaluate stopping rules.
+
+    >>> pool = Pool.of([("4", True, 10), ("4", True, 12), ("5", False, 9), ("4", True, 11)])
+    >>> prefix_vote(pool, 3)
+    (True, 31)
+    >>> from thinktime.strategies.adaptive_consistency import AdaptiveParams
+    >>> replay_adaptive(pool, AdaptiveParams(max_n=4, batch=2, rule="window", window=2))
+    (True, 22, 2)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from thinktime.strategies.adaptive_consistency import AdaptiveParams, settled
+from thinktime.strategies.voting import vote
+from thinktime.types import Sample
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One question's samples in drawn order: answers, verdicts and completion tokens."""
+
+    question_id: str
+    answers: tuple[str | None, ...]
+    correct: tuple[bool, ...]
+    tokens: tuple[int, ...]
+
+    @classmethod
+    def of(cls, samples: Sequence[tuple[str | None, bool, int]], question_id: str = "") -> Pool:
+        return cls(
+            question_id,
+            tuple(s[0] for s in samples),
+            tuple(s[1] for s in samples),
+            tuple(s[2] for s in samples),
+        )
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+
+def load_pools(store: Any, model: str, config: str, task: str | None = None) -> list[Pool]:
+    """Every stored pool of one (model, config), in question order of the store."""
+    pools = []
+    for row in store.results(task):
+        if row["model"] != model or row["config"] != config:
+            continue
+        samples = store.samples(row["id"])
+        pools.append(
+            Pool.of(
+                [
+                    (s["answer"], s["verdict"] == "correct", s["completion_tokens"] or 0)
+                    for s in samples
+                ],
+                row["question_id"],
+            )
+        )
+    return sorted(pools, key=lambda p: _natural(p.question_id))
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key that puts "q/2" before "q/10"."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
+
+
+def prefix_vote(pool: Pool, k: int) -> tuple[bool, int]:
+    """(is the majority of the first k samples correct, their completion tokens)."""
+    k = min(k, len(pool))
+    winner, _ = vote(list(pool.answers[:k]))
+    hit = next(
+        (c for a, c in zip(pool.answers[:k], pool.correct[:k], strict=True) if a == winner), False
+    )
+    return hit, sum(pool.tokens[:k])
+
+
+def agreement(pool: Pool, k: int) -> int:
+    """How many of the first k samples agree with their majority (a difficulty probe)."""
+    _, table = vote(list(pool.answers[:k]))
+    return int(max(table.values(), default=0))
+
+
+def replay_adaptive(pool: Pool, params: AdaptiveParams) -> tuple[bool, int, int]:
+    """(correct, tokens, samples used) of `adaptive_consistency` on this pool."""
+    used = 0
+    while used < min(params.max_n, len(pool)):
+        used = min(used + params.batch, params.max_n, len(pool))
+        drawn = [
+            Sample("", a, "stop", t, 0)
+            for a, t in zip(pool.answers[:used], pool.tokens[:used], strict=True)
+        ]
+        if settled(drawn, params):
+            break
+    hit, tokens = prefix_vote(pool, used)
+    return hit, tokens, used
