@@ -259,6 +259,28 @@ def _print_summary(results: Any) -> None:
             ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v),
         )  # fmt: skip
     console.print(table)
+    _print_matched(results)
+
+
+def _print_matched(results: Any) -> None:
+    """With two or more models: each point vs the rival's best at no more FLOPs per question."""
+    from thinktime.bench.matched import matched
+    from thinktime.bench.results import curve_points
+    from thinktime.render import si
+
+    rows = matched(curve_points(results))
+    if not rows:
+        return
+    table = Table(title="models at matched FLOPs (rival: best config at ≤ these FLOPs/q)")
+    for column in ("model", "config", "FLOPs/q", "accuracy", "rival", "rival's best", "accuracy"):
+        table.add_column(column, justify="right")
+    for m in rows:
+        table.add_row(
+            m.model, m.config, si(m.flops), f"{m.accuracy:.1%}", m.rival,
+            f"{m.rival_config} ({si(m.rival_flops)})" if m.rival_config else "—",
+            "—" if m.rival_accuracy is None else f"{m.rival_accuracy:.1%}",
+        )  # fmt: skip
+    console.print(table)
 
 
 @app.command()
