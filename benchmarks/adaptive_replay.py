@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from thinktime.bench.policy import compare, uniform
-from thinktime.bench.replay import load_pools, replay_adaptive
+from thinktime.bench.replay import load_pools, prefix_vote, replay_adaptive
 from thinktime.bench.results import bootstrap_ci
 from thinktime.bench.store import Store
 from thinktime.strategies.adaptive_consistency import AdaptiveParams
@@ -61,8 +61,8 @@ def main() -> None:
         )  # fmt: skip
 
     for k in (1, 4, size):
-        outcomes = uniform(pools, k)
-        add(f"fixed n={k}", [float(h) for h in _hits(pools, k)], outcomes.tokens, k)
+        votes = [prefix_vote(pool, k) for pool in pools]
+        add(f"fixed n={k}", [float(v[0]) for v in votes], statistics.fmean(v[1] for v in votes), k)
     for name, params in RULES.items():
         runs = [replay_adaptive(pool, params) for pool in pools]
         add(
@@ -75,17 +75,11 @@ def main() -> None:
         policy.add_column(column, justify="right")
     for row in compare(pools, 4, list(range(4, size + 1, 4))):
         policy.add_row(
-            f"{row.budget:.0f}", f"{row.held_out.accuracy:.1%}",
+            f"{row.uniform.tokens:.0f}", f"{row.held_out.accuracy:.1%}",
             f"{row.held_out.tokens / full.tokens:.2f}",
             " ".join(f"{a}/4:{k}" for a, k in sorted(row.policy.choice.items(), reverse=True)),
         )  # fmt: skip
     console.print(policy)
-
-
-def _hits(pools: list, k: int) -> list[bool]:
-    from thinktime.bench.replay import prefix_vote
-
-    return [prefix_vote(pool, k)[0] for pool in pools]
 
 
 if __name__ == "__main__":

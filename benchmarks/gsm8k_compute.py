@@ -157,29 +157,21 @@ def main() -> None:
 
 
 def replay_adaptive(pool_rows: list[dict], batch: int = 4, threshold: float = 0.95) -> list[dict]:
-    """adaptive_consistency's stopping rule applied to each stored n=16 pool, samples in order.
-
-    The pool's samples are i.i.d. draws, so its first k samples are distributed exactly as the
-    k samples an adaptive run would draw; this gives its accuracy and tokens on the same
-    samples as the n=16 baseline (the method of Aggarwal et al. 2023, §4).
-    """
-    from thinktime.strategies.stopping import beta_stop
-    from thinktime.strategies.voting import vote
+    """adaptive_consistency replayed on each stored n=16 pool (`thinktime.bench.replay`: the
+    strategy's own stopping rule, its samples the pool's first ones), so it is measured on the
+    same samples as the n=16 baseline (the method of Aggarwal et al. 2023, §4)."""
+    from thinktime.bench.replay import Pool
+    from thinktime.bench.replay import replay_adaptive as replay
+    from thinktime.strategies.adaptive_consistency import AdaptiveParams
 
     replayed = []
     for row in pool_rows:
-        pool = row["pool"]
-        used = 0
-        while used < len(pool):
-            used = min(used + batch, len(pool))
-            _, table = vote([answer for answer, _ in pool[:used]])
-            if beta_stop(list(table.values()), threshold):
-                break
-        winner, _ = vote([answer for answer, _ in pool[:used]])
+        pool = Pool.of([(a, equivalent(a, row["gold"]), t) for a, t in row["pool"]], row["id"])
+        params = AdaptiveParams(max_n=len(pool), batch=batch, threshold=threshold)
+        correct, tokens, used = replay(pool, params)
         share = used / len(pool)
         replayed.append({
-            "config": REPLAY, "id": row["id"], "correct": equivalent(winner, row["gold"]),
-            "completion_tokens": sum(tokens for _, tokens in pool[:used]),
+            "config": REPLAY, "id": row["id"], "correct": correct, "completion_tokens": tokens,
             "flops": row["flops"] * share, "seconds": row["seconds"] * share, "samples": used,
         })  # fmt: skip
     return replayed

@@ -207,11 +207,12 @@ def bench(
         run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
-    _print_summary(results)
+    points = _print_summary(results)
     html = build_report(
         results,
         path.with_suffix(".html"),
         title=f"{the_task.name} · {len(the_task.problems)} problems",
+        points=points,
     )
     console.print(f"stored in {path}; report: {html}")
 
@@ -231,12 +232,16 @@ def report(
     if not path.is_file():
         raise fail(f"results file not found: {path}; run `thinktime bench` first")
     results = Store(path)
-    _print_summary(results)
-    console.print(f"report: {build_report(results, out or path.with_suffix('.html'))}")
+    points = _print_summary(results)
+    console.print(
+        f"report: {build_report(results, out or path.with_suffix('.html'), points=points)}"
+    )
 
 
-def _print_summary(results: Any) -> None:
-    from thinktime.bench.results import summarize
+def _print_summary(results: Any) -> Any:
+    """Print the results table and, with several models, the matched-FLOPs table; return the
+    curve points so the report does not derive them again."""
+    from thinktime.bench.results import curve_points, summarize
     from thinktime.render import si
 
     table = Table(title="results")
@@ -259,16 +264,17 @@ def _print_summary(results: Any) -> None:
             ", ".join(f"{k} {v}" for k, v in s.verdicts.items() if v),
         )  # fmt: skip
     console.print(table)
-    _print_matched(results)
+    points = curve_points(results)
+    _print_matched(points)
+    return points
 
 
-def _print_matched(results: Any) -> None:
+def _print_matched(points: Any) -> None:
     """With two or more models: each point vs the rival's best at no more FLOPs per question."""
     from thinktime.bench.matched import matched
-    from thinktime.bench.results import curve_points
     from thinktime.render import si
 
-    rows = matched(curve_points(results))
+    rows = matched(points)
     if not rows:
         return
     table = Table(title="models at matched FLOPs (rival: best config at ≤ these FLOPs/q)")

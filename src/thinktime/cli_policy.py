@@ -28,8 +28,8 @@ def policy(
 ) -> None:
     """Bin questions by the agreement of a probe, pick k samples per bin for each budget, and
     compare with the best uniform k (held-out by cross-fitting); print `route` parameters."""
-    from thinktime.bench.policy import compare, savings
-    from thinktime.bench.replay import agreement, load_pools, prefix_vote
+    from thinktime.bench.policy import bins, compare, savings
+    from thinktime.bench.replay import load_pools, prefix_vote
     from thinktime.bench.store import Store
 
     path = Path(store)
@@ -47,17 +47,15 @@ def policy(
     ks = list(range(probe, size + 1, step or probe))
 
     # 1) the bins: questions per probe agreement, and what k samples buy in each
-    bins = Table(title=f"{model} · {config} · {len(pools)} questions · probe {probe}")
-    bins.add_column("agree", justify="right")
-    bins.add_column("questions", justify="right")
+    grid = Table(title=f"{model} · {config} · {len(pools)} questions · probe {probe}")
+    grid.add_column("agree", justify="right")
+    grid.add_column("questions", justify="right")
     for k in ks:
-        bins.add_column(f"maj@{k}", justify="right")
-    for agree in range(probe, 0, -1):
-        members = [p for p in pools if agreement(p, probe) == agree]
-        if members:
-            cells = [f"{sum(prefix_vote(p, k)[0] for p in members) / len(members):.0%}" for k in ks]
-            bins.add_row(f"{agree}/{probe}", str(len(members)), *cells)
-    console.print(bins)
+        grid.add_column(f"maj@{k}", justify="right")
+    for agree, members in sorted(bins(pools, probe).items(), reverse=True):
+        cells = [f"{sum(prefix_vote(p, k)[0] for p in members) / len(members):.0%}" for k in ks]
+        grid.add_row(f"{agree}/{probe}", str(len(members)), *cells)
+    console.print(grid)
 
     # 2) policy vs uniform at each uniform k's cost
     table = Table(title="compute-optimal policy vs uniform k (same samples)")
@@ -66,7 +64,7 @@ def policy(
     rows = compare(pools, probe, ks)
     for row in rows:
         table.add_row(
-            f"{row.budget:.0f}",
+            f"{row.uniform.tokens:.0f}",
             f"k={row.uniform_k}: {row.uniform.accuracy:.1%}",
             f"{row.fitted.accuracy:.1%} @ {row.fitted.tokens:.0f}",
             f"{row.held_out.accuracy:.1%} @ {row.held_out.tokens:.0f}",
@@ -80,5 +78,5 @@ def policy(
             f"instead of {saved[1]:.0f} ({saved[1] / saved[0]:.2f}× less compute, in-sample)"
         )
     best = max(rows, key=lambda r: (r.held_out.accuracy, -r.held_out.tokens))
-    console.print(f"route parameters (budget {best.budget:.0f} tok/q):")
+    console.print(f"route parameters (budget {best.uniform.tokens:.0f} tok/q):")
     console.print(json.dumps(best.policy.route_params()), soft_wrap=True, highlight=False)

@@ -1,8 +1,8 @@
 """Small model thinking longer vs a larger model, at matched FLOPs.
 
 For each point a model reaches (a single-shot config, or k samples of a pool), find the best
-accuracy the other model reaches at no more FLOPs per question. Models are ordered by FLOPs per
-completion token, so "small" is the cheaper one per token.
+accuracy each other model reaches at no more FLOPs per question. Rows go model by model (by
+name), each model's points cheapest first.
 
     >>> from thinktime.bench.results import Point
     >>> pts = [Point("s", "cot", None, 0.27, 290, 3.7e11), Point("s", "sc", 4, 0.36, 1160, 1.3e12),
@@ -33,15 +33,6 @@ class Matched:
 
 def _label(point: Point) -> str:
     return point.config if point.k is None else f"{point.config}@{point.k}"
-
-
-def per_token(points: list[Point]) -> dict[str, float]:
-    """Each model's FLOPs per completion token (its cheapest point's ratio)."""
-    ratio: dict[str, float] = {}
-    for p in points:
-        if p.flops and p.tokens:
-            ratio[p.model] = min(ratio.get(p.model, float("inf")), p.flops / p.tokens)
-    return ratio
 
 
 def matched(points: list[Point]) -> list[Matched]:

@@ -20,12 +20,7 @@ LABELS = {"tokens": "completion tokens per question", "flops": "FLOPs per questi
 
 def plot(points: list[Point], cost: str, path: str | Path, title: str = "") -> str:
     """Write a PNG of accuracy vs `cost` ("tokens" or "flops") and return its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    figure, axes = _figure()
     lines: dict[tuple[str, str], list[Point]] = defaultdict(list)
     for point in points:
         if getattr(point, cost) is not None:
@@ -52,12 +47,7 @@ def plot(points: list[Point], cost: str, path: str | Path, title: str = "") -> s
 def plot_models(points: list[Point], path: str | Path, title: str = "") -> str:
     """Small vs large: each model's accuracy-vs-FLOPs frontier (over all its configs) as one
     line with 95% CI bars, so equal-FLOPs comparisons read off vertically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    figure, axes = _figure()
     models: dict[str, list[Point]] = defaultdict(list)
     for point in points:
         if point.flops is not None:
@@ -75,6 +65,16 @@ def plot_models(points: list[Point], path: str | Path, title: str = "") -> str:
             label = p.config if p.k is None else f"{p.config.split(':')[0]}@{p.k}"
             axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     return _finish(figure, axes, "flops", path, title)
+
+
+def _figure() -> tuple[Any, Any]:
+    """A blank figure on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(7, 4.5), dpi=120)
 
 
 def _finish(figure: Any, axes: Any, cost: str, path: str | Path, title: str) -> str:

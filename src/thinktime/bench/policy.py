@@ -62,11 +62,12 @@ class Score:
     tokens: float  # mean completion tokens per question
 
 
-def _bins(pools: Sequence[Pool], probe: int) -> dict[int, list[Pool]]:
-    bins: dict[int, list[Pool]] = defaultdict(list)
+def bins(pools: Sequence[Pool], probe: int) -> dict[int, list[Pool]]:
+    """Questions grouped by how many of their first `probe` samples agree."""
+    groups: dict[int, list[Pool]] = defaultdict(list)
     for pool in pools:
-        bins[agreement(pool, probe)].append(pool)
-    return dict(bins)
+        groups[agreement(pool, probe)].append(pool)
+    return dict(groups)
 
 
 def evaluate(pools: Sequence[Pool], policy: Policy) -> Score:
@@ -91,12 +92,12 @@ def fit_policy(pools: Sequence[Pool], probe: int, ks: Sequence[int], budget: flo
         raise ThinktimeError("no pools to fit a policy on; run a self_consistency pool first")
     if any(k < probe for k in ks):
         raise ThinktimeError(f"every k must be ≥ the probe ({probe}): got {sorted(ks)}")
-    bins = _bins(pools, probe)
+    groups = bins(pools, probe)
     # each bin's (correct, tokens) for every k: sums over its questions
     table = {
         agree: {k: [sum(v) for v in zip(*(prefix_vote(p, k) for p in members), strict=True)]
                 for k in ks}
-        for agree, members in bins.items()
+        for agree, members in groups.items()
     }  # fmt: skip
     limit = budget * len(pools)
     best: tuple[float, float, tuple[int, ...]] | None = None
@@ -113,9 +114,8 @@ def fit_policy(pools: Sequence[Pool], probe: int, ks: Sequence[int], budget: flo
 
 @dataclass(frozen=True)
 class Comparison:
-    """At one budget: the best uniform k within it, and the policy fitted to it."""
+    """At one uniform k's mean cost (the budget): that k, and the policy fitted to its cost."""
 
-    budget: float
     uniform_k: int
     uniform: Score
     fitted: Score  # in-sample: fitted and scored on all questions
@@ -138,7 +138,7 @@ def compare(pools: Sequence[Pool], probe: int, ks: Sequence[int]) -> list[Compar
         held = Score(
             sum(s.accuracy * m for s, m in scores) / n, sum(s.tokens * m for s, m in scores) / n
         )
-        rows.append(Comparison(base.tokens, k, base, evaluate(pools, policy), held, policy))
+        rows.append(Comparison(k, base, evaluate(pools, policy), held, policy))
     return rows
 
 
@@ -148,9 +148,9 @@ def savings(pools: Sequence[Pool], probe: int, ks: Sequence[int]) -> tuple[float
     The policy's cost is found by fitting at each candidate budget (every per-bin mix's cost),
     in-sample; None when no mix reaches the best uniform accuracy.
     """
-    best = max((uniform(pools, k) for k in ks), key=lambda s: (s.accuracy, -s.tokens))
-    costs = sorted({uniform(pools, k).tokens for k in ks} | {best.tokens})
-    budgets = [c * f for c in costs for f in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+    uniforms = [uniform(pools, k) for k in ks]
+    best = max(uniforms, key=lambda s: (s.accuracy, -s.tokens))
+    budgets = [s.tokens * f for s in uniforms for f in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
     for budget in sorted(budgets):
         score = evaluate(pools, fit_policy(pools, probe, ks, budget))
         if score.accuracy >= best.accuracy:

@@ -90,14 +90,11 @@ def agreement(pool: Pool, k: int) -> int:
 
 def replay_adaptive(pool: Pool, params: AdaptiveParams) -> tuple[bool, int, int]:
     """(correct, tokens, samples used) of `adaptive_consistency` on this pool."""
+    samples = [Sample("", a, "stop", t, 0) for a, t in zip(pool.answers, pool.tokens, strict=True)]
     used = 0
     while used < min(params.max_n, len(pool)):
         used = min(used + params.batch, params.max_n, len(pool))
-        drawn = [
-            Sample("", a, "stop", t, 0)
-            for a, t in zip(pool.answers[:used], pool.tokens[:used], strict=True)
-        ]
-        if settled(drawn, params):
+        if settled(samples[:used], params):
             break
     hit, tokens = prefix_vote(pool, used)
     return hit, tokens, used

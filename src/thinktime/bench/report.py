@@ -12,7 +12,7 @@ from pathlib import Path
 
 from thinktime.bench.matched import matched
 from thinktime.bench.plots import plot, plot_models
-from thinktime.bench.results import curve_points, summarize
+from thinktime.bench.results import Point, curve_points, summarize
 from thinktime.bench.store import Store
 
 
@@ -20,9 +20,12 @@ def _png(path: str) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def build_report(store: Store, out: str | Path, title: str = "thinktime bench") -> Path:
+def build_report(
+    store: Store, out: str | Path, title: str = "thinktime bench", points: list[Point] | None = None
+) -> Path:
+    """Write the report; `points` are the store's curve points when the caller has them."""
     summaries = summarize(store)
-    points = curve_points(store)
+    points = curve_points(store) if points is None else points
     rows = "".join(
         f"<tr><td>{html.escape(s.model)}</td><td>{html.escape(s.config)}</td><td>{s.n}</td>"
         f"<td>{100 * s.accuracy:.1f}% [{100 * s.ci[0]:.1f}, {100 * s.ci[1]:.1f}]</td>"
