@@ -14,6 +14,7 @@ Built-in backends register the same way a plugin would:
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
@@ -35,6 +36,17 @@ class Backend(Protocol):
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         """One `Generation` per request, in order; all requests run as one batch where possible."""
+        ...
+
+
+@runtime_checkable
+class Cancellable(Protocol):
+    """A backend whose calls stop mid-generation when asked (the client left, the time ran out)."""
+
+    def generate_until(
+        self, requests: Sequence[Request], params: SamplingParams, cancel: threading.Event | None
+    ) -> list[Generation]:
+        """`generate`, with every sequence stopped at its next token once `cancel` is set."""
         ...
 
 

@@ -144,16 +144,25 @@ class LlamaCppBackend:
         return f"{self._server.listening_address}/v1"
 
     def _call(
-        self, request: Request, params: SamplingParams, n: int, seed: int | None
+        self,
+        request: Request,
+        params: SamplingParams,
+        n: int,
+        seed: int | None,
+        cancel: threading.Event | None = None,
     ) -> tuple[dict, list[Completion]]:
-        """One engine request; returns its usage and each choice, counted on its own."""
+        """One engine request; returns its usage and each choice, counted on its own.
+
+        With `cancel`, the request runs streamed so that the engine asks, after every token,
+        whether to go on: setting `cancel` frees its slots at the next decode step.
+        """
         body = request_body(request, params, n, seed)
         handler = (
             self._server.handle_completions
             if request.prompt is not None
             else self._server.handle_chat_completions
         )
-        response = handler(body)
+        response = handler(body) if cancel is None else _streamed(handler, body, cancel)
         if "error" in response:
             error = response["error"]
             raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
@@ -168,13 +177,20 @@ class LlamaCppBackend:
         return response.get("usage") or {}, completions
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
+        return self.generate_until(requests, params, None)
+
+    def generate_until(
+        self, requests: Sequence[Request], params: SamplingParams, cancel: threading.Event | None
+    ) -> list[Generation]:
+        """`generate`, stopping every engine sequence of the call once `cancel` is set."""
         # 1) split each request's n samples into engine calls of at most n_parallel children
         jobs = []
         for index, request in enumerate(requests):
             for chunk, start in enumerate(range(0, request.n, self.n_parallel)):
                 n = min(self.n_parallel, request.n - start)
                 seed = None if params.seed is None else params.seed + chunk
-                jobs.append((index, self._pool.submit(self._call, request, params, n, seed)))
+                call = self._pool.submit(self._call, request, params, n, seed, cancel)
+                jobs.append((index, call))
         # 2) every call is in flight at once, so the engine batches all their sequences
         completions: list[list[Completion]] = [[] for _ in requests]
         prompt_length = [0] * len(requests)
@@ -255,6 +271,44 @@ class LlamaCppBackend:
                 key, _, value = line.partition(" ")
                 stats[key.removeprefix("llamacpp:")] = float(value)
         return stats
+
+
+def _streamed(handler: Any, body: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
+    """Run `body` streamed, stopping when `cancel` is set; reassemble the non-streamed reply."""
+    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    texts: dict[int, list[str]] = {}
+    logprobs: dict[int, list[dict[str, Any]]] = {}
+    finish: dict[int, str] = {}
+    reply: dict[str, Any] = {}
+
+    def on_chunk(chunk: dict[str, Any]) -> bool:
+        if "error" in chunk:
+            reply["error"] = chunk["error"]
+        reply["usage"] = chunk.get("usage") or reply.get("usage")
+        for choice in chunk.get("choices", []):
+            index = int(choice.get("index", 0))
+            delta = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
+            texts.setdefault(index, []).append(delta)
+            logprobs.setdefault(index, []).extend(
+                (choice.get("logprobs") or {}).get("content") or []
+            )
+            if choice.get("finish_reason"):
+                finish[index] = choice["finish_reason"]
+        return cancel.is_set()  # True asks the engine to stop this request's sequences
+
+    handler(body, on_chunk)
+    if "error" in reply:
+        return {"error": reply["error"]}
+    asked = bool(body.get("logprobs"))
+    choices = [
+        {
+            "message": {"content": "".join(texts[i])},
+            "finish_reason": finish.get(i, "cancelled"),
+            "logprobs": {"content": logprobs[i]} if asked and logprobs[i] else None,
+        }
+        for i in sorted(texts)
+    ]
+    return {"choices": choices, "usage": reply.get("usage") or {}}
 
 
 @register_backend("llamacpp")

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
-from thinktime.backends.base import Backend
+from thinktime.backends.base import Backend, Cancellable
 from thinktime.compute.flops import generation_flops
 from thinktime.compute.prices import Price
 from thinktime.models.card import ModelCard
@@ -123,7 +123,10 @@ class Ledger:
         if params.seed is not None and index:
             params = params.with_(seed=params.seed + SEED_STRIDE * index)
         started = time.perf_counter()
-        generations = backend.generate(requests, params)
+        if self.cancel is not None and isinstance(backend, Cancellable):
+            generations = backend.generate_until(requests, params, self.cancel)
+        else:
+            generations = backend.generate(requests, params)
         elapsed = time.perf_counter() - started
         with self._lock:
             self._engine_seconds += elapsed

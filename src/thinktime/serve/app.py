@@ -14,8 +14,14 @@ strategies cannot know their answer before the vote, so they stream progress chu
 and tokens so far, content empty) and then the answer in one chunk.
 
 Concurrency: at most `max_concurrent` requests run at once (the engine batches them); up to
-`max_queue` are admitted, beyond that 429 with Retry-After. A request past `timeout` gets 504
-and its strategy stops at its next step; so does one whose client disconnects.
+`max_queue` are admitted, beyond that 429 with Retry-After. A request past its time gets 504
+and a client that disconnects is noticed within half a second: either way the engine calls in
+flight stop at their next token (`Cancellable` backends), and the request's slot is released
+only once its work has stopped, so admission counts real load.
+
+Trust: every route but `/health` needs the key when one is set (`/metrics` can be opened to a
+scraper with `open_metrics`); what clients may run is the operator's `ServerPolicy`; bodies are
+read by `intake.py` (size and nesting limits while reading); every error is in OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -26,21 +32,27 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 
 from thinktime.api import solve
-from thinktime.backends.base import Backend
+from thinktime.backends.base import Backend, Cancellable
 from thinktime.compute.bill import Bill
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages, direct_messages
 from thinktime.sampling import SamplingParams
+from thinktime.serve.intake import BadRequest, RequireKey, parse_json, read_body
+from thinktime.serve.intake import error as _error
 from thinktime.serve.metrics import Metrics
+from thinktime.serve.policy import PolicyViolation, ServerPolicy
 from thinktime.serve.schemas import ChatRequest, error_body
 from thinktime.strategies import STRATEGIES
 from thinktime.types import Message
@@ -48,6 +60,11 @@ from thinktime.types import Request as EngineRequest
 from thinktime.verifiers.extract import extract_answer
 
 STREAMED = ("none", "cot", "direct")  # single-sample strategies whose tokens can stream
+
+
+# `solve`'s own arguments: a client's `thinktime.params` cannot set them (the server does)
+RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question", "budget",
+            "history", "cancel", "price", "on_call", "reasoning_effort", "strategy")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,27 +76,8 @@ class ServerConfig:
     timeout: float = 300.0
     max_body_bytes: int = 1 << 20
     default_max_tokens: int = 1024
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.param, self.status = param, status
-
-
-def _error(
-    status: int, message: str, param: str | None = None, kind: str | None = None
-) -> JSONResponse:
-    kinds = {
-        401: "authentication_error",
-        413: "invalid_request_error",
-        429: "rate_limit_error",
-        504: "timeout_error",
-    }
-    return JSONResponse(
-        error_body(message, kind or kinds.get(status, "invalid_request_error"), param),
-        status_code=status,
-    )
+    policy: ServerPolicy = field(default_factory=ServerPolicy)
+    open_metrics: bool = False  # let a scraper read /metrics without the key
 
 
 @dataclass
@@ -111,6 +109,15 @@ def plan_request(body: ChatRequest, served: str) -> Plan:
             "thinktime.strategy",
         )
     params = dict(options.params) if options else {}
+    reserved = sorted(set(params) & set(RESERVED))
+    if reserved:
+        raise BadRequest(
+            f"thinktime.params cannot set {', '.join(reserved)}: use the request's own fields "
+            "(max_completion_tokens, temperature, seed, thinktime.budget, thinktime.strategy)",
+            f"thinktime.params.{reserved[0]}",
+        )
+    if "verifier" in params and not isinstance(params["verifier"], str):
+        raise BadRequest("thinktime.params.verifier must be a verifier's name (a string)")
     if options and options.n is not None:
         params["n"] = options.n
     effort = body.reasoning_effort if strategy is None else None
@@ -132,11 +139,35 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     metrics = Metrics()
     running = asyncio.Semaphore(config.max_concurrent)
     admitted = 0
+    timeout = min(config.timeout, config.policy.max_seconds)
+    open_paths = {"/health", *(["/metrics"] if config.open_metrics else [])}
+    background: set[asyncio.Task[None]] = set()
 
-    def authorized(request: Request) -> bool:
-        if not config.api_key:
-            return True
-        return request.headers.get("authorization", "") == f"Bearer {config.api_key}"
+    app.add_middleware(RequireKey, key=config.api_key, open_paths=frozenset(open_paths))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error(400, str(exc.errors()[0].get("msg", "invalid request")))
+
+    async def release_when_done(tasks: list[asyncio.Future[Any]], holding: bool) -> None:
+        """Free the request's place (and slot) once its worker threads have really stopped."""
+        nonlocal admitted
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if holding:
+                running.release()
+            admitted -= 1
+            metrics.queue_depth.set(admitted)
+
+    def release_later(tasks: list[asyncio.Future[Any]], holding: bool = True) -> None:
+        task = asyncio.get_running_loop().create_task(release_when_done(tasks, holding))
+        background.add(task)  # keep a reference until it ends
+        task.add_done_callback(background.discard)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -148,8 +179,6 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
 
     @app.get("/v1/models")
     def models(request: Request) -> Any:
-        if not authorized(request):
-            return _error(401, "missing or wrong API key; send Authorization: Bearer KEY")
         names = [config.model, *(f"{s}/{config.model}" for s in ("none", *STRATEGIES))]
         return {
             "object": "list",
@@ -181,43 +210,44 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
 
     async def _chat(request: Request) -> Response:
         nonlocal admitted
-        if not authorized(request):
-            return _error(401, "missing or wrong API key; send Authorization: Bearer KEY")
-        raw = await request.body()
-        if len(raw) > config.max_body_bytes:
-            return _error(413, f"request body over {config.max_body_bytes} bytes")
         try:
-            data = json.loads(raw)
+            data = parse_json(await read_body(request, config.max_body_bytes))
             body = ChatRequest.model_validate(data)
             plan = plan_request(body, config.model)
-        except json.JSONDecodeError as exc:
-            return _error(400, f"body is not valid JSON: {exc.msg}")
-        except UnicodeDecodeError:
-            return _error(400, "body is not UTF-8 text; send JSON encoded as UTF-8")
+            config.policy.check(
+                plan.strategy or "none",
+                plan.params,
+                body.n,
+                sum(len(m.text()) for m in body.messages),
+                body.max_completion_tokens or body.max_tokens or 0,
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             param = ".".join(map(str, first["loc"]))
             return _error(400, f"{param or 'body'}: {first['msg']}", param)
         except BadRequest as exc:
             return _error(exc.status, str(exc), exc.param)
+        except PolicyViolation as exc:
+            return _error(403, str(exc), exc.param)
         if admitted >= config.max_queue:
             response = _error(429, "server busy: the request queue is full; retry shortly")
             response.headers["Retry-After"] = "1"
             return response
-        admitted += 1
+        admitted += 1  # released by release_when_done, once the work has stopped
         metrics.queue_depth.set(admitted)
-        release = True
+        if body.stream:
+            stream = _Stream(request, body, plan)
+            return StreamingResponse(
+                stream.events(),
+                media_type="text/event-stream",
+                background=BackgroundTask(stream.abandoned),
+            )
         try:
-            if body.stream:
-                release = False  # the stream releases its slot when it ends
-                return StreamingResponse(
-                    _stream(request, body, plan), media_type="text/event-stream"
-                )
-            return await _complete(request, body, plan)
-        finally:
-            if release:
-                admitted -= 1
-                metrics.queue_depth.set(admitted)
+            await running.acquire()
+        except asyncio.CancelledError:
+            admitted -= 1
+            raise
+        return await _complete(request, body, plan, threading.Event())
 
     def _sampling(body: ChatRequest) -> dict[str, Any]:
         return {
@@ -227,6 +257,14 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             "temperature": body.temperature,
             "seed": body.seed,
         }
+
+    def _capped(budget: dict[str, float] | None, choices: int) -> dict[str, float]:
+        """The client's budget within the policy: tokens shared by the choices, wall seconds."""
+        budget = dict(budget or {})
+        share = max(config.policy.max_completion_tokens // choices, 1)
+        budget["max_tokens"] = min(budget.get("max_tokens", share), share)
+        budget["max_seconds"] = min(budget.get("max_seconds", timeout), timeout)
+        return budget
 
     def _run(
         body: ChatRequest, plan: Plan, cancel: threading.Event, on_call: Any = None
@@ -240,9 +278,11 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 max_tokens=sampling["max_tokens"],
                 seed=sampling["seed"],
             )
-            [generation] = backend.generate(
-                [EngineRequest(messages=(*history, Message("user", question)))], params
-            )
+            requests = [EngineRequest(messages=(*history, Message("user", question)))]
+            if isinstance(backend, Cancellable):
+                [generation] = backend.generate_until(requests, params, cancel)
+            else:
+                [generation] = backend.generate(requests, params)
             completion = generation.completions[0]
             return {
                 "content": completion.text,
@@ -258,7 +298,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             backend=backend,
             strategy=plan.strategy or None,
             reasoning_effort=plan.effort,
-            budget=plan.budget,
+            budget=_capped(plan.budget, body.n),
             history=history,
             cancel=cancel,
             on_call=on_call,
@@ -287,23 +327,25 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             },
         }
 
-    async def _complete(request: Request, body: ChatRequest, plan: Plan) -> Response:
-        cancel = threading.Event()
-        async with running:
-            tasks = [
-                asyncio.create_task(asyncio.to_thread(_run, body, plan, cancel))
-                for _ in range(body.n)
-            ]
-            watcher = asyncio.create_task(_watch_disconnect(request, cancel))
-            try:
-                choices = await asyncio.wait_for(asyncio.gather(*tasks), timeout=config.timeout)
-            except TimeoutError:
-                cancel.set()
-                return _error(504, f"no answer within {config.timeout:g} s; ask for less compute")
-            except ThinktimeError as exc:
-                return _error(400, str(exc))
-            finally:
-                watcher.cancel()
+    async def _complete(
+        request: Request, body: ChatRequest, plan: Plan, cancel: threading.Event
+    ) -> Response:
+        """Run the choices (the slot is held); the slot is freed when their threads end."""
+        tasks: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(asyncio.to_thread(_run, body, plan, cancel))
+            for _ in range(body.n)
+        ]
+        watcher = asyncio.create_task(_watch_disconnect(request, cancel))
+        try:
+            choices = await asyncio.wait_for(asyncio.shield(asyncio.gather(*tasks)), timeout)
+        except TimeoutError:
+            return _error(504, f"no answer within {timeout:g} s; ask for less compute")
+        except ThinktimeError as exc:
+            return _error(400, str(exc))
+        finally:
+            cancel.set()  # stop whatever still runs (a 504, a failed sibling choice)
+            watcher.cancel()
+            release_later(tasks)
         prompt = sum(c["prompt_tokens"] for c in choices)
         completion = sum(c["completion_tokens"] for c in choices)
         metrics.tokens.labels(kind="prompt").inc(prompt)
@@ -364,30 +406,52 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         }
         return f"data: {json.dumps(chunk)}\n\n"
 
-    async def _stream(request: Request, body: ChatRequest, plan: Plan) -> AsyncIterator[str]:
-        nonlocal admitted
-        cid = f"chatcmpl-{uuid.uuid4().hex}"
-        cancel = threading.Event()
-        try:
-            async with running:
+    class _Stream:
+        """One streamed answer: takes a slot when it starts, frees it when its threads end."""
+
+        def __init__(self, request: Request, body: ChatRequest, plan: Plan) -> None:
+            self.request, self.body, self.plan = request, body, plan
+            self.cancel = threading.Event()
+            self.tasks: list[asyncio.Future[Any]] = []
+            self.started = False
+
+        async def events(self) -> AsyncIterator[str]:
+            self.started = True
+            body, plan, cancel = self.body, self.plan, self.cancel
+            cid = f"chatcmpl-{uuid.uuid4().hex}"
+            holding = False
+            try:
+                await running.acquire()
+                holding = True
                 yield _chunk(body, cid, {"role": "assistant", "content": ""})
-                if plan.strategy in STREAMED and getattr(backend, "stream", None) and body.n == 1:
-                    async for piece in _token_stream(body, plan, cancel, cid):
-                        if await request.is_disconnected():
-                            cancel.set()
-                            return
-                        yield piece
-                else:
-                    async for piece in _progress_stream(body, plan, cancel, cid):
-                        yield piece
+                streamed = plan.strategy in STREAMED and getattr(backend, "stream", None)
+                pieces = (
+                    _token_stream(body, plan, cancel, cid, self.tasks)
+                    if streamed and body.n == 1
+                    else _progress_stream(body, plan, cancel, cid, self.tasks)
+                )
+                async for piece in pieces:
+                    if await self.request.is_disconnected():
+                        return
+                    yield piece
                 yield "data: [DONE]\n\n"
-        finally:
-            cancel.set()
-            admitted -= 1
-            metrics.queue_depth.set(admitted)
+            finally:
+                cancel.set()
+                release_later(self.tasks, holding)
+
+        async def abandoned(self) -> None:
+            """The response's background task: a stream that never started frees its place."""
+            nonlocal admitted
+            if not self.started:
+                admitted -= 1
+                metrics.queue_depth.set(admitted)
 
     async def _token_stream(
-        body: ChatRequest, plan: Plan, cancel: threading.Event, cid: str
+        body: ChatRequest,
+        plan: Plan,
+        cancel: threading.Event,
+        cid: str,
+        tasks: list[asyncio.Future[Any]],
     ) -> AsyncIterator[str]:
         question, history = split_conversation(body)
         sampling = _sampling(body)
@@ -414,7 +478,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
-        worker = asyncio.create_task(asyncio.to_thread(produce))
+        worker = asyncio.ensure_future(asyncio.to_thread(produce))
+        tasks.append(worker)
         text, tokens = "", 0
         while (delta := await queue.get()) is not None:
             text += delta
@@ -438,16 +503,21 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         )
 
     async def _progress_stream(
-        body: ChatRequest, plan: Plan, cancel: threading.Event, cid: str
+        body: ChatRequest,
+        plan: Plan,
+        cancel: threading.Event,
+        cid: str,
+        tasks: list[asyncio.Future[Any]],
     ) -> AsyncIterator[str]:
         latest: dict[str, Bill] = {}
-        task = asyncio.create_task(
+        task = asyncio.ensure_future(
             asyncio.to_thread(_run, body, plan, cancel, lambda bill: latest.update(bill=bill))
         )
+        tasks.append(task)
         started = time.perf_counter()
         while not task.done():
             await asyncio.sleep(0.5)
-            if time.perf_counter() - started > config.timeout:
+            if time.perf_counter() - started > timeout:
                 cancel.set()
             bill = latest.get("bill")
             progress = {

@@ -58,6 +58,8 @@ class ChatRequest(BaseModel):
     def _ends_with_user(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
         if messages[-1].role != "user":
             raise ValueError("the last message must be from the user")
+        if not messages[-1].text().strip():
+            raise ValueError("the last user message is empty; send the question in it")
         return messages
 
 

@@ -1,0 +1,123 @@
+"""Reading a client's request before anything trusts it: key, size, nesting, JSON.
+
+Every check answers in OpenAI's error shape, never 5xx: a body is read in chunks and refused
+as soon as it passes the size limit (it is never buffered whole), JSON nested deeper than
+`MAX_DEPTH` is refused before it reaches code that recurses, and the bearer scheme is matched
+case-insensitively (RFC 7235) with a constant-time key comparison.
+
+    >>> depth({"a": [{"b": [1, 2]}]})
+    4
+    >>> authorized("bearer s3cret", "s3cret"), authorized("Bearer nope", "s3cret")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from thinktime.serve.schemas import error_body
+
+MAX_DEPTH = 32
+KINDS = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    504: "timeout_error",
+}
+
+
+class BadRequest(Exception):
+    """A request the server refuses, with its HTTP status and the field at fault."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.param, self.status = param, status
+
+
+def error(status: int, message: str, param: str | None = None) -> JSONResponse:
+    """An error response in OpenAI's shape."""
+    kind = KINDS.get(status, "invalid_request_error")
+    return JSONResponse(error_body(message, kind, param), status_code=status)
+
+
+def authorized(header: str | None, key: str | None) -> bool:
+    """Does an Authorization header carry the server's key (any case of `Bearer`)?"""
+    if not key:
+        return True
+    scheme, _, token = (header or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read in chunks; 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"request body over {limit} bytes", status=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"request body over {limit} bytes", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or a 400 that says what is wrong with it."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("body is not UTF-8 text; send JSON encoded as UTF-8") from None
+    except RecursionError:
+        raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    if depth(data) > MAX_DEPTH:
+        raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def depth(value: Any) -> int:
+    """How deeply containers nest in `value` (iterative: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+class RequireKey:
+    """ASGI middleware: every HTTP route but `open_paths` needs the key (401 otherwise).
+
+    Plain ASGI rather than FastAPI's `@middleware`, which wraps `receive` and hides a client's
+    disconnect from the routes that watch for it.
+    """
+
+    def __init__(self, app: ASGIApp, key: str | None, open_paths: frozenset[str]) -> None:
+        self.app, self.key, self.open_paths = app, key, open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.open_paths:
+            headers = dict(scope.get("headers") or [])
+            header = headers.get(b"authorization", b"").decode("latin-1")
+            if not authorized(header, self.key):
+                response = error(401, "missing or wrong API key; send Authorization: Bearer KEY")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

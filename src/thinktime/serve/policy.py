@@ -1,0 +1,135 @@
+"""The operator's policy: what a client of `thinktime serve` may ask the server to run.
+
+Clients are untrusted (any app or agent with the key, or anyone when the key is shared), and a
+request can name a strategy, its parameters and a verifier. The policy bounds all of it; a
+request outside it gets 403 naming the rule. Defaults are safe for a public endpoint:
+- every built-in strategy, but only the `judge` verifier: `program` runs model-written code
+  (in the kernel sandbox) and `prm` loads a reward model (a download on first use) — both only
+  when the operator lists them;
+- at most 16 samples per request (choices × the strategy's samples), 16,384 generated tokens
+  per request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters.
+
+Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-verifier NAME`.
+
+    >>> policy = ServerPolicy()
+    >>> policy.check("best_of_n", {"verifier": "program"}, 1, 10)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    thinktime.serve.policy.PolicyViolation: verifier 'program' is not allowed on this server ...
+    >>> policy.check("self_consistency", {"n": 8}, choices=1, prompt=10)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from thinktime.errors import ThinktimeError
+
+# the parameters through which strategies draw several samples per question
+_SAMPLE_PARAMS = ("n", "batch", "beams", "max_samples")
+
+
+class PolicyViolation(ThinktimeError):
+    """A request asked for something the operator did not allow (HTTP 403)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class ServerPolicy(BaseModel):
+    """What clients may run; see the module docstring for the defaults and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strategies: list[str] | None = Field(
+        None, description="Strategies clients may name (none: every registered strategy)."
+    )
+    verifiers: list[str] = Field(["judge"], description="Verifiers clients may name.")
+    max_samples: int = Field(16, ge=1, description="Choices × samples per choice, per request.")
+    max_completion_tokens: int = Field(
+        16384, ge=1, description="Generated tokens per request: every sample and verifier call."
+    )
+    max_seconds: float = Field(300.0, gt=0, description="Wall seconds per request.")
+    max_prompt_chars: int = Field(32000, ge=1, description="Characters over all messages.")
+
+    @classmethod
+    def load(cls, path: Path, **overrides: Any) -> ServerPolicy:
+        """The policy in a TOML file, with `overrides` (CLI flags) on top."""
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ThinktimeError(f"cannot read policy file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ThinktimeError(f"policy file {path} is not valid TOML: {exc}") from None
+        return cls.build({**data, **overrides}, source=str(path))
+
+    @classmethod
+    def build(cls, data: Mapping[str, Any], source: str = "policy") -> ServerPolicy:
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise ThinktimeError(f"{source}: {where}: {first['msg']}") from None
+
+    def check(
+        self, strategy: str, params: Mapping[str, Any], choices: int, prompt: int, tokens: int = 0
+    ) -> None:
+        """Raise `PolicyViolation` naming the first rule the request breaks."""
+        if self.strategies is not None and strategy not in (*self.strategies, "none"):
+            raise PolicyViolation(
+                f"strategy {strategy!r} is not allowed on this server "
+                f"(policy.strategies = {self.strategies})",
+                "thinktime.strategy",
+            )
+        for name in _verifiers_named(params):
+            if name not in self.verifiers:
+                raise PolicyViolation(
+                    f"verifier {name!r} is not allowed on this server "
+                    f"(policy.verifiers = {self.verifiers}); ask the operator to allow it",
+                    "thinktime.params.verifier",
+                )
+        per_choice = max((_as_int(params.get(k)) for k in _SAMPLE_PARAMS), default=1)
+        if choices * max(per_choice, 1) > self.max_samples:
+            raise PolicyViolation(
+                f"{choices} choice(s) × {per_choice} samples is over this server's limit of "
+                f"{self.max_samples} samples per request (policy.max_samples)",
+                "n",
+            )
+        if tokens > self.max_completion_tokens:
+            raise PolicyViolation(
+                f"max_completion_tokens {tokens} is over this server's limit of "
+                f"{self.max_completion_tokens} per request (policy.max_completion_tokens)",
+                "max_completion_tokens",
+            )
+        if prompt > self.max_prompt_chars:
+            raise PolicyViolation(
+                f"the messages hold {prompt} characters, over this server's limit of "
+                f"{self.max_prompt_chars} (policy.max_prompt_chars)",
+                "messages",
+            )
+
+
+def _as_int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _verifiers_named(params: Mapping[str, Any]) -> list[str]:
+    """Every verifier a request's parameters name, nested ones (route's arms) included."""
+    found: list[str] = []
+    for key, value in params.items():
+        if "verifier" in key and isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found += _verifiers_named(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    found += _verifiers_named(item)
+                elif "verifier" in key and isinstance(item, str):
+                    found.append(item)
+    return found
