@@ -23,7 +23,7 @@ from thinktime.compute.budget import Budget
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
-from thinktime.sampling import SamplingParams
+from thinktime.sampling import sampling_params
 from thinktime.strategies import Context, get_strategy
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Message, Result
@@ -82,7 +82,7 @@ def solve(
             )
         strategy_params["n"] = n
     params = spec.parse_params(strategy_params)
-    sampling = SamplingParams(
+    sampling = sampling_params(
         temperature=spec.default_temperature if temperature is None else temperature,
         max_tokens=max_tokens,
         seed=seed,

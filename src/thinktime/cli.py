@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from thinktime.cli_common import console, errors, fail, run_with_progress
+from thinktime.cli_common import at_least, console, errors, fail, run_with_progress
 from thinktime.cli_distill import distill_app
 from thinktime.cli_policy import policy
 from thinktime.errors import ThinktimeError
@@ -28,6 +29,15 @@ app = typer.Typer(
 )
 app.add_typer(distill_app, name="distill")
 app.command()(policy)
+
+
+# solve()'s own arguments are options, not strategy parameters: `--param seed=1` is refused
+OWN_OPTIONS = {
+    "seed": "--seed INTEGER", "temperature": "--temperature FLOAT",
+    "max_tokens": "--max-tokens INTEGER", "verifier": "--verifier TEXT", "model": "--model TEXT",
+    "strategy": "--strategy TEXT", "reasoning_effort": "--effort TEXT",
+    "budget": "--budget-tokens/--budget-flops/--budget-seconds/--budget-dollars",
+}  # fmt: skip
 
 
 def parse_option(item: str) -> tuple[str, object]:
@@ -74,13 +84,28 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Answer QUESTION with a strategy; print the reasoning, answer, votes and bill."""
+    import inspect
+
     from thinktime.api import solve as solve_question
     from thinktime.render import result_json, show_result
+    from thinktime.sampling import sampling_params
 
     try:
-        if n is not None and n < 1:
-            raise ThinktimeError(f"n must be at least 1, got {n}; pass -n 1 or more")
         extra: dict[str, Any] = dict(parse_option(item) for item in param or [])
+        at_least("-n", n, 1)
+        if "n" in extra:  # `--param n=8` is `-n 8`
+            if n is not None:
+                raise ThinktimeError("n given twice (-n and --param n=…); pass it once")
+            n = extra.pop("n")
+            at_least("--param n", n, 1)
+        own = set(inspect.signature(solve_question).parameters) - {"n", "strategy_params"}
+        for key in sorted(extra.keys() & own):
+            hint = f"use {OWN_OPTIONS[key]}" if key in OWN_OPTIONS else "see `thinktime strategies`"
+            raise ThinktimeError(
+                f"bad --param {key}={extra[key]!r}: {key} is not a strategy parameter; {hint}"
+            )
+        given = {"temperature": temperature} if temperature is not None else {}
+        sampling_params(options=True, max_tokens=max_tokens, seed=seed, **given)
         caps = {
             "max_tokens": budget_tokens, "max_flops": budget_flops,
             "max_seconds": budget_seconds, "max_dollars": budget_dollars,
@@ -182,6 +207,7 @@ def bench(
     from thinktime.bench.configs import parse_config
     from thinktime.bench.report import build_report
     from thinktime.bench.store import Store
+    from thinktime.sampling import sampling_params
     from thinktime.tasks import load_task
 
     try:
@@ -190,6 +216,12 @@ def bench(
         configs = strategy or ["cot"]
         for config in configs:
             parse_config(config)
+        sampling_params(options=True, max_tokens=max_tokens, seed=seed)
+        at_least("--limit", limit, 1)
+        at_least("--offset", offset, 0)
+        at_least("--size", size, 1)
+        if level is not None and not 1 <= level <= 5:
+            raise ThinktimeError(f"--level must be 1 to 5 (a MATH level), got {level}")
         name = task.partition(":")[0]
         options = {"limit": limit, "offset": offset or None, "seed": sample_seed}
         if name == "math500":
@@ -229,13 +261,20 @@ def report(
     from thinktime.bench.store import Store
 
     path = Path(store)
-    if not path.is_file():
-        raise fail(f"results file not found: {path}; run `thinktime bench` first")
-    results = Store(path)
+    try:
+        results = Store(path, create=False)
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
     points = _print_summary(results)
-    console.print(
-        f"report: {build_report(results, out or path.with_suffix('.html'), points=points)}"
-    )
+    html = out or path.with_suffix(".html")
+    try:
+        written = build_report(results, html, points=points)
+    except OSError as exc:
+        raise fail(
+            f"cannot write the report {html} ({exc.strerror}: {exc.filename}); "
+            "pass --out with a file in a writable folder"
+        ) from None
+    console.print(f"report: {written}")
 
 
 def _print_summary(results: Any) -> Any:
@@ -306,6 +345,8 @@ def plan(
     from thinktime.render import si
 
     try:
+        if target is not None and not 0 <= target <= 1:
+            raise ThinktimeError(f"--target must be an accuracy from 0 to 1, got {target}")
         if workload == "calibrate":  # `thinktime plan calibrate` measures this machine
             _calibrate()
             return
@@ -345,15 +386,11 @@ def plan(
 
 
 def _cheapest(bench: str, workload: Any, target: float) -> None:
-    from pathlib import Path
-
     from thinktime.bench.store import Store
     from thinktime.plan.cheapest import cheapest
 
-    if not Path(bench).is_file():
-        raise fail(f"results file not found: {bench}; run `thinktime bench` first")
     try:
-        options = cheapest(Store(bench), workload, target)
+        options = cheapest(Store(bench, create=False), workload, target)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"cheapest configurations reaching {target:.0%} (measured tokens/answer)")
@@ -416,6 +453,20 @@ def serve(
     max_concurrent: Annotated[int, typer.Option(help="Requests running at once.")] = 8,
     max_queue: Annotated[int, typer.Option(help="Requests admitted before 429s.")] = 64,
     timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 300.0,
+    policy: Annotated[
+        Path | None, typer.Option(help="TOML file: what clients may run (docs/security.md).")
+    ] = None,
+    allow_verifier: Annotated[
+        list[str] | None,
+        typer.Option(help="Let clients name this verifier too (program, prm); repeatable."),
+    ] = None,
+    open_metrics: Annotated[
+        bool, typer.Option(help="Serve /metrics without the key (for a scraper).")
+    ] = False,
+    unsafe_exec: Annotated[
+        bool,
+        typer.Option(help="Run model code with process limits alone where namespaces are missing."),
+    ] = False,
 ) -> None:
     """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
     import ipaddress
@@ -424,6 +475,9 @@ def serve(
 
     from thinktime.backends.base import load_backend
     from thinktime.serve.app import ServerConfig, create_app
+    from thinktime.serve.policy import ServerPolicy
+    from thinktime.verifiers.base import VERIFIERS
+    from thinktime.verifiers.sandbox import allow_unsafe_exec
 
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -434,11 +488,24 @@ def serve(
             f"refusing to bind {host} without an API key; pass --api-key or set THINKTIME_API_KEY"
         )
     try:
+        rules = ServerPolicy.load(policy) if policy else ServerPolicy()
+        if allow_verifier:
+            rules = ServerPolicy.build(
+                {**rules.model_dump(), "verifiers": [*rules.verifiers, *allow_verifier]}
+            )
+        unknown = sorted(set(rules.verifiers) - set(VERIFIERS))
+        if unknown:
+            raise ThinktimeError(
+                f"unknown verifier {unknown[0]!r} in the policy; "
+                f"choose from: {', '.join(VERIFIERS)}"
+            )
+        allow_unsafe_exec(unsafe_exec)
         backend = load_backend(model, n_parallel=max(8, max_concurrent))
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, max_concurrent=max_concurrent,
-                          max_queue=max_queue, timeout=timeout)  # fmt: skip
+                          max_queue=max_queue, timeout=timeout, policy=rules,
+                          open_metrics=open_metrics)  # fmt: skip
     uvicorn.run(create_app(backend, config), host=host, port=port, log_level="warning")
 
 

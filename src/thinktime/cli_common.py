@@ -2,6 +2,9 @@
 
 >>> fail("no such model").exit_code
 2
+>>> at_least("--limit", 0, 1)
+Traceback (most recent call last):
+thinktime.errors.ThinktimeError: --limit must be at least 1, got 0
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from thinktime.errors import ThinktimeError
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -19,6 +24,12 @@ def fail(message: str) -> typer.Exit:
     """Print `error: message` on stderr and return the exit (code 2) to raise."""
     errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def at_least(option: str, value: object, low: int) -> None:
+    """Refuse an integer option below `low` (None and non-integers are left to other checks)."""
+    if isinstance(value, int) and value < low:
+        raise ThinktimeError(f"{option} must be at least {low}, got {value}")
 
 
 def run_with_progress(

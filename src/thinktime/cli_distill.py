@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli_common import console, fail, run_with_progress
+from thinktime.cli_common import at_least, console, fail, run_with_progress
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
@@ -32,6 +32,8 @@ DataDir = Annotated[
 def _task(spec: str, limit: int | None, offset: int, data_dir: str | None) -> Any:
     from thinktime.tasks import load_task
 
+    at_least("--limit", limit, 1)
+    at_least("--offset", offset, 0)
     if data_dir:
         os.environ["THINKTIME_DATA"] = data_dir
     task = load_task(spec, limit=limit, offset=offset or None)
@@ -78,12 +80,14 @@ def traces(
     from thinktime.bench.configs import parse_config
     from thinktime.bench.store import Store
     from thinktime.distill.traces import TraceFilter, select_traces, write_jsonl
+    from thinktime.sampling import sampling_params
 
     try:
         rules = TraceFilter(
             max_tokens=max_trace_tokens, per_question=per_question, min_agreement=min_agreement
         )
         parse_config(strategy)
+        sampling_params(options=True, max_tokens=max_tokens)
         the_task = _task(task, limit, offset, data_dir)
         results = Store(store)
         backend = load_backend(teacher, n_parallel=16)
@@ -214,8 +218,10 @@ def evaluate(
     from thinktime.distill.compare import compare
     from thinktime.distill.student import is_gguf_reference
     from thinktime.models.resolve import resolve_model
+    from thinktime.sampling import sampling_params
 
     try:
+        sampling_params(options=True, max_tokens=max_tokens)
         for reference in (base, student, teacher):  # fail before any arm spends compute
             if is_gguf_reference(reference):
                 resolve_model(reference)

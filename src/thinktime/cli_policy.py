@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from thinktime.cli_common import console, fail
+from thinktime.cli_common import at_least, console, fail
+from thinktime.errors import ThinktimeError
 
 
 def policy(
@@ -33,9 +34,11 @@ def policy(
     from thinktime.bench.store import Store
 
     path = Path(store)
-    if not path.is_file():
-        raise fail(f"results file not found: {path}; run `thinktime bench` first")
-    pools = load_pools(Store(path), model, config)
+    try:
+        at_least("--step", step, 1)
+        pools = load_pools(Store(path, create=False), model, config)
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
     if not pools:
         raise fail(
             f"no results for model {model!r} with config {config!r} in {path}; "

@@ -7,11 +7,22 @@ Validated when built, so a bad value fails before any compute is spent:
     >>> SamplingParams(max_tokens=0)
     Traceback (most recent call last):
     pydantic_core._pydantic_core.ValidationError: ...
+
+`sampling_params` builds them from user input: a bad value is a one-line `ThinktimeError`
+naming the field (or its CLI option) and the valid range:
+
+    >>> sampling_params(options=True, temperature=5)
+    Traceback (most recent call last):
+    thinktime.errors.ThinktimeError: --temperature must be a number >= 0.0 and <= 2.0, got 5
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from thinktime.errors import ThinktimeError
 
 
 class SamplingParams(BaseModel):
@@ -31,3 +42,27 @@ class SamplingParams(BaseModel):
     def with_(self, **changes: object) -> SamplingParams:
         """A copy with some fields changed, validated again."""
         return SamplingParams.model_validate({**self.model_dump(), **changes})
+
+
+def sampling_params(*, options: bool = False, **values: Any) -> SamplingParams:
+    """`SamplingParams(**values)`; a bad value raises `ThinktimeError` with its valid range, named
+    as the field (`max_tokens`) or, with `options`, as the CLI option (`--max-tokens`)."""
+    try:
+        return SamplingParams(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "sampling"
+        label = f"--{name.replace('_', '-')}" if options else name
+        field = SamplingParams.model_fields.get(name)
+        if field is None:
+            raise ThinktimeError(f"bad {label}: {error['msg']}") from None
+        types = [t for t in get_args(field.annotation) or [field.annotation] if t is not type(None)]
+        kind = "an integer" if int in types else "a number" if float in types else "valid"
+        bounds = [
+            f"{sign} {getattr(rule, attr)}"
+            for rule in field.metadata
+            for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+            if hasattr(rule, attr)
+        ]
+        valid = " ".join([kind, " and ".join(bounds)]).strip()
+        raise ThinktimeError(f"{label} must be {valid}, got {error['input']!r}") from None

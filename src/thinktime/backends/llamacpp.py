@@ -245,6 +245,8 @@ class LlamaCppBackend:
 
         def run() -> None:
             try:
+                if cancel is not None and cancel.is_set():
+                    return  # cancelled while queued for a worker: start nothing
                 handler = (
                     self._server.handle_completions
                     if request.prompt is not None
@@ -296,17 +298,18 @@ def _streamed(handler: Any, body: dict[str, Any], cancel: threading.Event) -> di
                 finish[index] = choice["finish_reason"]
         return cancel.is_set()  # True asks the engine to stop this request's sequences
 
-    handler(body, on_chunk)
+    if not cancel.is_set():  # cancelled while queued for a worker: start nothing
+        handler(body, on_chunk)
     if "error" in reply:
         return {"error": reply["error"]}
     asked = bool(body.get("logprobs"))
     choices = [
         {
-            "message": {"content": "".join(texts[i])},
+            "message": {"content": "".join(texts.get(i, []))},
             "finish_reason": finish.get(i, "cancelled"),
-            "logprobs": {"content": logprobs[i]} if asked and logprobs[i] else None,
+            "logprobs": {"content": logprobs.get(i)} if asked and logprobs.get(i) else None,
         }
-        for i in sorted(texts)
+        for i in range(max(int(body.get("n", 1)), len(texts)))
     ]
     return {"choices": choices, "usage": reply.get("usage") or {}}
 

@@ -11,13 +11,17 @@ flight; re-running skips every (task, question, model, config) already stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from thinktime.errors import ThinktimeError
 
 MIGRATIONS: list[str] = [
     # 1: results and their samples
@@ -42,6 +46,14 @@ MIGRATIONS: list[str] = [
 ]
 
 
+BUSY_SECONDS = 30.0  # a second writer waits this long for the lock before it gives up
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreError(ThinktimeError):
+    """A results store that cannot be opened or written: the message says why and what to do."""
+
+
 @dataclass(frozen=True)
 class SampleRow:
     text: str
@@ -53,24 +65,85 @@ class SampleRow:
 
 
 class Store:
-    """Thread-safe writes; reads return plain dicts."""
+    """Thread-safe writes; reads return plain dicts.
 
-    def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+    Opening checks the file before anything is written: a folder, a file that is not SQLite, a
+    SQLite file that is not a store, a newer schema or an unwritable place is a `StoreError`,
+    and a failed open leaves no file or folder behind. `create=False` refuses a missing file.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = str(path)
         self._lock = threading.Lock()
+        target = Path(path)
+        memory = self.path == ":memory:"
+        folders = [] if memory else _check_path(target, create)
+        existed = memory or target.exists()
+        try:
+            for folder in folders:
+                folder.mkdir()
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None
+            )
+            try:
+                self._open()
+            except BaseException:
+                self._db.close()
+                raise
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            if not existed:  # leave nothing half-made behind
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(self.path + suffix).unlink(missing_ok=True)
+            for folder in reversed(folders):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(_explain(self.path, exc)) from exc
+
+    def _open(self) -> None:
+        # one statement, one snapshot: nothing is written before the file is known to be ours
+        version, objects = self._db.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), "
+            "(SELECT count(*) FROM sqlite_master)"
+        ).fetchone()
+        self._check(version, objects)
+        self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        if version < len(MIGRATIONS):
+            self._migrate()
+
+    def _check(self, version: int, objects: int) -> None:
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"store {self.path} has schema version {version}; this thinktime understands up "
+                f"to {len(MIGRATIONS)}; upgrade thinktime"
+            )
+        if version == 0 and objects:
+            raise StoreError(
+                f"{self.path} is an SQLite file but not a thinktime results store; "
+                "pass another path"
+            )
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._lock:
-                self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # a second process opening it at once waits here
+            try:
+                version, objects = self._db.execute(
+                    "SELECT (SELECT user_version FROM pragma_user_version), "
+                    "(SELECT count(*) FROM sqlite_master)"
+                ).fetchone()
+                self._check(version, objects)  # it may have migrated the file meanwhile
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    for statement in _statements(script):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     @property
     def version(self) -> int:
@@ -84,36 +157,32 @@ class Store:
         return {r[0] for r in rows}
 
     def add(self, result: dict[str, Any], samples: Iterable[SampleRow]) -> None:
-        """Store one result and its samples atomically."""
+        """Store one result and its samples atomically; one another writer stored first stays."""
         columns = list(result)
         values = [json.dumps(v) if isinstance(v, dict) else v for v in result.values()]
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # waits up to BUSY_SECONDS for the lock
+            except sqlite3.Error as exc:
+                raise StoreError(_explain(self.path, exc)) from exc
             try:
                 cursor = self._db.execute(
                     f"INSERT INTO results ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})",
+                    f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING",
                     values,
                 )
-                self._db.executemany(
-                    "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            cursor.lastrowid,
-                            i,
-                            s.text,
-                            s.answer,
-                            s.verdict,
-                            s.finish_reason,
-                            s.completion_tokens,
-                            s.score,
-                        )
-                        for i, s in enumerate(samples)
-                    ],
-                )
+                rows = [
+                    (cursor.lastrowid, i, s.text, s.answer, s.verdict, s.finish_reason,
+                     s.completion_tokens, s.score)
+                    for i, s in enumerate(samples)
+                ] if cursor.rowcount else []  # fmt: skip
+                self._db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise StoreError(_explain(self.path, exc)) from exc
                 raise
 
     def results(self, task: str | None = None) -> list[dict[str, Any]]:
@@ -128,3 +197,70 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _check_path(path: Path, create: bool) -> list[Path]:
+    """Refuse a path that cannot hold a store before touching the disk; the folders to make."""
+    if path.is_dir():
+        raise StoreError(
+            f"store {path} is a folder, not a results file; pass a file path such as "
+            f"{path / 'results.db'}"
+        )
+    if path.exists():
+        try:
+            with path.open("rb") as file:
+                header = file.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read store {path}: {exc.strerror}; check its permissions"
+            ) from exc
+        if not path.is_file() or (header and header != SQLITE_HEADER):
+            raise StoreError(
+                f"{path} is not a thinktime results store (not an SQLite file); "
+                "pass another path or move the file away"
+            )
+        if not header and not create:
+            raise StoreError(f"store {path} is empty; run `thinktime bench` first")
+        return []
+    if not create:
+        raise StoreError(f"results file not found: {path}; run `thinktime bench` first")
+    missing, parent = [], path.absolute().parent
+    while not parent.exists() and not parent.is_symlink():
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StoreError(
+            f"cannot create store {path}: {parent} is a file, not a folder; "
+            "pass a store path inside a folder"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"cannot create store {path}: folder {parent} is not writable; "
+            "pass a store path in a writable folder"
+        )
+    return missing[::-1]
+
+
+def _explain(path: str, exc: OSError | sqlite3.Error) -> str:
+    """One line for a store that failed to open: what went wrong, what to do."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if "locked" in reason or "busy" in reason:
+        return (
+            f"store {path} stayed locked by another writer for {BUSY_SECONDS:.0f} s; "
+            "wait for it to finish or pass another store path"
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return f"store {path} is corrupt or not a results store ({reason}); pass another path"
+    return f"cannot open store {path} ({reason}); check that it and its folder are writable"
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script split into its statements (triggers' inner `;` kept together)."""
+    statements, buffer = [], ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                statements.append(buffer)
+            buffer = ""
+    return statements

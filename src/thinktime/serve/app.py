@@ -175,7 +175,12 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        """thinktime's counters, then the engine's own (`thinktime_engine_*`) where it has them."""
+        text = generate_latest(metrics.registry).decode()
+        stats = getattr(backend, "engine_stats", None)
+        for name, value in (stats() if callable(stats) else {}).items():
+            text += f"thinktime_engine_{name} {value}\n"
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models")
     def models(request: Request) -> Any:
@@ -331,6 +336,9 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         request: Request, body: ChatRequest, plan: Plan, cancel: threading.Event
     ) -> Response:
         """Run the choices (the slot is held); the slot is freed when their threads end."""
+        if await request.is_disconnected():  # left while queued: start nothing
+            release_later([])
+            return _error(400, "the client disconnected before the request started")
         tasks: list[asyncio.Future[Any]] = [
             asyncio.ensure_future(asyncio.to_thread(_run, body, plan, cancel))
             for _ in range(body.n)
@@ -387,7 +395,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             if await request.is_disconnected():
                 cancel.set()
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
 
     def _chunk(
         body: ChatRequest,
@@ -423,6 +431,10 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             try:
                 await running.acquire()
                 holding = True
+                if await self.request.is_disconnected():  # left while queued: start nothing
+                    return
+                watcher = asyncio.create_task(_watch_disconnect(self.request, cancel))
+                self.tasks.append(watcher)
                 yield _chunk(body, cid, {"role": "assistant", "content": ""})
                 streamed = plan.strategy in STREAMED and getattr(backend, "stream", None)
                 pieces = (

@@ -1,0 +1,93 @@
+"""Careless CLI input: one line on stderr naming the option and what it takes, exit 2."""
+
+import pytest
+from typer.testing import CliRunner
+
+from thinktime.api import solve
+from thinktime.backends.fake import FakeBackend
+from thinktime.cli import app
+from thinktime.errors import ThinktimeError
+
+runner = CliRunner()
+SOLVE = ["solve", "2+2?", "--model", "fake"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-tokens", "0"], "--max-tokens must be an integer >= 1 and <= 131072, got 0"),
+        (["--temperature", "5"], "--temperature must be a number >= 0.0 and <= 2.0, got 5.0"),
+        (
+            ["--param", "seed=x"],
+            "bad --param seed='x': seed is not a strategy parameter; use --seed",
+        ),
+        (["-p", "temperature=9"], "temperature is not a strategy parameter; use --temperature"),
+        (["-p", "max_tokens=0"], "max_tokens is not a strategy parameter; use --max-tokens"),
+        (["-p", "n=abc"], "strategy 'cot' draws one sample and takes no n"),
+        (
+            ["-s", "self_consistency", "-p", "n=abc"],
+            "self_consistency': n: Input should be a valid",
+        ),
+        (["-s", "self_consistency", "-p", "n=0"], "--param n must be at least 1, got 0"),
+        (["-s", "self_consistency", "-n", "2", "-p", "n=3"], "n given twice"),
+        (["-s", "self_consistency", "-n", "-1"], "-n must be at least 1, got -1"),
+        (["--param", "n"], "bad --param 'n'; write it as NAME=VALUE"),
+        (["-s", "majority"], "unknown strategy 'majority'; choose one of"),
+    ],
+)
+def test_bad_solve_options(args, message):
+    _assert_one_line(runner.invoke(app, [*SOLVE, *args]), message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-tokens", "0"], "--max-tokens must be an integer >= 1"),
+        (["--limit", "-1"], "--limit must be at least 1, got -1"),
+        (["--offset", "-2"], "--offset must be at least 0, got -2"),
+        (["--level", "9"], "--level must be 1 to 5"),
+        (["-s", "self_consistency:n=abc"], "bad parameters for strategy 'self_consistency'"),
+        (["-s", "self_consistency:16"], "write STRATEGY:NAME=VALUE"),
+    ],
+)
+def test_bad_bench_options_create_no_store(tmp_path, args, message):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q?", "answer": "42"}\n')
+    store = tmp_path / "runs" / "qa.db"
+    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    _assert_one_line(runner.invoke(app, [*bench, *args]), message)
+    assert not store.parent.exists()
+
+
+def test_other_commands(tmp_path):
+    _assert_one_line(runner.invoke(app, ["report", str(tmp_path / "x.db")]), "not found")
+    policy = ["policy", str(tmp_path / "x.db"), "--model", "fake", "--step", "0"]
+    _assert_one_line(runner.invoke(app, policy), "--step must be at least 1, got 0")
+    plan = ["plan", "docs/plan/agents-7b-sc8.yaml", "--target", "7"]
+    _assert_one_line(runner.invoke(app, plan), "--target must be an accuracy from 0 to 1")
+    traces = ["distill", "traces", "--teacher", "fake", "--max-tokens", "0"]
+    _assert_one_line(runner.invoke(app, traces), "--max-tokens must be an integer >= 1")
+
+
+def test_the_library_names_the_argument():
+    with pytest.raises(ThinktimeError, match="max_tokens must be an integer >= 1"):
+        solve("2+2?", backend=FakeBackend(["4"]), max_tokens=0)
+    with pytest.raises(ThinktimeError, match=r"temperature must be a number >= 0\.0 and <= 2\.0"):
+        solve("2+2?", backend=FakeBackend(["4"]), temperature=-1)
+
+
+def _assert_one_line(result, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_report_to_an_unwritable_place(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q?", "answer": "42"}\n')
+    store = str(tmp_path / "qa.db")
+    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", store]
+    assert runner.invoke(app, bench).exit_code == 0
+    out = str(data / "report.html")  # inside a file: unwritable, even for root
+    _assert_one_line(runner.invoke(app, ["report", store, "--out", out]), "cannot write the report")
