@@ -1,4 +1,5 @@
-# One command runs every check: `make check` (ruff format + lint, mypy, pytest). CI runs it too.
+# One command runs every check: `make check` (ruff format + lint, import contract, mypy, pytest).
+# CI runs it too.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -36,6 +37,7 @@ check: lint typecheck test
 lint: install-dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -28,9 +28,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from thinktime import solve
+from thinktime.answers.equivalence import equivalent
 from thinktime.backends.llamacpp import LlamaCppBackend
 from thinktime.tasks import Problem, gsm8k
-from thinktime.verifiers.equivalence import equivalent
 
 # name → (solve keyword arguments, questions run at once so the engine's slots stay busy)
 CONFIGS: dict[str, tuple[dict[str, Any], int]] = {

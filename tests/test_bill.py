@@ -1,13 +1,13 @@
 import pytest
 
 from thinktime.backends.fake import FAKE_CARD, FakeBackend
-from thinktime.compute.bill import Bill, Ledger
 from thinktime.compute.flops import attention_flops, generation_flops
+from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Message, Request
+from thinktime.types import Bill, Message, Request
 
 CARD = ModelCard("m", "llama", 10, 8, 2, 4, 4, 1, 128)
 

@@ -4,10 +4,10 @@ import pytest
 
 from thinktime import solve
 from thinktime.backends.fake import FakeBackend
-from thinktime.compute.bill import Bill
 from thinktime.compute.budget import Budget
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.effort import effort_for
+from thinktime.types import Bill
 
 TEN = " ".join(["w"] * 9) + " \\boxed{7}"  # ten fake tokens
 

@@ -1,8 +1,8 @@
 import threading
 import time
 
-from thinktime.verifiers import equivalence
-from thinktime.verifiers.equivalence import equivalent
+from thinktime.answers import equivalence
+from thinktime.answers.equivalence import equivalent
 
 
 def test_numeric_forms():

@@ -1,7 +1,7 @@
 import pytest
 
+from thinktime.answers.extract import answer_span, extract_answer, normalize, reasoning_tokens
 from thinktime.types import Completion
-from thinktime.verifiers.extract import answer_span, extract_answer, normalize, reasoning_tokens
 
 
 @pytest.mark.parametrize(

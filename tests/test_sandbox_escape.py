@@ -259,3 +259,26 @@ def test_a_gibibyte_of_output_costs_the_caller_little(service):
     assert result["truncated"] and len(result["stdout"]) <= 1 << 16
     assert result["maxrss_kib"] < 100_000, result["maxrss_kib"]  # the old sandbox: 3.1 GB
     assert _no_leftovers_within(2.0), _leftovers()
+
+
+def test_nothing_but_the_work_dir_is_writable_and_no_thread_starts(service):
+    code = BYPASSES["clear_deny"] + (
+        "import os, threading\n"
+        "for path in ('/x', '/dev/x', '/dev/shm/x', '/usr/lib/x', '/tmp/x'):\n"
+        "    try:\n"
+        "        open(path, 'w').write('x')\n"
+        "        print('wrote', path)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', path, type(exc).__name__)\n"
+        "try:\n"
+        "    threading.Thread(target=lambda: None).start()\n"
+        "    print('thread started')\n"
+        "except RuntimeError:\n"
+        "    print('thread refused')\n"
+        "open('/work/ok.txt', 'w').write('fine')\n"
+        "print('work ok')\n"
+    )
+    out = service.run(code)["stdout"]
+    assert "wrote" not in out and out.count("refused /") == 5 and "work ok" in out, out
+    if not service.as_user:  # the seccomp filter needs pyseccomp, installed for the service
+        assert "thread refused" in out, out

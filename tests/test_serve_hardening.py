@@ -245,5 +245,44 @@ def test_disconnected_clients_stop_their_work(live, stream):
     gone = time.monotonic()
     assert _wait_idle(backend, 3.0), backend.running
     assert max(backend.stopped_at) - gone < 3.0
-    health = httpx.get(url + "/metrics").text  # every place was given back
-    assert "thinktime_queue_depth 0.0" in health
+    deadline = time.monotonic() + 3.0  # every place is given back once the work has stopped
+    while "thinktime_queue_depth 0.0" not in httpx.get(url + "/metrics").text:
+        assert time.monotonic() < deadline, "a disconnected request kept its place"
+        time.sleep(0.05)
+
+
+def _chat(c: TestClient, **fields) -> httpx.Response:
+    return c.post(CHAT, json={"model": "qwen", "messages": USER, **fields})
+
+
+def test_nested_samplers_are_held_to_the_sample_cap_at_run_time():
+    options = {"strategy": "self_consistency",
+               "params": {"n": 2, "sampler": "self_consistency",
+                          "sampler_params": {"n": 1000}}}  # fmt: skip
+    error = assert_openai_error(_chat(client(), thinktime=options), 403)
+    assert "max_samples" in error["message"]
+
+
+def test_strategies_named_inside_params_and_efforts_obey_the_policy():
+    c = client(policy=ServerPolicy(strategies=["cot", "self_consistency"]))
+    nested = {"strategy": "self_consistency", "params": {"sampler": "best_of_n"}}
+    assert "best_of_n" in assert_openai_error(_chat(c, thinktime=nested), 403)["message"]
+    effort = assert_openai_error(_chat(c, reasoning_effort="high"), 403)
+    assert "policy.strategies" in effort["message"]
+
+
+def test_hostile_numbers_are_400s():
+    c = client()
+    assert_openai_error(c.post(CHAT, content=b'{"model": "qwen", "seed": 1' + b"1" * 5000 + b"}"),
+                        400)  # fmt: skip
+    assert_openai_error(_chat(c, seed=2**40), 400)
+    for row in (["NaN", 1, "x"], [0.0, 100_000_000, "x"]):
+        body = {"strategy": "route", "params": {"policy": [row]}}
+        raw = httpx.Request("POST", "http://x", json={"model": "qwen", "messages": USER,
+                                                      "thinktime": body}).content  # fmt: skip
+        assert_openai_error(c.post(CHAT, content=raw.replace(b'"NaN"', b"NaN")), 400)
+
+
+def test_streaming_several_choices_is_refused_with_a_reason():
+    error = assert_openai_error(_chat(client(), stream=True, n=2), 400)
+    assert "n=1" in error["message"]

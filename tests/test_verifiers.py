@@ -4,7 +4,7 @@ import pytest
 
 from thinktime import solve
 from thinktime.backends.fake import FakeBackend
-from thinktime.compute.bill import Ledger
+from thinktime.compute.ledger import Ledger
 from thinktime.types import Completion, TokenLogprob
 from thinktime.verifiers.gold import GoldVerifier, ScorerVerifier
 from thinktime.verifiers.judge import judge_score

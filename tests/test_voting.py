@@ -1,4 +1,4 @@
-from thinktime.strategies.voting import classes, vote
+from thinktime.answers.voting import classes, vote
 
 
 def test_majority_over_equivalent_forms():

@@ -6,10 +6,9 @@
 """
 
 from thinktime.api import solve
-from thinktime.compute.bill import Bill
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams
-from thinktime.types import Result, Sample
+from thinktime.types import Bill, Result, Sample
 
 __all__ = ["Bill", "Result", "Sample", "SamplingParams", "ThinktimeError", "solve"]
 __version__ = "0.1.0"

@@ -18,15 +18,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from thinktime.backends.base import Backend, load_backend
-from thinktime.compute.bill import Bill, Ledger
 from thinktime.compute.budget import Budget
+from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 from thinktime.sampling import sampling_params
 from thinktime.strategies import Context, get_strategy
 from thinktime.strategies.effort import effort_for
-from thinktime.types import Message, Result
+from thinktime.types import Bill, Message, Result
 from thinktime.verifiers.base import Verifier, make_verifier
 
 

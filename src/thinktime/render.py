@@ -11,8 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from thinktime.compute.bill import Bill
-from thinktime.types import Result
+from thinktime.types import Bill, Result
 
 
 def si(value: float | None, unit: str = "") -> str:
@@ -90,11 +89,11 @@ def show_result(console: Console, result: Result) -> None:
     if isinstance(rounds, list) and rounds:
         checks = " → ".join(f"{r['answer']} {r['verdict']}" for r in rounds)
         console.print(Text.assemble(("self-checks: ", "bold"), checks))
-    console.print(Group(votes_table(result), Text(""), bill_table(result.bill)))  # type: ignore[arg-type]
+    console.print(Group(votes_table(result), Text(""), bill_table(result.bill)))
 
 
 def result_json(result: Result) -> dict[str, Any]:
     data = asdict(result)
-    data["bill"] = result.bill.to_dict() if isinstance(result.bill, Bill) else None
+    data["bill"] = result.bill.to_dict()
     data["reasoning"] = result.reasoning
     return data

@@ -11,8 +11,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
 
 from thinktime.errors import ThinktimeError
 
@@ -97,11 +97,42 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Bill:
+    """What an answer cost. `flops` is None when the model's shape is unknown."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    verifier_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    flops: int | None = 0
+    seconds: float = 0.0
+    engine_seconds: float = 0.0  # the part of `seconds` spent inside backend calls
+    dollars: float = 0.0
+    calls: int = 0
+    samples: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Bill) -> Bill:
+        merged: dict[str, Any] = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            merged[f.name] = None if a is None or b is None else a + b
+        return Bill(**merged)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "total_tokens": self.total_tokens}
+
+
+@dataclass(frozen=True)
 class Result:
     """What `thinktime.solve` returns: the answer, how it was chosen, and what it cost.
 
     `votes` maps each distinct answer (one representative per equivalence class) to its count;
-    `chosen` indexes the sample whose reasoning is shown; `bill` is a `thinktime.compute.Bill`.
+    `chosen` indexes the sample whose reasoning is shown; `bill` is its `Bill`.
     """
 
     question: str
@@ -111,7 +142,7 @@ class Result:
     samples: tuple[Sample, ...]
     votes: dict[str, float] = field(default_factory=dict)
     chosen: int | None = None
-    bill: object | None = None
+    bill: Bill = field(default_factory=Bill)
     details: dict[str, object] = field(default_factory=dict)
     budget_limited: bool = False
 

@@ -39,8 +39,16 @@ def main() -> None:
     request = json.load(sys.stdin)
     limits = sandbox.Limits(**request.get("limits", {}))
     result = sandbox.run_python(request["code"], limits)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({**asdict(result), "reason": result.reason, "maxrss_kib": peak}))
+    print(json.dumps({**asdict(result), "reason": result.reason, "maxrss_kib": _peak_kib()}))
+
+
+def _peak_kib() -> int:
+    """This process's peak resident memory since exec (VmHWM; ru_maxrss would include the
+    memory of the process that forked it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ Built-in backends register the same way a plugin would:
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from thinktime.errors import ThinktimeError
 from thinktime.models.card import ModelCard
+from thinktime.registry import Registry
 from thinktime.sampling import SamplingParams
 from thinktime.types import Generation, Request
 
@@ -51,23 +50,20 @@ class Cancellable(Protocol):
 
 
 BackendFactory = Callable[..., Backend]
-BACKENDS: dict[str, BackendFactory] = {}
 # built-ins live in their own modules and are imported on first use (engines load lazily)
-_BUILTIN_MODULES = {
-    "llamacpp": "thinktime.backends.llamacpp",
-    "openai": "thinktime.backends.openai_compat",
-    "fake": "thinktime.backends.fake",
-}
+BACKENDS: Registry[BackendFactory] = Registry(
+    "backend",
+    {
+        "llamacpp": "thinktime.backends.llamacpp",
+        "openai": "thinktime.backends.openai_compat",
+        "fake": "thinktime.backends.fake",
+    },
+)
 
 
 def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
     """Decorator: make `factory(model, **options)` available as backend `name`."""
-
-    def wrap(factory: BackendFactory) -> BackendFactory:
-        BACKENDS[name] = factory
-        return factory
-
-    return wrap
+    return BACKENDS.register(name)
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -75,7 +71,7 @@ def split_spec(spec: str) -> tuple[str, str]:
     if spec == "fake":
         return "fake", ""
     head, sep, tail = spec.partition(":")
-    if sep and (head in BACKENDS or head in _BUILTIN_MODULES):
+    if sep and head in BACKENDS:
         return head, tail
     return "llamacpp", spec
 
@@ -83,12 +79,7 @@ def split_spec(spec: str) -> tuple[str, str]:
 def make_backend(spec: str, **options: object) -> Backend:
     """Build a new backend for `spec` (see module docstring)."""
     name, model = split_spec(spec)
-    if name not in BACKENDS and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
-    if name not in BACKENDS:
-        known = ", ".join(sorted(set(BACKENDS) | set(_BUILTIN_MODULES)))
-        raise ThinktimeError(f"unknown backend {name!r}; choose one of: {known}")
-    return BACKENDS[name](model, **options)
+    return BACKENDS.get_or_fail(name)(model, **options)
 
 
 @lru_cache(maxsize=4)

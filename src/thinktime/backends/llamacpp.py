@@ -299,7 +299,9 @@ def _streamed(handler: Any, body: dict[str, Any], cancel: threading.Event) -> di
         return cancel.is_set()  # True asks the engine to stop this request's sequences
 
     if not cancel.is_set():  # cancelled while queued for a worker: start nothing
-        handler(body, on_chunk)
+        result = handler(body, on_chunk)
+        if isinstance(result, dict) and "error" in result:  # refused before streaming
+            reply["error"] = result["error"]
     if "error" in reply:
         return {"error": reply["error"]}
     asked = bool(body.get("logprobs"))

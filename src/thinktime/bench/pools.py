@@ -19,7 +19,7 @@ import random
 from collections.abc import Sequence
 from math import comb
 
-from thinktime.strategies.voting import vote
+from thinktime.answers.voting import vote
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from thinktime.answers.voting import vote
 from thinktime.strategies.adaptive_consistency import AdaptiveParams, settled
-from thinktime.strategies.voting import vote
 from thinktime.types import Sample
 
 

@@ -96,7 +96,7 @@ def run_one(
         chosen.finish_reason if chosen else "stop",
         task.grade(problem, result.answer),
     )
-    bill = asdict(result.bill)  # type: ignore[call-overload]
+    bill = asdict(result.bill)
     row = {
         "task": task.name,
         "question_id": problem.id,

@@ -1,8 +1,9 @@
 """The compute bill: tokens, FLOPs, seconds and dollars attached to every result."""
 
-from thinktime.compute.bill import Bill, Ledger
 from thinktime.compute.flops import attention_flops, generation_flops
+from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, PriceTable, load_prices
+from thinktime.types import Bill
 
 __all__ = [
     "Bill",

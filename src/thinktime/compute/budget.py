@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktime.compute.bill import Bill
+from thinktime.errors import ThinktimeError
+from thinktime.types import Bill
 
 
 class Budget(BaseModel):
@@ -32,6 +33,9 @@ class Budget(BaseModel):
     max_flops: float | None = Field(None, gt=0, description="Forward FLOPs, prompts included.")
     max_seconds: float | None = Field(None, gt=0, description="Wall seconds (between steps).")
     max_dollars: float | None = Field(None, gt=0, description="Dollars (between steps).")
+    max_samples: int | None = Field(
+        None, ge=1, description="Samples drawn, verifier calls included (checked before a call)."
+    )
 
     def exceeded(self, bill: Bill) -> bool:
         """True once any cap is reached."""
@@ -51,3 +55,7 @@ class Budget(BaseModel):
         if self.max_flops is not None and flops_per_token and bill.flops is not None:
             left.append((self.max_flops - bill.flops) / flops_per_token)
         return max(0, int(min(left))) if left else None
+
+
+class SampleCapError(ThinktimeError):
+    """A call would draw more samples than `Budget.max_samples` allows."""

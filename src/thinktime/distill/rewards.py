@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from thinktime.verifiers.equivalence import equivalent
-from thinktime.verifiers.extract import extract_answer
+from thinktime.answers.equivalence import equivalent
+from thinktime.answers.extract import extract_answer
 
 
 def _text(completion: Any) -> str:

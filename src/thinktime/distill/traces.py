@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
 
@@ -97,12 +97,11 @@ def _key(text: str) -> str:
 
 
 def _majority(samples: list[dict[str, Any]]) -> tuple[str | None, float]:
-    """The most common extracted answer and the share of samples giving it."""
-    answers = Counter(s["answer"] for s in samples if s.get("answer"))
-    if not answers or not samples:
+    """The majority answer (equivalent answers vote together) and the share of samples giving it."""
+    winner, table = vote([s.get("answer") or None for s in samples])
+    if winner is None or not samples:
         return None, 0.0
-    answer, count = answers.most_common(1)[0]
-    return answer, count / len(samples)
+    return winner, table[winner] / len(samples)
 
 
 def select_traces(

@@ -31,7 +31,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +43,10 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
+from thinktime.answers.extract import extract_answer
 from thinktime.api import solve
 from thinktime.backends.base import Backend, Cancellable
-from thinktime.compute.bill import Bill
+from thinktime.compute.budget import SampleCapError
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages, direct_messages
 from thinktime.sampling import SamplingParams
@@ -55,9 +56,9 @@ from thinktime.serve.metrics import Metrics
 from thinktime.serve.policy import PolicyViolation, ServerPolicy
 from thinktime.serve.schemas import ChatRequest, error_body
 from thinktime.strategies import STRATEGIES
-from thinktime.types import Message
+from thinktime.strategies.effort import effort_for
+from thinktime.types import Bill, Message
 from thinktime.types import Request as EngineRequest
-from thinktime.verifiers.extract import extract_answer
 
 STREAMED = ("none", "cot", "direct")  # single-sample strategies whose tokens can stream
 
@@ -88,6 +89,13 @@ class Plan:
     params: dict[str, Any]
     budget: dict[str, float] | None
     effort: str | None
+
+    def resolved(self, model: str) -> tuple[str, dict[str, Any]]:
+        """(strategy, params) as they will run: a `reasoning_effort` looked up in its table."""
+        if self.effort is None:
+            return self.strategy or "none", self.params
+        effort = effort_for(self.effort, model)
+        return effort.strategy, {**effort.params, **self.params}
 
 
 def plan_request(body: ChatRequest, served: str) -> Plan:
@@ -219,9 +227,15 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             data = parse_json(await read_body(request, config.max_body_bytes))
             body = ChatRequest.model_validate(data)
             plan = plan_request(body, config.model)
+            if body.stream and body.n > 1:
+                raise BadRequest(
+                    "streaming returns one choice; send n=1 with stream, or stream=false for n>1",
+                    "n",
+                )
+            strategy, params = plan.resolved(backend.name)
             config.policy.check(
-                plan.strategy or "none",
-                plan.params,
+                strategy,
+                params,
                 body.n,
                 sum(len(m.text()) for m in body.messages),
                 body.max_completion_tokens or body.max_tokens or 0,
@@ -269,6 +283,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         share = max(config.policy.max_completion_tokens // choices, 1)
         budget["max_tokens"] = min(budget.get("max_tokens", share), share)
         budget["max_seconds"] = min(budget.get("max_seconds", timeout), timeout)
+        samples = max(config.policy.max_samples // choices, 1)
+        budget["max_samples"] = min(budget.get("max_samples", samples), samples)
         return budget
 
     def _run(
@@ -278,9 +294,10 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         question, history = split_conversation(body)
         sampling = _sampling(body)
         if plan.strategy == "none":
+            share = max(config.policy.max_completion_tokens // body.n, 1)
             params = SamplingParams(
                 temperature=0.7 if sampling["temperature"] is None else sampling["temperature"],
-                max_tokens=sampling["max_tokens"],
+                max_tokens=min(sampling["max_tokens"], share),
                 seed=sampling["seed"],
             )
             requests = [EngineRequest(messages=(*history, Message("user", question)))]
@@ -311,7 +328,6 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             **plan.params,
         )
         bill = result.bill
-        assert isinstance(bill, Bill)
         chosen = result.samples[result.chosen] if result.chosen is not None else None
         truncated = result.budget_limited or (
             chosen is not None and chosen.finish_reason == "length"
@@ -348,6 +364,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             choices = await asyncio.wait_for(asyncio.shield(asyncio.gather(*tasks)), timeout)
         except TimeoutError:
             return _error(504, f"no answer within {timeout:g} s; ask for less compute")
+        except SampleCapError as exc:
+            return _error(403, f"{exc} (policy.max_samples = {config.policy.max_samples})", "n")
         except ThinktimeError as exc:
             return _error(400, str(exc))
         finally:
@@ -415,32 +433,42 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         return f"data: {json.dumps(chunk)}\n\n"
 
     class _Stream:
-        """One streamed answer: takes a slot when it starts, frees it when its threads end."""
+        """One streamed answer: takes a slot when it starts and gives it back as soon as its
+        work has stopped — even if the client is still (slowly) reading the last chunks."""
 
         def __init__(self, request: Request, body: ChatRequest, plan: Plan) -> None:
             self.request, self.body, self.plan = request, body, plan
             self.cancel = threading.Event()
             self.tasks: list[asyncio.Future[Any]] = []
-            self.started = False
+            self.started = self.holding = self.released = False
+
+        def track(self, work: asyncio.Future[Any]) -> None:
+            """Count `work` as this stream's; when it ends, the slot is free again."""
+            self.tasks.append(work)
+            work.add_done_callback(lambda _: self.release())
+
+        def release(self) -> None:
+            if not self.released:
+                self.released = True
+                self.cancel.set()  # stops the disconnect watcher (and any work left)
+                release_later(self.tasks, self.holding)
 
         async def events(self) -> AsyncIterator[str]:
             self.started = True
             body, plan, cancel = self.body, self.plan, self.cancel
             cid = f"chatcmpl-{uuid.uuid4().hex}"
-            holding = False
             try:
                 await running.acquire()
-                holding = True
+                self.holding = True
                 if await self.request.is_disconnected():  # left while queued: start nothing
                     return
-                watcher = asyncio.create_task(_watch_disconnect(self.request, cancel))
-                self.tasks.append(watcher)
+                self.tasks.append(asyncio.create_task(_watch_disconnect(self.request, cancel)))
                 yield _chunk(body, cid, {"role": "assistant", "content": ""})
                 streamed = plan.strategy in STREAMED and getattr(backend, "stream", None)
                 pieces = (
-                    _token_stream(body, plan, cancel, cid, self.tasks)
-                    if streamed and body.n == 1
-                    else _progress_stream(body, plan, cancel, cid, self.tasks)
+                    _token_stream(body, plan, cancel, cid, self.track)
+                    if streamed
+                    else _progress_stream(body, plan, cancel, cid, self.track)
                 )
                 async for piece in pieces:
                     if await self.request.is_disconnected():
@@ -448,8 +476,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                     yield piece
                 yield "data: [DONE]\n\n"
             finally:
-                cancel.set()
-                release_later(self.tasks, holding)
+                self.release()
 
         async def abandoned(self) -> None:
             """The response's background task: a stream that never started frees its place."""
@@ -463,7 +490,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         plan: Plan,
         cancel: threading.Event,
         cid: str,
-        tasks: list[asyncio.Future[Any]],
+        track: Callable[[asyncio.Future[Any]], None],
     ) -> AsyncIterator[str]:
         question, history = split_conversation(body)
         sampling = _sampling(body)
@@ -477,11 +504,11 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             if sampling["temperature"] is not None
             else (0.7 if plan.strategy == "none" else 0.0)
         )
-        params = SamplingParams(
-            temperature=temperature, max_tokens=sampling["max_tokens"], seed=sampling["seed"]
-        )
+        cap = min(sampling["max_tokens"], config.policy.max_completion_tokens)
+        params = SamplingParams(temperature=temperature, max_tokens=cap, seed=sampling["seed"])
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
+        timer = loop.call_later(timeout, cancel.set)  # the policy's wall seconds hold here too
 
         def produce() -> None:
             try:
@@ -491,13 +518,14 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
         worker = asyncio.ensure_future(asyncio.to_thread(produce))
-        tasks.append(worker)
+        track(worker)
         text, tokens = "", 0
         while (delta := await queue.get()) is not None:
             text += delta
             tokens += 1
             yield _chunk(body, cid, {"content": delta})
         await worker
+        timer.cancel()
         answer = extract_answer(text) if plan.strategy != "none" else None
         metrics.tokens.labels(kind="completion").inc(tokens)
         yield _chunk(
@@ -519,13 +547,13 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         plan: Plan,
         cancel: threading.Event,
         cid: str,
-        tasks: list[asyncio.Future[Any]],
+        track: Callable[[asyncio.Future[Any]], None],
     ) -> AsyncIterator[str]:
         latest: dict[str, Bill] = {}
         task = asyncio.ensure_future(
             asyncio.to_thread(_run, body, plan, cancel, lambda bill: latest.update(bill=bill))
         )
-        tasks.append(task)
+        track(task)
         started = time.perf_counter()
         while not task.done():
             await asyncio.sleep(0.5)

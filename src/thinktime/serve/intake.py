@@ -81,6 +81,8 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest("body is not UTF-8 text; send JSON encoded as UTF-8") from None
     except RecursionError:
         raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise BadRequest(f"body is not usable JSON: {exc}") from None
     if depth(data) > MAX_DEPTH:
         raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels")
     return data

@@ -6,8 +6,9 @@ request outside it gets 403 naming the rule. Defaults are safe for a public endp
 - every built-in strategy, but only the `judge` verifier: `program` runs model-written code
   (in the kernel sandbox) and `prm` loads a reward model (a download on first use) — both only
   when the operator lists them;
-- at most 16 samples per request (choices × the strategy's samples), 16,384 generated tokens
-  per request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters.
+- at most 16 samples per request (choices × the strategy's samples, nested samplers and
+  verifier calls included: the ledger refuses a call past it), 16,384 generated tokens per
+  request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters.
 
 Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-verifier NAME`.
 
@@ -20,6 +21,7 @@ Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-v
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,9 +30,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thinktime.errors import ThinktimeError
+from thinktime.strategies import STRATEGIES
 
-# the parameters through which strategies draw several samples per question
-_SAMPLE_PARAMS = ("n", "batch", "beams", "max_samples")
+# the parameters through which strategies draw several samples per question (an early, cheap
+# refusal: the hard cap is the budget's max_samples, which the ledger checks before every call)
+_SAMPLE_PARAMS = ("n", "batch", "beams", "max_samples", "max_n", "probe_n", "expand")
 
 
 class PolicyViolation(ThinktimeError):
@@ -86,6 +90,14 @@ class ServerPolicy(BaseModel):
                 f"(policy.strategies = {self.strategies})",
                 "thinktime.strategy",
             )
+        if self.strategies is not None:  # strategies named inside parameters (samplers, arms)
+            for name in _strings(params):
+                if name in STRATEGIES and name not in self.strategies:
+                    raise PolicyViolation(
+                        f"strategy {name!r} (named in thinktime.params) is not allowed on this "
+                        f"server (policy.strategies = {self.strategies})",
+                        "thinktime.params",
+                    )
         for name in _verifiers_named(params):
             if name not in self.verifiers:
                 raise PolicyViolation(
@@ -115,7 +127,25 @@ class ServerPolicy(BaseModel):
 
 
 def _as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+    """A sample count as the strategy's parser will read it ("8", 8.0 and 8 alike); else 1."""
+    if isinstance(value, bool):
+        return 1
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 1
+    return int(number) if math.isfinite(number) else 1
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string anywhere inside `value` (keys excluded)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _verifiers_named(params: Mapping[str, Any]) -> list[str]:

@@ -48,7 +48,7 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     n: int = Field(1, ge=1, le=8)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)  # the engines' seeds are 32-bit
     stream: bool = False
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     thinktime: ThinktimeOptions | None = None

@@ -23,9 +23,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktime.answers.voting import vote
 from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.strategies.stopping import beta_stop, window_stop
-from thinktime.strategies.voting import vote
 from thinktime.types import Sample
 
 

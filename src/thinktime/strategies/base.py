@@ -23,14 +23,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from thinktime.compute.bill import Ledger, Role
+from thinktime.answers.extract import extract_answer, reasoning_tokens
+from thinktime.answers.voting import vote
+from thinktime.compute.ledger import Ledger, Role
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
+from thinktime.registry import Registry
 from thinktime.sampling import SamplingParams
-from thinktime.strategies.voting import vote
 from thinktime.types import Completion, Message, Request, Sample
 from thinktime.verifiers.base import Verifier
-from thinktime.verifiers.extract import extract_answer, reasoning_tokens
 
 
 @dataclass
@@ -177,7 +178,17 @@ class StrategySpec:
             ) from None
 
 
-STRATEGIES: dict[str, StrategySpec] = {}
+# built-in strategies: name → the module that registers it (imported on first use)
+STRATEGIES: Registry[StrategySpec] = Registry(
+    "strategy",
+    {
+        name: f"thinktime.strategies.{name}"
+        for name in (
+            "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
+            "budget_forcing", "verify_revise", "beam_search", "dvts", "route",
+        )
+    },
+)  # fmt: skip
 
 
 def register_strategy(
@@ -187,7 +198,7 @@ def register_strategy(
     params_type: type[BaseModel],
     default_temperature: float = 0.7,
 ) -> Callable[[StrategyFn], StrategyFn]:
-    """Decorator: register `run` as strategy `name`."""
+    """Decorator: register `run` as strategy `name` (built-ins and plugins alike)."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
@@ -200,6 +211,4 @@ def register_strategy(
 
 def get_strategy(name: str) -> StrategySpec:
     """The registered strategy `name`, or a clear error listing the valid ones."""
-    if name not in STRATEGIES:
-        raise ThinktimeError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
-    return STRATEGIES[name]
+    return STRATEGIES.get_or_fail(name)

@@ -23,10 +23,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import Context, Outcome, register_strategy
 from thinktime.strategies.sampler import SamplerParams
-from thinktime.strategies.voting import vote
 
 
 class BestOfNParams(SamplerParams):

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from thinktime.answers.extract import extract_answer
 from thinktime.strategies.base import Context, Outcome, majority, register_strategy
 from thinktime.types import Sample
-from thinktime.verifiers.extract import extract_answer
 
 WAIT = "\nWait,"
 FORCE_ANSWER = "\n\nFinal answer: \\boxed{"

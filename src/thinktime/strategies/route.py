@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from thinktime.answers.voting import vote
 from thinktime.strategies.base import Context, Outcome, majority, register_strategy
-from thinktime.strategies.voting import vote
 
 DEFAULT_POLICY = ((0.75, 0, "easy"), (0.5, 4, "medium"), (0.0, 12, "hard"))
 
@@ -39,7 +39,12 @@ class RouteParams(BaseModel):
     @field_validator("policy")
     @classmethod
     def _covers_everything(cls, policy: tuple[tuple[float, int, str], ...]) -> tuple:
-        if not policy or policy[-1][0] > 0.0:
+        for agreement, extra, _ in policy:
+            if not 0.0 <= agreement <= 1.0:  # also false for NaN
+                raise ValueError(f"min_agreement must be within [0, 1], got {agreement}")
+            if not 0 <= extra <= 1024:
+                raise ValueError(f"extra samples must be within [0, 1024], got {extra}")
+        if not policy or min(row[0] for row in policy) > 0.0:
             raise ValueError(
                 "the last policy row must have min_agreement 0.0 so every question routes"
             )

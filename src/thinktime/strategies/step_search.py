@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktime.answers.extract import extract_answer
+from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import Context, Outcome
 from thinktime.strategies.budget_forcing import FORCE_ANSWER
-from thinktime.strategies.voting import vote
 from thinktime.types import Sample
-from thinktime.verifiers.extract import extract_answer
 
 
 class StepSearchParams(BaseModel):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import comb
 
-from thinktime.strategies.voting import classes
+from thinktime.answers.voting import classes
 
 
 def beta_confidence(a: int, b: int) -> float:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinktime.verifiers.equivalence import equivalent
+from thinktime.answers.equivalence import equivalent
+from thinktime.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,15 @@ def select(
     if seed is not None:
         pool = random.Random(seed).sample(pool, k=min(limit or len(pool), len(pool)))
     return pool if limit is None else pool[:limit]
+
+
+# built-in task sources: name → the module whose `load` registers it (imported on first use)
+TASKS: Registry[Callable[..., Task]] = Registry(
+    "task",
+    {name: f"thinktime.tasks.{name}" for name in ("gsm8k", "math500", "reasoning_gym", "jsonl")},
+)
+
+
+def register_task(name: str) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
+    """Decorator: make `load(arg, **options) -> Task` available as task source `name`."""
+    return TASKS.register(name)

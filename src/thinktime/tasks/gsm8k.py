@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from thinktime.answers.extract import normalize
 from thinktime.errors import ThinktimeError
-from thinktime.tasks.base import Problem, Task, select
+from thinktime.tasks.base import Problem, Task, register_task, select
 from thinktime.tasks.source import read_records
-from thinktime.verifiers.extract import normalize
 
 HUB_ID = "openai/gsm8k"
 SPLITS = ("train", "test")
@@ -35,6 +35,7 @@ def gold_answer(solution: str) -> str:
     return normalize(solution.rsplit("####", 1)[1])
 
 
+@register_task("gsm8k")
 def load(
     source: str | None = None,
     split: str = "test",

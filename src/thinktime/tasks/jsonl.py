@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from thinktime.errors import ThinktimeError
-from thinktime.tasks.base import Problem, Task, select
+from thinktime.tasks.base import Problem, Task, register_task, select
 from thinktime.tasks.source import read_jsonl
 
 
+@register_task("jsonl")
 def load(
     path: str,
     question_field: str = "question",

@@ -12,12 +12,13 @@ Example record:
 from __future__ import annotations
 
 from thinktime.errors import ThinktimeError
-from thinktime.tasks.base import Problem, Task, select
+from thinktime.tasks.base import Problem, Task, register_task, select
 from thinktime.tasks.source import read_records
 
 HUB_ID = "HuggingFaceH4/MATH-500"
 
 
+@register_task("math500")
 def load(
     source: str | None = None,
     limit: int | None = None,

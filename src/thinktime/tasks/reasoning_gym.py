@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from thinktime.errors import ThinktimeError
-from thinktime.tasks.base import Problem, Task
+from thinktime.tasks.base import Problem, Task, register_task
 
 
+@register_task("reasoning_gym")
 def load(family: str, size: int = 100, seed: int = 0, **config: Any) -> Task:
     try:
         import reasoning_gym

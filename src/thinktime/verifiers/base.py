@@ -11,12 +11,10 @@ spends compute through the ledger so its tokens land on the bill as `verifier_to
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from thinktime.errors import ThinktimeError
-
-if TYPE_CHECKING:
-    from thinktime.compute.bill import Ledger
+from thinktime.compute.ledger import Ledger
+from thinktime.registry import Registry
 
 
 class Verifier(Protocol):
@@ -33,26 +31,17 @@ class Verifier(Protocol):
 
 
 VerifierFactory = Callable[..., Verifier]
-VERIFIERS: dict[str, VerifierFactory] = {}
+VERIFIERS: Registry[VerifierFactory] = Registry(
+    "verifier",
+    {name: f"thinktime.verifiers.{name}" for name in ("gold", "judge", "prm", "program")},
+)
 
 
 def register_verifier(name: str) -> Callable[[VerifierFactory], VerifierFactory]:
-    def wrap(factory: VerifierFactory) -> VerifierFactory:
-        VERIFIERS[name] = factory
-        return factory
-
-    return wrap
+    """Decorator: make `factory(**options)` available as verifier `name`."""
+    return VERIFIERS.register(name)
 
 
 def make_verifier(name: str, **options: object) -> Verifier:
     """Build a registered verifier by name."""
-    if name not in VERIFIERS:
-        raise ThinktimeError(f"unknown verifier {name!r}; choose one of: {', '.join(VERIFIERS)}")
-    return VERIFIERS[name](**options)
-
-
-# built-in verifiers register on import
-from thinktime.verifiers import gold as _gold  # noqa: E402, F401
-from thinktime.verifiers import judge as _judge  # noqa: E402, F401
-from thinktime.verifiers import prm as _prm  # noqa: E402, F401
-from thinktime.verifiers import program as _program  # noqa: E402, F401
+    return VERIFIERS.get_or_fail(name)(**options)

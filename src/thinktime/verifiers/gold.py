@@ -1,7 +1,7 @@
 """Task verifiers: a known gold answer, or a reasoning-gym scorer, for benchmarks and distillation.
 
 >>> from thinktime.backends.fake import FakeBackend
->>> from thinktime.compute.bill import Ledger
+>>> from thinktime.compute.ledger import Ledger
 >>> GoldVerifier("18").score("?", ["so \\\\boxed{18.0}", "\\\\boxed{17}"], Ledger(FakeBackend()))
 [1.0, 0.0]
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from thinktime.compute.bill import Ledger
+from thinktime.answers.equivalence import equivalent
+from thinktime.answers.extract import extract_answer
+from thinktime.compute.ledger import Ledger
 from thinktime.verifiers.base import register_verifier
-from thinktime.verifiers.equivalence import equivalent
-from thinktime.verifiers.extract import extract_answer
 
 
 class GoldVerifier:

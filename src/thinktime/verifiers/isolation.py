@@ -11,7 +11,8 @@ user, mount, pid, network, ipc, uts and cgroup namespaces. What the program can 
   namespace's init dies and the kernel kills everything left in it (a `setsid` daemon too);
 - user 65534 with every capability dropped, no new user namespaces (`--disable-userns`), and a
   seccomp filter (when libseccomp is installed) refusing ptrace, mount, keyctl, bpf, io_uring,
-  perf events, module loading, non-Unix sockets and new processes (threads are allowed).
+  perf events, module loading, non-Unix sockets and any new task (process or thread);
+- everything but `/work` is read-only: the root, `/dev` (so no tmpfs can fill host memory).
 
     >>> command = bwrap_command(["/usr/bin/python3", "-c", "print(1)"], {"/work/x.py": "/tmp/x"})
     >>> command[:2], "--unshare-net" in command, "--die-with-parent" in command
@@ -33,7 +34,6 @@ from collections.abc import Mapping, Sequence
 WORKDIR = "/work"
 TMPFS_BYTES = 16 * 2**20
 SANDBOX_UID = 65534
-_CLONE_THREAD = 0x00010000
 
 # syscalls no arithmetic program needs and every container escape wants
 _DENIED_SYSCALLS = (
@@ -43,7 +43,10 @@ _DENIED_SYSCALLS = (
     "delete_module", "io_uring_setup", "io_uring_enter", "io_uring_register", "syslog", "acct",
     "swapon", "swapoff", "reboot", "sethostname", "setdomainname", "quotactl",
     "open_by_handle_at", "name_to_handle_at", "iopl", "ioperm", "settimeofday", "clock_settime",
-    "adjtimex", "personality", "pidfd_getfd",
+    "adjtimex", "personality", "pidfd_getfd", "fsopen", "fsconfig", "fsmount", "fspick",
+    "move_mount", "open_tree", "mount_setattr",
+    # no new tasks at all: neither processes nor threads (as root, RLIMIT_NPROC does not bind)
+    "fork", "vfork", "clone",
 )  # fmt: skip
 
 
@@ -65,9 +68,10 @@ def _mounts() -> list[str]:
     for path in dict.fromkeys(binds):  # keep order, drop repeats
         if not path.startswith(("/usr/lib/", "/usr/lib64/")):
             args += ["--ro-bind", path, path]
-    site = os.path.join(stdlib, "site-packages")
-    if os.path.isdir(site):  # installed packages are not part of the standard library
-        args += ["--tmpfs", site, "--remount-ro", site]
+    # installed packages are not part of the standard library: hide them under empty tmpfs
+    for site in (os.path.join(stdlib, "site-packages"), *glob.glob("/usr/lib/python3*/*-packages")):
+        if os.path.isdir(site):
+            args += ["--tmpfs", site, "--remount-ro", site]
     return args
 
 
@@ -89,11 +93,12 @@ def bwrap_command(
         "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv",
         "--setenv", "PYTHONIOENCODING", "utf-8", "--setenv", "HOME", WORKDIR,
         *_mounts(),
-        "--dev", "/dev",
+        "--dev", "/dev", "--remount-ro", "/dev",
         "--size", str(TMPFS_BYTES), "--tmpfs", WORKDIR,
     ]  # fmt: skip
     for inside, outside in files.items():
         command += ["--ro-bind", outside, inside]
+    command += ["--remount-ro", "/"]  # the root tmpfs bwrap builds on: nothing to fill there
     if seccomp_fd is not None:
         command += ["--seccomp", str(seccomp_fd)]
     if info_fd is not None:
@@ -117,13 +122,8 @@ def seccomp_filter() -> bytes | None:
             continue  # not a syscall on this architecture
     # only Unix sockets: the net namespace is empty anyway, this also closes raw/netlink
     rules.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.NE, 1))
-    # threads yes, new processes no (a fork bomb ends at its first fork): clone without
-    # CLONE_THREAD is refused, fork/vfork too, and clone3 reports ENOSYS so libc uses clone
-    rules.add_rule(
-        seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0)
-    )
-    for name in ("fork", "vfork"):
-        rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+    # clone3 reports ENOSYS (its flags live in memory, out of seccomp's sight) so libc falls back
+    # to clone, which is refused above: a fork bomb or a thread flood ends at its first task
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     read, write = os.pipe()
     with os.fdopen(write, "wb") as out:

@@ -7,7 +7,7 @@ else 1.0 / 0.0 / 0.5 from the judge's text. For step-level search (`partial=True
 steps so far instead — the model's self-evaluation of Xie et al. 2023, arXiv:2305.00633.
 
     >>> from thinktime.backends.fake import FakeBackend
-    >>> from thinktime.compute.bill import Ledger
+    >>> from thinktime.compute.ledger import Ledger
     >>> judge = JudgeVerifier()
     >>> judge.score("2+2?", ["\\\\boxed{4}"], Ledger(FakeBackend(["yes"])))
     [1.0]
@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 
 from thinktime.backends.base import Backend
-from thinktime.compute.bill import Ledger
+from thinktime.compute.ledger import Ledger
 from thinktime.prompts import judge_messages, step_judge_messages
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Request

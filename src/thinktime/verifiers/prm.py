@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from thinktime.compute.bill import Ledger
+from thinktime.compute.ledger import Ledger
 from thinktime.errors import ThinktimeError
 from thinktime.verifiers.base import register_verifier
 

@@ -9,7 +9,7 @@
 Reference: Gao et al. 2023, "PAL: Program-aided Language Models", arXiv:2211.10435.
 
     >>> from thinktime.backends.fake import FakeBackend
-    >>> from thinktime.compute.bill import Ledger
+    >>> from thinktime.compute.ledger import Ledger
     >>> program = "```python\\nprint(3 * 12 - 10)\\n```"
     >>> ledger = Ledger(FakeBackend([program]))
     >>> ProgramVerifier().score("apples?", ["\\\\boxed{26}", "\\\\boxed{24}"], ledger)
@@ -22,15 +22,15 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from thinktime.answers.equivalence import equivalent
+from thinktime.answers.extract import extract_answer
+from thinktime.answers.voting import vote
 from thinktime.backends.base import Backend
-from thinktime.compute.bill import Ledger
+from thinktime.compute.ledger import Ledger
 from thinktime.prompts import program_messages
 from thinktime.sampling import SamplingParams
-from thinktime.strategies.voting import vote
 from thinktime.types import Request
 from thinktime.verifiers.base import register_verifier
-from thinktime.verifiers.equivalence import equivalent
-from thinktime.verifiers.extract import extract_answer
 from thinktime.verifiers.sandbox import Limits, run_python
 
 _CODE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)

@@ -185,12 +185,18 @@ def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> Sand
         os.chmod(workdir, 0o777)  # writable by `nobody` in unsafe mode
         os.chmod(program, 0o644)
         rules = seccomp_filter()
-        pipes = {"info": os.pipe(), **({"seccomp": os.pipe()} if rules else {})}
-        command, cwd, isolated = _command(
-            program,
-            {"info": pipes["info"][1]} | ({"seccomp": pipes["seccomp"][0]} if rules else {}),
-        )
+        fds: list[int] = []  # every descriptor this call opens, closed on every path
+        process: subprocess.Popen[bytes] | None = None
+        init = None
         try:
+            info_read, info_write = os.pipe()
+            fds += [info_read, info_write]
+            passed = {"info": info_write}
+            if rules:
+                seccomp_read, seccomp_write = os.pipe()
+                fds += [seccomp_read, seccomp_write]
+                passed["seccomp"] = seccomp_read
+            command, cwd, isolated = _command(program, passed)
             process = subprocess.Popen(
                 command,
                 cwd=cwd,
@@ -199,27 +205,50 @@ def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> Sand
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                pass_fds=(pipes["info"][1], *([pipes["seccomp"][0]] if rules else [])),
+                pass_fds=tuple(passed.values()) if isolated else (),
                 preexec_fn=lambda: _limit(limits),
             )
-        finally:
-            os.close(pipes["info"][1])
+            for fd in passed.values():  # the child holds its copies now
+                _close(fds, fd)
             if rules:
-                os.close(pipes["seccomp"][0])
-        if rules:
-            with os.fdopen(pipes["seccomp"][1], "wb") as out:  # bwrap reads it before starting
-                out.write(rules)
-        init = _namespace_init(pipes["info"][0]) if isolated else None
-        try:
+                _write_all(seccomp_write, rules)  # bwrap reads the filter before it starts
+                _close(fds, seccomp_write)
+            if isolated:
+                init = _namespace_init(info_read)
+            _close(fds, info_read)
             return _collect(process, stdin, limits, isolated)
         finally:
+            if process is not None:
+                _kill(process)
+                for stream in (process.stdin, process.stdout, process.stderr):
+                    if stream is not None:
+                        stream.close()
+            for fd in fds:
+                os.close(fd)
             _wait_gone(init)
+
+
+def _close(fds: list[int], fd: int) -> None:
+    fds.remove(fd)
+    os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BrokenPipeError:
+        pass  # bwrap died before reading it; its exit status tells why
 
 
 def _namespace_init(info: int) -> int | None:
     """A pidfd for the pid namespace's init (from bwrap's --info-fd JSON), or None."""
-    with os.fdopen(info, "rb") as source:
-        data = source.read(4096)  # EOF once bwrap has set the sandbox up
+    data = b""
+    while chunk := os.read(info, 4096):  # EOF once bwrap has set the sandbox up (or died)
+        data += chunk
+        if len(data) > 65536:
+            break
     try:
         return os.pidfd_open(int(json.loads(data)["child-pid"]))
     except (ValueError, KeyError, OSError):
@@ -273,8 +302,6 @@ def _collect(
         timed_out = not truncated
     if process.returncode is None or timed_out or truncated:
         _kill(process)
-    process.stdout.close()
-    process.stderr.close()
     out, err = (bytes(b).decode("utf-8", "replace") for b in buffers.values())
     code = process.returncode
     if isolated and code is not None and code > 128:  # bwrap reports a killed child as 128+sig
@@ -283,7 +310,9 @@ def _collect(
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    """Kill the process group; bwrap's --die-with-parent then takes the whole namespace down."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    """Kill the process group unless already reaped; bwrap's --die-with-parent then takes
+    the whole namespace down."""
+    if process.returncode is None:  # not reaped yet, so its pid (the group's id) is still ours
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

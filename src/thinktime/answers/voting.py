@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thinktime.verifiers.equivalence import equivalent
+from thinktime.answers.equivalence import equivalent
 
 
 def classes(answers: Sequence[str | None]) -> list[int | None]:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
 
-from thinktime.verifiers.extract import normalize
+from thinktime.answers.extract import normalize
 
 log = logging.getLogger(__name__)
 # math-verify warns on every call that we disabled its signal-based timeout; we bound it here

@@ -1,4 +1,4 @@
-"""The bill: what one answer cost, and the ledger that records it as a strategy runs.
+"""The ledger: every backend call of a strategy goes through it and is recorded into a `Bill`.
 
 Strategies never count tokens themselves. They call `ledger.generate(...)` instead of the
 backend, tagging each call as `policy` (solving) or `verifier` (checking); the ledger keeps the
@@ -24,52 +24,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
+from thinktime.answers.extract import reasoning_tokens
 from thinktime.backends.base import Backend, Cancellable
+from thinktime.compute.budget import Budget, SampleCapError
 from thinktime.compute.flops import generation_flops
 from thinktime.compute.prices import Price
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Generation, Request
-from thinktime.verifiers.extract import reasoning_tokens
-
-if TYPE_CHECKING:
-    from thinktime.compute.budget import Budget
+from thinktime.types import Bill, Generation, Request
 
 Role = Literal["policy", "verifier"]
-
-
-@dataclass(frozen=True)
-class Bill:
-    """What an answer cost. `flops` is None when the model's shape is unknown."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    verifier_tokens: int = 0
-    cached_prompt_tokens: int = 0
-    flops: int | None = 0
-    seconds: float = 0.0
-    engine_seconds: float = 0.0  # the part of `seconds` spent inside backend calls
-    dollars: float = 0.0
-    calls: int = 0
-    samples: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Bill) -> Bill:
-        merged: dict[str, Any] = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            merged[f.name] = None if a is None or b is None else a + b
-        return Bill(**merged)
-
-    def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "total_tokens": self.total_tokens}
 
 
 SEED_STRIDE = 100_003  # apart enough that engines' per-chunk seed offsets (seed + i) never meet
@@ -104,6 +70,7 @@ class Ledger:
         self._flops: int | None = 0
         self._engine_seconds = 0.0
         self._issued = 0  # backend calls started, numbering their sampling seeds
+        self._drawn = 0  # samples asked for so far, verifier calls included
 
     def generate(
         self,
@@ -114,6 +81,7 @@ class Ledger:
     ) -> list[Generation]:
         """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
         backend = backend or self.backend
+        self._reserve(sum(r.n for r in requests))
         params = self._fit(requests, params, backend)
         # a seeded strategy that calls the engine again (another round of votes, concurrent
         # sub-strategy runs on one prompt) must get new samples, not replays of its first call:
@@ -135,6 +103,18 @@ class Ledger:
         if self.on_call is not None:
             self.on_call(self.bill())
         return generations
+
+    def _reserve(self, samples: int) -> None:
+        """Count a call's samples before it runs; refuse it past `Budget.max_samples`."""
+        cap = self.budget.max_samples if self.budget is not None else None
+        with self._lock:
+            drawn = self._drawn + samples
+            if cap is not None and drawn > cap:
+                raise SampleCapError(
+                    f"this answer would draw {drawn} samples, over its cap of {cap} "
+                    "(budget max_samples); ask for fewer samples"
+                )
+            self._drawn = drawn
 
     def charge(self, role: Role, prompt_tokens: int, flops: int | None) -> None:
         """Record compute spent outside a backend call (e.g. a PRM scoring in transformers)."""
