@@ -90,7 +90,7 @@ def test_effort_table_per_model_and_user_override(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("THINKTIME_EFFORTS", str(table))
     effort = effort_for("high", "tiny")
-    assert (effort.strategy, effort.params, effort.budget.max_tokens) == (
+    assert (effort.strategy, effort.params, effort.budget.max_completion_tokens) == (
         "self_consistency",
         {"n": 3},
         99,

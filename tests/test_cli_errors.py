@@ -17,12 +17,11 @@ SOLVE = ["solve", "2+2?", "--model", "fake"]
     [
         (["--max-tokens", "0"], "--max-tokens must be an integer >= 1 and <= 131072, got 0"),
         (["--temperature", "5"], "--temperature must be a number >= 0.0 and <= 2.0, got 5.0"),
-        (
-            ["--param", "seed=x"],
-            "bad --param seed='x': seed is not a strategy parameter; use --seed",
-        ),
-        (["-p", "temperature=9"], "temperature is not a strategy parameter; use --temperature"),
-        (["-p", "max_tokens=0"], "max_tokens is not a strategy parameter; use --max-tokens"),
+        (["--param", "seed=x"], "seed must be an integer, got 'x'"),
+        (["-p", "temperature=9"], "temperature must be a number >= 0.0 and <= 2.0, got 9"),
+        (["-p", "max_tokens=0"], "max_tokens must be an integer >= 1"),
+        (["--seed", "1", "-p", "seed=2"], "seed given twice"),
+        (["-p", "verifier=prm"], "verifier is not a strategy parameter; use --verifier"),
         (["-p", "n=abc"], "strategy 'cot' draws one sample and takes no n"),
         (
             ["-s", "self_consistency", "-p", "n=abc"],
@@ -91,3 +90,12 @@ def test_report_to_an_unwritable_place(tmp_path):
     assert runner.invoke(app, bench).exit_code == 0
     out = str(data / "report.html")  # inside a file: unwritable, even for root
     _assert_one_line(runner.invoke(app, ["report", store, "--out", out]), "cannot write the report")
+
+
+def test_param_names_resolve_to_one_place_each():
+    """`--param` sets the strategy's parameter, else a sampling field: nothing collides."""
+    result = runner.invoke(app, [*SOLVE, "-s", "direct", "--param", "max_tokens=8", "--json"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, [*SOLVE, "-s", "direct", "-p", "answer_tokens=4", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"answer_tokens": 4' in result.stdout

@@ -12,10 +12,10 @@ Everything the CLI does is this call first, so notebooks and programs use it dir
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from thinktime.backends.base import Backend, load_backend
 from thinktime.compute.budget import Budget
@@ -23,8 +23,8 @@ from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
-from thinktime.sampling import sampling_params
-from thinktime.strategies import Context, get_strategy
+from thinktime.sampling import SamplingParams, sampling_params
+from thinktime.strategies import Context, StrategySpec, get_strategy
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, Message, Result
 from thinktime.verifiers.base import Verifier, make_verifier
@@ -32,76 +32,118 @@ from thinktime.verifiers.base import Verifier, make_verifier
 
 def solve(
     question: str,
-    model: str = DEFAULT_MODEL,
-    strategy: str | None = None,
-    n: int | None = None,
     *,
-    budget: Budget | dict[str, Any] | None = None,
+    model: str = DEFAULT_MODEL,
+    backend: Backend | None = None,
+    strategy: str | None = None,
+    params: BaseModel | Mapping[str, Any] | None = None,
+    sampling: SamplingParams | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
     reasoning_effort: str | None = None,
+    verifier: str | Verifier = "judge",
     history: tuple[Message, ...] = (),
     cancel: threading.Event | None = None,
     on_call: Callable[[Bill], None] | None = None,
-    backend: Backend | None = None,
-    verifier: str | Verifier | None = "judge",
-    temperature: float | None = None,
-    max_tokens: int = 1024,
-    seed: int | None = None,
     price: Price | None = None,
-    **strategy_params: Any,
+    **shortcuts: Any,
 ) -> Result:
     """Answer `question` with `strategy` on `model` (or an already built `backend`).
 
-    `n` and `strategy_params` are the strategy's parameters (see `thinktime strategies`);
-    `temperature` defaults to the strategy's own (0 for single-sample ones). `budget` caps the
-    spend (strategies return their best answer so far when it runs out); `reasoning_effort`
-    (low | medium | high) picks strategy, parameters and budget from the effort table — anything
-    passed explicitly wins over it. The default strategy is `cot`. `history` holds earlier turns
-    of a conversation (and a system prompt), which every prompt of the strategy starts with.
-    Setting `cancel` stops the strategy at its next step; `on_call` sees the bill after each call.
+    The typed call: `params` is the strategy's parameters (its params model, or a mapping
+    validated into it; see `thinktime strategies`), `sampling` how each sample is drawn
+    (`SamplingParams`: `max_tokens` is the cap per sample; a temperature left unset is the
+    strategy's own, 0 for single-sample ones), `budget` caps the whole answer
+    (`max_completion_tokens` counts every sample, reasoning and verifier call; strategies return
+    their best answer so far when it runs out). `reasoning_effort` (low | medium | high) picks
+    strategy, parameters and budget from the effort table; anything passed explicitly wins.
+    The default strategy is `cot`. `history` holds earlier turns of a conversation (and a system
+    prompt). Setting `cancel` stops the work at the next token; `on_call` sees the bill after
+    each call.
+
+    Notebook shortcut: other keyword arguments are strategy parameters or sampling fields, each
+    name resolved to exactly one of them (the strategy's own first), so nothing can collide:
+
+        >>> from thinktime.backends.fake import FakeBackend
+        >>> r = solve("2+2?", backend=FakeBackend(["\\boxed{4}"]), strategy="self_consistency",
+        ...           n=3, temperature=0.5)
+        >>> r.answer, r.details["params"]["n"], r.bill.samples
+        ('4', 3, 3)
+        >>> solve("2+2?", backend=FakeBackend(), strategy="cot", beams=2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        thinktime.errors.ThinktimeError: solve() got beams=2, which is neither a parameter of ...
     """
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
+    chosen = dict(params) if isinstance(params, Mapping) else params
     if reasoning_effort is not None:
         effort = effort_for(reasoning_effort, model if backend is None else backend.name)
         if strategy is None:
             strategy = effort.strategy
-            strategy_params = {**effort.params, **strategy_params}
+            chosen = {**effort.params, **(chosen if isinstance(chosen, dict) else {})}
         budget = budget if budget is not None else effort.budget
-    strategy = strategy or "cot"
-    if isinstance(budget, dict):
-        try:
-            budget = Budget(**budget)
-        except ValidationError as exc:
-            raise ThinktimeError(f"bad budget {budget}: {exc.errors()[0]['msg']}") from None
-    spec = get_strategy(strategy)
-    if n is not None:
-        if "n" not in spec.params_type.model_fields:
-            raise ThinktimeError(
-                f"strategy {strategy!r} draws one sample and takes no n; "
-                "use self_consistency or best_of_n to sample several"
-            )
-        strategy_params["n"] = n
-    params = spec.parse_params(strategy_params)
-    sampling = sampling_params(
-        temperature=spec.default_temperature if temperature is None else temperature,
-        max_tokens=max_tokens,
-        seed=seed,
-    )
+    spec = get_strategy(strategy or "cot")
+    typed_params, sampling = _resolve(spec, chosen, sampling, shortcuts)
+    the_budget = _budget(budget)
     the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
     backend = backend or load_backend(model)
     if price is None:
         price = load_prices().get(backend.name, Price())
-    ledger = Ledger(backend, price, budget, cancel=cancel, on_call=on_call)
-    outcome = spec.run(question, Context(ledger, sampling, the_verifier, history), params)
+    ledger = Ledger(backend, price, the_budget, cancel=cancel, on_call=on_call)
+    outcome = spec.run(question, Context(ledger, sampling, the_verifier, history), typed_params)
     return Result(
         question=question,
         answer=outcome.answer,
-        strategy=strategy,
+        strategy=spec.name,
         model=backend.name,
         samples=outcome.samples,
         votes=outcome.votes,
         chosen=outcome.chosen,
         bill=ledger.bill(),
-        details={**outcome.details, "params": params.model_dump()},
+        details={**outcome.details, "params": typed_params.model_dump()},
         budget_limited=ledger.limited,
     )
+
+
+def _resolve(
+    spec: StrategySpec,
+    params: BaseModel | dict[str, Any] | None,
+    sampling: SamplingParams | None,
+    shortcuts: dict[str, Any],
+) -> tuple[BaseModel, SamplingParams]:
+    """(the strategy's typed params, the sampling params) from the typed arguments and the
+    keyword shortcuts; the temperature defaults to the strategy's own."""
+    own = set(spec.params_type.model_fields)
+    sampled = set(SamplingParams.model_fields)
+    extra_params = {k: v for k, v in shortcuts.items() if k in own}
+    extra_sampling = {k: v for k, v in shortcuts.items() if k not in own and k in sampled}
+    if "n" in shortcuts and "n" not in own:
+        raise ThinktimeError(
+            f"strategy {spec.name!r} draws one sample and takes no n; "
+            "use self_consistency or best_of_n to sample several"
+        )
+    unknown = sorted(shortcuts.keys() - own - sampled)
+    if unknown:
+        name = unknown[0]
+        raise ThinktimeError(
+            f"solve() got {name}={shortcuts[name]!r}, which is neither a parameter of strategy "
+            f"{spec.name!r} ({', '.join(own) or 'none'}) nor a sampling field "
+            f"({', '.join(SamplingParams.model_fields)})"
+        )
+    if isinstance(params, BaseModel):
+        if extra_params:
+            params = params.model_copy(update=extra_params)
+        typed = spec.parse_params(params.model_dump())
+    else:
+        typed = spec.parse_params({**(params or {}), **extra_params})
+    given = sampling.model_dump(exclude_unset=True) if sampling is not None else {}
+    values = {"temperature": spec.default_temperature, **given, **extra_sampling}
+    return typed, sampling_params(**values)
+
+
+def _budget(budget: Budget | Mapping[str, Any] | None) -> Budget | None:
+    if budget is None or isinstance(budget, Budget):
+        return budget
+    try:
+        return Budget(**budget)
+    except ValidationError as exc:
+        raise ThinktimeError(f"bad budget {dict(budget)}: {exc.errors()[0]['msg']}") from None

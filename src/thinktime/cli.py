@@ -31,11 +31,10 @@ app.add_typer(distill_app, name="distill")
 app.command()(policy)
 
 
-# solve()'s own arguments are options, not strategy parameters: `--param seed=1` is refused
+# solve()'s own arguments are options, not strategy parameters: `--param verifier=…` is refused
 OWN_OPTIONS = {
-    "seed": "--seed INTEGER", "temperature": "--temperature FLOAT",
-    "max_tokens": "--max-tokens INTEGER", "verifier": "--verifier TEXT", "model": "--model TEXT",
-    "strategy": "--strategy TEXT", "reasoning_effort": "--effort TEXT",
+    "verifier": "--verifier TEXT", "model": "--model TEXT", "strategy": "--strategy TEXT",
+    "reasoning_effort": "--effort TEXT",
     "budget": "--budget-tokens/--budget-flops/--budget-seconds/--budget-dollars",
 }  # fmt: skip
 
@@ -58,8 +57,9 @@ def solve(
         str, typer.Option("--model", "-m", help="Short name, .gguf path, hf:…, or openai:NAME.")
     ] = DEFAULT_MODEL,
     strategy: Annotated[
-        str, typer.Option("--strategy", "-s", help="See `thinktime strategies`.")
-    ] = "cot",
+        str | None,
+        typer.Option("--strategy", "-s", help="See `thinktime strategies` (default: cot)."),
+    ] = None,
     n: Annotated[int | None, typer.Option("-n", help="Samples, for sampling strategies.")] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE.")
@@ -67,7 +67,9 @@ def solve(
     temperature: Annotated[
         float | None, typer.Option(help="Sampling temperature (default: the strategy's).")
     ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 1024,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Most tokens per sample (default 1024).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     effort: Annotated[
         str | None, typer.Option("--effort", "-e", help="reasoning_effort: low | medium | high.")
@@ -76,7 +78,8 @@ def solve(
         str, typer.Option(help="Verifier for best_of_n / search: judge, program, prm.")
     ] = "judge",
     budget_tokens: Annotated[
-        int | None, typer.Option(help="Budget: most generated tokens.")
+        int | None,
+        typer.Option(help="Budget: most generated tokens for the answer (all samples)."),
     ] = None,
     budget_flops: Annotated[float | None, typer.Option(help="Budget: most FLOPs.")] = None,
     budget_seconds: Annotated[float | None, typer.Option(help="Budget: most wall seconds.")] = None,
@@ -84,8 +87,6 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Answer QUESTION with a strategy; print the reasoning, answer, votes and bill."""
-    import inspect
-
     from thinktime.api import solve as solve_question
     from thinktime.render import result_json, show_result
     from thinktime.sampling import sampling_params
@@ -98,26 +99,28 @@ def solve(
                 raise ThinktimeError("n given twice (-n and --param n=…); pass it once")
             n = extra.pop("n")
             at_least("--param n", n, 1)
-        own = set(inspect.signature(solve_question).parameters) - {"n", "strategy_params"}
-        for key in sorted(extra.keys() & own):
-            hint = f"use {OWN_OPTIONS[key]}" if key in OWN_OPTIONS else "see `thinktime strategies`"
+        for key in sorted(extra.keys() & OWN_OPTIONS.keys()):
             raise ThinktimeError(
-                f"bad --param {key}={extra[key]!r}: {key} is not a strategy parameter; {hint}"
+                f"bad --param {key}={extra[key]!r}: {key} is not a strategy parameter; "
+                f"use {OWN_OPTIONS[key]}"
             )
-        given = {"temperature": temperature} if temperature is not None else {}
-        sampling_params(options=True, max_tokens=max_tokens, seed=seed, **given)
+        options = {"max_tokens": max_tokens, "seed": seed, "temperature": temperature}
+        given = {k: v for k, v in options.items() if v is not None}
+        for key in sorted(extra.keys() & given.keys()):
+            raise ThinktimeError(f"{key} given twice (--{key.replace('_', '-')} and --param)")
+        sampling = sampling_params(options=True, **{"max_tokens": 1024, **given})
         caps = {
-            "max_tokens": budget_tokens, "max_flops": budget_flops,
+            "max_completion_tokens": budget_tokens, "max_flops": budget_flops,
             "max_seconds": budget_seconds, "max_dollars": budget_dollars,
         }  # fmt: skip
         budget = {k: v for k, v in caps.items() if v is not None} or None
+        shortcuts = {**extra, **({"n": n} if n is not None else {})}
         with errors.status(
             f"thinking with {model} ({strategy or effort or 'cot'})…", spinner="dots"
         ):
             result = solve_question(
-                question, model=model, strategy=strategy, n=n, temperature=temperature,
-                max_tokens=max_tokens, seed=seed, budget=budget, reasoning_effort=effort,
-                verifier=verifier, **extra,
+                question, model=model, strategy=strategy, sampling=sampling, budget=budget,
+                reasoning_effort=effort, verifier=verifier, **shortcuts,
             )  # fmt: skip
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

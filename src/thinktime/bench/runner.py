@@ -27,6 +27,7 @@ from thinktime.backends.base import Backend
 from thinktime.bench.configs import parse_config
 from thinktime.bench.grading import diagnose
 from thinktime.bench.store import SampleRow, Store
+from thinktime.sampling import SamplingParams
 from thinktime.tasks import Problem, Task
 
 Progress = Callable[[str, int, int, int], None]  # (label, done, total, tokens generated)
@@ -71,9 +72,8 @@ def run_one(
         problem.question,
         backend=backend,
         strategy=strategy,
-        max_tokens=max_tokens,
-        seed=seed,
-        **params,
+        sampling=SamplingParams(max_tokens=max_tokens, seed=seed),
+        **params,  # a config's NAME=VALUE: the strategy's parameter, else a sampling field
     )
     samples = []
     for sample in result.samples:

@@ -18,7 +18,7 @@ strategy controls; FLOPs cover prompts too.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from thinktime.errors import ThinktimeError
 from thinktime.types import Bill
@@ -29,7 +29,13 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_tokens: int | None = Field(None, ge=1, description="Generated tokens, verifier included.")
+    max_completion_tokens: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=AliasChoices("max_completion_tokens", "max_tokens"),
+        description="Generated tokens for the whole answer: every sample, reasoning and verifier "
+        "calls included (OpenAI's max_completion_tokens; `max_tokens` is accepted as an alias).",
+    )
     max_flops: float | None = Field(None, gt=0, description="Forward FLOPs, prompts included.")
     max_seconds: float | None = Field(None, gt=0, description="Wall seconds (between steps).")
     max_dollars: float | None = Field(None, gt=0, description="Dollars (between steps).")
@@ -40,7 +46,7 @@ class Budget(BaseModel):
     def exceeded(self, bill: Bill) -> bool:
         """True once any cap is reached."""
         checks = (
-            (self.max_tokens, bill.completion_tokens),
+            (self.max_completion_tokens, bill.completion_tokens),
             (self.max_flops, bill.flops),
             (self.max_seconds, bill.seconds),
             (self.max_dollars, bill.dollars),
@@ -50,8 +56,8 @@ class Budget(BaseModel):
     def tokens_left(self, bill: Bill, flops_per_token: float | None) -> int | None:
         """Generated tokens still affordable under the token and FLOP caps (None: no cap)."""
         left: list[float] = []
-        if self.max_tokens is not None:
-            left.append(self.max_tokens - bill.completion_tokens)
+        if self.max_completion_tokens is not None:
+            left.append(self.max_completion_tokens - bill.completion_tokens)
         if self.max_flops is not None and flops_per_token and bill.flops is not None:
             left.append((self.max_flops - bill.flops) / flops_per_token)
         return max(0, int(min(left))) if left else None

@@ -281,7 +281,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         """The client's budget within the policy: tokens shared by the choices, wall seconds."""
         budget = dict(budget or {})
         share = max(config.policy.max_completion_tokens // choices, 1)
-        budget["max_tokens"] = min(budget.get("max_tokens", share), share)
+        asked = budget.pop("max_tokens", None) or budget.get("max_completion_tokens") or share
+        budget["max_completion_tokens"] = min(asked, share)
         budget["max_seconds"] = min(budget.get("max_seconds", timeout), timeout)
         samples = max(config.policy.max_samples // choices, 1)
         budget["max_samples"] = min(budget.get("max_samples", samples), samples)
@@ -315,17 +316,20 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 "reasoning_tokens": 0,
                 "thinktime": {"strategy": "none"},
             }
+        strategy_params = dict(plan.params)
+        verifier = strategy_params.pop("verifier", "judge")  # the policy has allowed it
         result = solve(
             question,
             backend=backend,
             strategy=plan.strategy or None,
+            params=strategy_params,
+            sampling=SamplingParams(**{k: v for k, v in sampling.items() if v is not None}),
             reasoning_effort=plan.effort,
             budget=_capped(plan.budget, body.n),
+            verifier=verifier,
             history=history,
             cancel=cancel,
             on_call=on_call,
-            **sampling,
-            **plan.params,
         )
         bill = result.bill
         chosen = result.samples[result.chosen] if result.chosen is not None else None

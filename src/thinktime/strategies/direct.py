@@ -18,7 +18,7 @@ from thinktime.strategies.base import Context, Outcome, majority, register_strat
 
 class DirectParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_tokens: int = Field(32, ge=1, le=1024, description="Tokens allowed for the bare answer.")
+    answer_tokens: int = Field(32, ge=1, le=1024, description="Tokens allowed for the bare answer.")
 
 
 @register_strategy(
@@ -29,6 +29,6 @@ class DirectParams(BaseModel):
     default_temperature=0.0,
 )
 def direct(question: str, ctx: Context, params: DirectParams) -> Outcome:
-    sampling = ctx.params.with_(max_tokens=min(ctx.params.max_tokens, params.max_tokens))
+    sampling = ctx.params.with_(max_tokens=min(ctx.params.max_tokens, params.answer_tokens))
     [[sample]] = ctx.sample([direct_messages(question)], params=sampling)
     return majority([sample])

@@ -5,7 +5,7 @@ The shipped mapping is `efforts.toml`; a model can have its own rows, and a user
 says what that costs on a given model:
 
     >>> effort = effort_for("high", "qwen2.5-coder-0.5b")
-    >>> effort.strategy, effort.budget.max_tokens
+    >>> effort.strategy, effort.budget.max_completion_tokens
     ('adaptive_consistency', 12000)
 """
 
@@ -55,7 +55,8 @@ def effort_for(level: str, model: str) -> Effort:
     table = _table()
     row = dict(table.get("models", {}).get(model, {}).get(level) or table["default"][level])
     strategy = row.pop("strategy")
-    budget_fields = {k: row.pop(k) for k in list(row) if k in Budget.model_fields}
+    names = {*Budget.model_fields, "max_tokens"}  # max_tokens: the old name, still accepted
+    budget_fields = {k: row.pop(k) for k in list(row) if k in names}
     try:
         budget = Budget(**budget_fields)
     except ValidationError as exc:
