@@ -92,9 +92,8 @@ def traces(
         results = Store(store)
         backend = load_backend(teacher, hints={"n_parallel": 16})
         run_with_progress(the_task, {teacher: backend}, [strategy], results, max_tokens, 0)
-        questions = {p.id: p.question for p in the_task.problems}
         rows = _with_samples(results, the_task, teacher, strategy)
-        kept, report = select_traces(rows, questions, rules)
+        kept, report = select_traces(rows, the_task, rules)
         path = write_jsonl(kept, out)
     except (ThinktimeError, ValueError) as exc:
         raise fail(str(exc)) from None
