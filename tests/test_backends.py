@@ -144,3 +144,43 @@ def test_both_engines_use_the_one_codec():
         assert module.request_body is wire.request_body
         assert module.parse_choice is wire.parse_choice
     assert len(inspect.getsource(llamacpp).splitlines()) < 300
+
+
+class _Plain:
+    """A backend with no optional capability: it only generates (like a bare plugin engine)."""
+
+    def __init__(self) -> None:
+        self.name, self.card, self._fake = "plain", None, FakeBackend(["so \\boxed{5}"])
+
+    def generate(self, requests, params):
+        return self._fake.generate(requests, params)
+
+
+class _Metered(FakeBackend):
+    """The fake, plus engine counters and a record of streamed requests."""
+
+    streamed: int = 0
+
+    def engine_stats(self) -> dict[str, float]:
+        return {"requests_processing": 2.0}
+
+    def stream(self, request, params, cancel=None):
+        self.streamed += 1
+        return super().stream(request, params, cancel)
+
+
+def test_the_server_asks_for_capabilities_with_isinstance():
+    from fastapi.testclient import TestClient
+
+    from thinktime.serve.app import ServerConfig, create_app
+
+    chat = {"model": "cot/qwen", "messages": [{"role": "user", "content": "2+3?"}], "stream": True}
+    metered = _Metered(["so \\boxed{5}"])
+    for backend, engine_line in ((metered, True), (_Plain(), False)):
+        client = TestClient(create_app(backend, ServerConfig(model="qwen")))
+        text = client.get("/metrics").text
+        assert ("thinktime_engine_requests_processing 2.0" in text) is engine_line
+        reply = client.post("/v1/chat/completions", json=chat)
+        assert reply.status_code == 200 and "[DONE]" in reply.text
+        assert '"answer": "5"' in reply.text or '"answer":"5"' in reply.text
+    assert metered.streamed == 1  # tokens streamed only from the backend that can
