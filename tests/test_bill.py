@@ -97,3 +97,26 @@ def test_each_engine_call_of_a_seeded_run_gets_its_own_seed():
     ledger.generate([Request(messages=question)], SamplingParams())  # unseeded stays unseeded
     seeds = [params.seed for _, params in backend.calls]
     assert seeds[0] == 7 and len(set(seeds[:3])) == 3 and seeds[3] is None
+
+
+def test_the_seed_stride_is_the_backends_own():
+    """The ledger spaces calls' seeds by what the backend declares, else by the wide default."""
+    from thinktime.backends.base import DEFAULT_SEED_STRIDE, DerivesSeeds
+    from thinktime.backends.llamacpp import LlamaCppBackend
+
+    question = (Message("user", "q"),)
+
+    def seeds(backend: FakeBackend) -> list[int | None]:
+        ledger = Ledger(backend)
+        for _ in range(3):
+            ledger.generate([Request(messages=question, n=2)], SamplingParams(seed=7))
+        return [params.seed for _, params in backend.calls]
+
+    plain = FakeBackend()
+    assert not isinstance(plain, DerivesSeeds)
+    assert seeds(plain) == [7, 7 + DEFAULT_SEED_STRIDE, 7 + 2 * DEFAULT_SEED_STRIDE]
+    declared = FakeBackend()
+    declared.seed_stride = 10  # type: ignore[attr-defined]
+    assert isinstance(declared, DerivesSeeds) and seeds(declared) == [7, 17, 27]
+    # llama.cpp offsets chunk k of a call by k, so it declares a stride wider than any call's chunks
+    assert LlamaCppBackend.seed_stride > 1_000

@@ -12,10 +12,11 @@ from thinktime.bench.store import SampleRow, Store
 from thinktime.cli import app
 from thinktime.distill.compare import compare, recovery
 from thinktime.distill.gguf_export import _permute, gguf_name
-from thinktime.distill.rewards import correctness_reward, format_reward
+from thinktime.distill.rewards import correctness_reward, format_reward, task_reward
 from thinktime.distill.student import check_fits
 from thinktime.distill.traces import TraceFilter, read_jsonl, select_traces, write_jsonl
 from thinktime.errors import ThinktimeError
+from thinktime.tasks import Problem, Task
 
 runner = CliRunner()
 
@@ -30,7 +31,8 @@ def sample(text: str, answer: str | None, verdict: str, tokens: int = 10, finish
     }
 
 
-QUESTIONS = {"q1": "What is 2+2?", "q2": "What is 3*3?"}
+# q2 has no gold answer: its samples are verified by a strong majority instead
+TASK = Task("toy", [Problem("q1", "What is 2+2?", "4"), Problem("q2", "What is 3*3?", "")])
 
 
 def test_filter_keeps_only_verified_complete_short_unique_traces():
@@ -47,7 +49,7 @@ def test_filter_keeps_only_verified_complete_short_unique_traces():
             ],
         }
     ]
-    traces, report = select_traces(rows, QUESTIONS, TraceFilter(max_tokens=1024, per_question=3))
+    traces, report = select_traces(rows, TASK, TraceFilter(max_tokens=1024, per_question=3))
     assert [t.text for t in traces] == ["2+2=4 so \\boxed{4}"]
     assert report.dropped == {"duplicate": 1, "unverified": 2, "too long": 1}
     assert report.kept == 1 and report.seen == 5 and report.questions_kept == 1
@@ -65,7 +67,7 @@ def test_filter_caps_per_question_shortest_first_and_drops_correct_but_truncated
             ],
         }
     ]
-    traces, report = select_traces(rows, QUESTIONS, TraceFilter(per_question=1))
+    traces, report = select_traces(rows, TASK, TraceFilter(per_question=1))
     assert [t.completion_tokens for t in traces] == [5]
     assert report.dropped == {"over per-question cap": 1, "truncated": 1}
 
@@ -73,18 +75,18 @@ def test_filter_caps_per_question_shortest_first_and_drops_correct_but_truncated
 def test_without_gold_a_strong_majority_verifies():
     agreeing = [sample(f"way {i}: \\boxed{{9}}", "9", "unknown") for i in range(3)]
     rows = [{"question_id": "q2", "gold": None, "samples": [*agreeing, sample("8", "8", "x")]}]
-    traces, _ = select_traces(rows, QUESTIONS, TraceFilter(min_agreement=0.7, per_question=5))
+    traces, _ = select_traces(rows, TASK, TraceFilter(min_agreement=0.7, per_question=5))
     assert {t.answer for t in traces} == {"9"} and len(traces) == 3
     assert all(t.verified_by == "majority" for t in traces)
     # 3 of 4 = 0.75 is not enough at 0.8
-    traces, report = select_traces(rows, QUESTIONS, TraceFilter(min_agreement=0.8))
+    traces, report = select_traces(rows, TASK, TraceFilter(min_agreement=0.8))
     assert traces == [] and report.dropped == {"unverified": 4}
 
 
 def test_export_is_prompt_completion_chat_and_round_trips(tmp_path):
     rows = [{"question_id": "q1", "gold": "4", "samples": [sample("2+2=4 \\boxed{4}", "4", "c")]}]
     rows[0]["samples"][0]["verdict"] = "correct"
-    traces, _ = select_traces(rows, QUESTIONS, TraceFilter())
+    traces, _ = select_traces(rows, TASK, TraceFilter())
     path = write_jsonl(traces, tmp_path / "t.jsonl")
     (record,) = read_jsonl(path)
     assert [m["role"] for m in record["prompt"]] == ["system", "user"]
@@ -115,6 +117,37 @@ def test_rewards_grade_like_the_bench():
     ]
     assert correctness_reward(completions, answer=["1000", "8", "12"]) == [1.0, 0.0, 1.0]
     assert format_reward(completions) == [1.0, 0.0, 1.0]
+
+
+def test_traces_and_rewards_grade_through_the_tasks_grader():
+    """A task whose grader is not gold equivalence (like reasoning-gym's scorer) is obeyed."""
+    from thinktime.verifiers.gold import ScorerVerifier
+
+    def grader(problem: Problem) -> ScorerVerifier:  # "right" is any answer with a 7 in it
+        return ScorerVerifier(lambda answer: float("7" in answer))
+
+    task = Task("sevens", [Problem("q1", "Say a seven.", "7")], grader)
+    rows = [
+        {
+            "question_id": "q1",
+            "samples": [
+                sample("it is 17 \\boxed{17}", "17", "wrong"),  # a stale stored verdict
+                sample("it is 8 \\boxed{8}", "8", "correct"),
+            ],
+        }
+    ]
+    traces, report = select_traces(rows, task, TraceFilter(per_question=5))
+    assert [t.answer for t in traces] == ["17"] and report.dropped == {"unverified": 1}
+    reward = task_reward(task)
+    assert reward(["\\boxed{17}", "\\boxed{8}"], question_id=["q1", "q1"]) == [1.0, 0.0]
+    # the gold reward is what a gold task's grader says
+    assert correctness_reward(["\\boxed{17}"], answer=["7"]) == [0.0]
+
+
+def test_traces_of_an_unknown_question_are_dropped():
+    rows = [{"question_id": "q9", "samples": [sample("\\boxed{1}", "1", "correct")]}]
+    traces, report = select_traces(rows, TASK, TraceFilter())
+    assert traces == [] and report.dropped == {"unknown question": 1}
 
 
 def test_memory_check_refuses_a_student_that_does_not_fit():

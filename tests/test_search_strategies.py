@@ -123,6 +123,30 @@ def test_step_search_forces_an_answer_when_out_of_steps():
     assert result.answer == "7"
 
 
+def test_both_strategies_force_the_answer_the_same_way():
+    """One helper: the thinking so far, "Final answer: \\boxed{", greedy tokens cut at "}"."""
+    from thinktime.strategies import budget_forcing, step_search
+
+    assert step_search.force_answer is budget_forcing.force_answer
+    search = FakeBackend(
+        lambda request, i: (
+            "yes"
+            if request.prompt is None
+            else ("7} and on" if request.prompt.endswith("{") else "x")
+        )
+    )
+    searched = solve("?", backend=search, strategy="beam_search", beams=1, expand=1, max_steps=1)
+    forcing = FakeBackend(["x", "7} and on"])
+    forced = solve("?", backend=forcing, strategy="budget_forcing", max_thinking_tokens=1)
+    # step search ends each unfinished step with a blank line; budget forcing does not
+    for backend, result, thinking in ((search, searched, "x\n\n"), (forcing, forced, "x")):
+        forced_text = thinking + "\n\nFinal answer: \\boxed{"
+        requests, params = backend.calls[-1]
+        assert requests[0].prompt.endswith("assistant: " + forced_text)
+        assert (params.temperature, params.stop) == (0.0, ("}",))
+        assert (result.samples[0].text, result.answer) == (forced_text + "7}", "7")
+
+
 def test_route_spends_more_on_contested_questions():
     easy = solve("?", backend=FakeBackend(["\\boxed{4}"]), strategy="route")
     assert (easy.details["difficulty"], easy.details["samples_used"]) == ("easy", 4)

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from thinktime.backends.fake import FakeBackend
 from thinktime.errors import ThinktimeError
-from thinktime.tasks import load_task
+from thinktime.tasks import Problem, Task, load_task
+from thinktime.verifiers.gold import GoldVerifier, Grader, ScorerVerifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(
@@ -49,6 +51,7 @@ def test_reasoning_gym_family_and_grader():
     problem = task.problems[0]
     assert task.grade(problem, problem.gold) == 1.0
     assert task.grade(problem, None) == 0.0
+    assert isinstance(task.grader(problem), ScorerVerifier)  # the family's own scorer
     with pytest.raises(ThinktimeError, match="could not build 'no_such_family'"):
         load_task("reasoning_gym:no_such_family", size=1)
 
@@ -81,3 +84,21 @@ def test_hub_unreachable_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ThinktimeError, match=r"could not load openai/gsm8k.*THINKTIME_DATA"):
         load_task("gsm8k")
+
+
+def test_a_task_carries_its_grader_and_grades_through_it(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"question": "2+2?", "answer": "4"}) + "\n")
+    task = load_task(f"jsonl:{path}")
+    grader = task.grader(task.problems[0])
+    assert isinstance(grader, GoldVerifier) and isinstance(grader, Grader)
+    assert (task.grade(task.problems[0], "4.0"), task.grade(task.problems[0], "5")) == (1.0, 0.0)
+    # any grader goes: the task asks it, not the gold answer
+    odd = Task("odd", [Problem("o/0", "?", "4")], lambda p: ScorerVerifier(lambda a: 1.0))
+    assert odd.grade(odd.problems[0], "5") == 1.0
+    # and a grader is a verifier: it can pick among candidates (an oracle best-of-n)
+    from thinktime import solve
+
+    backend = FakeBackend(["\\boxed{5}", "\\boxed{4}", "\\boxed{5}"])
+    result = solve("2+2?", backend=backend, strategy="best_of_n", n=3, verifier=grader)
+    assert result.answer == "4"

@@ -238,7 +238,7 @@ def bench(
             )
         path = Path(store or f"runs/{name}.db")
         results = Store(path)
-        backends = {m: load_backend(m, n_parallel=16) for m in (model or [DEFAULT_MODEL])}
+        backends = {m: load_backend(m, hints={"n_parallel": 16}) for m in model or [DEFAULT_MODEL]}
         run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
@@ -503,7 +503,7 @@ def serve(
                 f"choose from: {', '.join(VERIFIERS)}"
             )
         allow_unsafe_exec(unsafe_exec)
-        backend = load_backend(model, n_parallel=max(8, max_concurrent))
+        backend = load_backend(model, hints={"n_parallel": max(8, max_concurrent)})
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, max_concurrent=max_concurrent,

@@ -90,11 +90,10 @@ def traces(
         sampling_params(options=True, max_tokens=max_tokens)
         the_task = _task(task, limit, offset, data_dir)
         results = Store(store)
-        backend = load_backend(teacher, n_parallel=16)
+        backend = load_backend(teacher, hints={"n_parallel": 16})
         run_with_progress(the_task, {teacher: backend}, [strategy], results, max_tokens, 0)
-        questions = {p.id: p.question for p in the_task.problems}
         rows = _with_samples(results, the_task, teacher, strategy)
-        kept, report = select_traces(rows, questions, rules)
+        kept, report = select_traces(rows, the_task, rules)
         path = write_jsonl(kept, out)
     except (ThinktimeError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -230,7 +229,7 @@ def evaluate(
         arms = {"base": (base, strategy), "student": (student, strategy)}
         arms["teacher"] = (teacher, teacher_strategy)
         for model, config in arms.values():
-            backend = load_backend(model, n_parallel=16)
+            backend = load_backend(model, hints={"n_parallel": 16})
             run_with_progress(the_task, {model: backend}, [config], results, max_tokens, 0)
         result = compare(results, the_task.name, arms)
     except (ThinktimeError, ValueError) as exc:

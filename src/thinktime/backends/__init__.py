@@ -6,6 +6,23 @@
 'fake'
 """
 
-from thinktime.backends.base import BACKENDS, Backend, load_backend, make_backend, register_backend
+from thinktime.backends.base import (
+    BACKENDS,
+    Backend,
+    Cancellable,
+    ChatTemplating,
+    DerivesSeeds,
+    EngineMetrics,
+    Streaming,
+    Tokenizing,
+    load_backend,
+    make_backend,
+    register_backend,
+)
+from thinktime.backends.options import BackendOptions, NoOptions
 
-__all__ = ["BACKENDS", "Backend", "load_backend", "make_backend", "register_backend"]
+__all__ = [
+    "BACKENDS", "Backend", "BackendOptions", "Cancellable", "ChatTemplating", "DerivesSeeds",
+    "EngineMetrics", "NoOptions", "Streaming", "Tokenizing", "load_backend", "make_backend",
+    "register_backend",
+]  # fmt: skip

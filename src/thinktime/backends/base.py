@@ -1,27 +1,38 @@
-"""The backend protocol and the registry that builds backends from a model spec.
+"""The backend protocol, its optional capabilities, and the registry that builds backends.
 
 A spec is `BACKEND:MODEL` or just `MODEL` (the embedded `llamacpp` engine):
 `qwen2.5-coder-0.5b`, `llamacpp:/path/model.gguf`, `openai:gpt-4o-mini`, `fake`.
-Built-in backends register the same way a plugin would:
+Built-in backends register the same way a plugin would, with the options they take:
 
     >>> @register_backend("echo")
-    ... def _echo(model: str, **options: object) -> Backend: ...
+    ... def _echo(model: str, options: NoOptions) -> Backend: ...
     >>> "echo" in BACKENDS
     True
+    >>> make_backend("echo:any", n_parallel=4)
+    Traceback (most recent call last):
+    thinktime.errors.ThinktimeError: backend 'echo' takes no option 'n_parallel' (its options: none)
     >>> del BACKENDS["echo"]
+
+Optional features are protocols, checked with `isinstance`, never `getattr`:
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> isinstance(FakeBackend(), Streaming), isinstance(FakeBackend(), EngineMetrics)
+    (True, False)
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from thinktime.backends.options import BackendOptions, NoOptions, parse_options
 from thinktime.models.card import ModelCard
 from thinktime.registry import Registry
 from thinktime.sampling import SamplingParams
-from thinktime.types import Generation, Request
+from thinktime.types import Generation, Message, Request
 
 
 @runtime_checkable
@@ -49,10 +60,92 @@ class Cancellable(Protocol):
         ...
 
 
-BackendFactory = Callable[..., Backend]
-# built-ins live in their own modules and are imported on first use (engines load lazily)
-BACKENDS: Registry[BackendFactory] = Registry(
+@runtime_checkable
+class Streaming(Protocol):
+    """A backend that yields one sample's text as it is generated (token streaming)."""
+
+    def stream(
+        self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """The sample's text, piece by piece; setting `cancel` ends it at the next piece."""
+        ...
+
+
+@runtime_checkable
+class ChatTemplating(Protocol):
+    """A backend that renders its model's chat template, so a raw text can be continued
+    (strategies that write part of the answer themselves: budget forcing, step search)."""
+
+    def chat_prompt(self, messages: Sequence[Message]) -> str:
+        """The raw text the model sees for `messages`, ending where the assistant speaks."""
+        ...
+
+
+@runtime_checkable
+class Tokenizing(Protocol):
+    """A backend that splits text into its model's tokens."""
+
+    def tokenize(self, text: str) -> tuple[str, ...]:
+        """`text` as the model's tokens, each as a string."""
+        ...
+
+
+@runtime_checkable
+class EngineMetrics(Protocol):
+    """A backend that reports its engine's own counters (queue, slots, tokens per second)."""
+
+    def engine_stats(self) -> dict[str, float]:
+        """Counter name → value, Prometheus names without the engine's prefix."""
+        ...
+
+
+@runtime_checkable
+class DerivesSeeds(Protocol):
+    """A backend that says how it spends a call's seed (see `seed_stride`)."""
+
+    seed_stride: int
+    """How far apart two calls' seeds must be so the seeds sampled within each never meet
+    (llama.cpp samples chunk k of an n-sample call with seed + k)."""
+
+
+# an engine that offsets its seed per sample or per chunk (llama.cpp, vLLM) stays clear of the
+# next call's seeds unless a call draws this many samples or chunks
+DEFAULT_SEED_STRIDE = 100_003
+
+
+def seed_stride(backend: Backend) -> int:
+    """The distance the ledger keeps between the seeds of a backend's successive calls.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> seed_stride(FakeBackend())
+    100003
+    """
+    return backend.seed_stride if isinstance(backend, DerivesSeeds) else DEFAULT_SEED_STRIDE
+
+
+Factory = Callable[[str, Any], Backend]  # factory(model, options) → a new backend
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A registered backend: its factory and the typed options that factory takes."""
+
+    name: str
+    factory: Factory
+    options: type[BackendOptions]
+
+    def accepted(self, hints: Mapping[str, object]) -> dict[str, object]:
+        """The hints this backend declares as options (e.g. slots only for the embedded engine)."""
+        return {k: v for k, v in hints.items() if k in self.options.model_fields}
+
+    def build(self, model: str, options: Mapping[str, object]) -> Backend:
+        """A new backend for `model`; an option it does not take is a one-line error."""
+        return self.factory(model, parse_options(self.name, self.options, options))
+
+
+BACKENDS: Registry[BackendSpec] = Registry(
     "backend",
+    # built-ins live in their own modules and are imported on first use (engines load lazily)
     {
         "llamacpp": "thinktime.backends.llamacpp",
         "openai": "thinktime.backends.openai_compat",
@@ -61,9 +154,16 @@ BACKENDS: Registry[BackendFactory] = Registry(
 )
 
 
-def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Decorator: make `factory(model, **options)` available as backend `name`."""
-    return BACKENDS.register(name)
+def register_backend(
+    name: str, options: type[BackendOptions] = NoOptions
+) -> Callable[[Factory], Factory]:
+    """Decorator: make `factory(model, options)` available as backend `name`, taking `options`."""
+
+    def add(factory: Factory) -> Factory:
+        BACKENDS[name] = BackendSpec(name, factory, options)
+        return factory
+
+    return add
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -76,17 +176,30 @@ def split_spec(spec: str) -> tuple[str, str]:
     return "llamacpp", spec
 
 
-def make_backend(spec: str, **options: object) -> Backend:
-    """Build a new backend for `spec` (see module docstring)."""
+def make_backend(
+    spec: str, *, hints: Mapping[str, object] | None = None, **options: object
+) -> Backend:
+    """Build a new backend for `spec` (see module docstring).
+
+    `options` must all be options of the chosen backend; `hints` are passed only where the
+    backend declares them (`hints={"n_parallel": 16}` sizes the embedded engine's slots and
+    means nothing to a hosted API).
+    """
     name, model = split_spec(spec)
-    return BACKENDS.get_or_fail(name)(model, **options)
+    backend = BACKENDS.get_or_fail(name)
+    return backend.build(model, {**backend.accepted(hints or {}), **options})
 
 
 @lru_cache(maxsize=4)
 def _cached(spec: str, options: tuple[tuple[str, object], ...]) -> Backend:
-    return make_backend(spec, **dict(options))
+    name, model = split_spec(spec)
+    return BACKENDS.get_or_fail(name).build(model, dict(options))
 
 
-def load_backend(spec: str, **options: object) -> Backend:
+def load_backend(
+    spec: str, *, hints: Mapping[str, object] | None = None, **options: object
+) -> Backend:
     """Like `make_backend`, but reuses a loaded engine for the same spec and options."""
-    return _cached(spec, tuple(sorted(options.items())))
+    name, _ = split_spec(spec)
+    kept = BACKENDS.get_or_fail(name).accepted(hints or {})
+    return _cached(spec, tuple(sorted({**kept, **options}.items())))

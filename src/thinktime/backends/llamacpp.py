@@ -28,37 +28,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from thinktime.backends.base import register_backend
+from pydantic import Field
+
+from thinktime.backends.base import DEFAULT_SEED_STRIDE, register_backend
+from thinktime.backends.options import BackendOptions
+from thinktime.backends.wire import delta_text, parse_choice, prompt_usage, request_body
 from thinktime.errors import BackendError, ModelError
 from thinktime.models.card import ModelCard, read_card
 from thinktime.models.resolve import resolve_model
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
-
-
-def parse_choice(choice: dict[str, Any]) -> Completion:
-    """One OpenAI-shaped choice (chat or text) → `Completion`, counting its own tokens."""
-    text = choice["message"]["content"] if "message" in choice else choice.get("text", "")
-    content = (choice.get("logprobs") or {}).get("content")
-    logprobs = None
-    if content is not None:
-        logprobs = tuple(
-            TokenLogprob(
-                token=item.get("token", ""),
-                logprob=float(item.get("logprob", 0.0)),
-                top=tuple(
-                    (alt.get("token", ""), float(alt.get("logprob", 0.0)))
-                    for alt in item.get("top_logprobs") or ()
-                ),
-            )
-            for item in content
-        )
-    legacy = (choice.get("logprobs") or {}).get("tokens")  # /v1/completions' logprobs shape
-    if logprobs is None and legacy is not None:
-        logprobs = tuple(TokenLogprob(token=str(t), logprob=0.0) for t in legacy)
-    count = len(logprobs) if logprobs is not None else -1
-    pieces = tuple(t.token for t in logprobs) if logprobs is not None else None
-    return Completion(text or "", choice.get("finish_reason") or "stop", count, logprobs, pieces)
+from thinktime.types import Completion, Generation, Message, Request
 
 
 def _piece_text(piece: str | list[int]) -> str:
@@ -69,34 +48,18 @@ def _piece_text(piece: str | list[int]) -> str:
     return bytes(piece).decode("utf-8", errors="ignore")
 
 
-def request_body(request: Request, params: SamplingParams, n: int, seed: int | None) -> dict:
-    """The OpenAI-style JSON body for one engine call."""
-    body: dict[str, Any] = {
-        "n": n,
-        "max_tokens": params.max_tokens,
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        # logprobs cost a softmax over the whole vocabulary per token (~14% of decode at n=8
-        # on CPU), so ask only when wanted; llama.cpp reads top_logprobs=0 as "no logprobs"
-        "logprobs": params.logprobs or params.top_logprobs > 0,
-    }
-    if params.top_logprobs:
-        body["top_logprobs"] = params.top_logprobs
-    if params.ignore_eos:
-        body["ignore_eos"] = True
-    if params.stop:
-        body["stop"] = list(params.stop)
-    if seed is not None:
-        body["seed"] = seed
-    if request.prompt is not None:
-        body["prompt"] = request.prompt
-    else:
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-    return body
+class LlamaCppOptions(BackendOptions):
+    """What `llamacpp:MODEL` takes (the defaults are the engine's)."""
+
+    n_parallel: int = Field(8, ge=1, le=512, description="Sequence slots decoded together.")
+    context_per_sequence: int = Field(4096, ge=16, description="KV-cache tokens per slot.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads (default: every core).")
 
 
 class LlamaCppBackend:
     """llama.cpp in process, with parallel slots shared by all requests (see module docs)."""
+
+    seed_stride = DEFAULT_SEED_STRIDE  # chunk k of a call samples with seed + k (DerivesSeeds)
 
     def __init__(
         self,
@@ -198,10 +161,10 @@ class LlamaCppBackend:
         cached = [0] * len(requests)
         for index, future in jobs:
             usage, choices = future.result()
-            length = int(usage.get("prompt_tokens", 0))
+            length, reused = prompt_usage(usage)
             prompt_length[index] = length
             prompt_tokens[index] += length
-            cached[index] += int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0))
+            cached[index] += reused
             completions[index].extend(choices)
         return [
             Generation(tuple(c), prompt_length[i], prompt_tokens[i], cached[i])
@@ -261,8 +224,7 @@ class LlamaCppBackend:
             if "error" in chunk:
                 raise BackendError(f"llama.cpp refused the request: {chunk['error']}")
             for choice in chunk.get("choices", []):
-                delta = (choice.get("delta") or {}).get("content") or choice.get("text")
-                if delta:
+                if delta := delta_text(choice):
                     yield delta
 
     def engine_stats(self) -> dict[str, float]:
@@ -289,8 +251,7 @@ def _streamed(handler: Any, body: dict[str, Any], cancel: threading.Event) -> di
         reply["usage"] = chunk.get("usage") or reply.get("usage")
         for choice in chunk.get("choices", []):
             index = int(choice.get("index", 0))
-            delta = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
-            texts.setdefault(index, []).append(delta)
+            texts.setdefault(index, []).append(delta_text(choice))
             logprobs.setdefault(index, []).extend(
                 (choice.get("logprobs") or {}).get("content") or []
             )
@@ -316,6 +277,6 @@ def _streamed(handler: Any, body: dict[str, Any], cancel: threading.Event) -> di
     return {"choices": choices, "usage": reply.get("usage") or {}}
 
 
-@register_backend("llamacpp")
-def _factory(model: str, **options: Any) -> LlamaCppBackend:
-    return LlamaCppBackend.from_reference(model, **options)
+@register_backend("llamacpp", LlamaCppOptions)
+def _factory(model: str, options: LlamaCppOptions) -> LlamaCppBackend:
+    return LlamaCppBackend.from_reference(model, **options.as_kwargs())

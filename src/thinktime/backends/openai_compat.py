@@ -17,12 +17,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from pydantic import Field
+
 from thinktime.backends.base import register_backend
-from thinktime.backends.llamacpp import parse_choice, request_body
+from thinktime.backends.options import BackendOptions
+from thinktime.backends.wire import parse_choice, prompt_usage, request_body
 from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
 from thinktime.types import Generation, Request
+
+
+class OpenAIOptions(BackendOptions):
+    """What `openai:MODEL` takes (the defaults are the backend's)."""
+
+    base_url: str | None = Field(None, description="Server URL …/v1 (default $OPENAI_BASE_URL).")
+    api_key: str | None = Field(None, description="Key (default $OPENAI_API_KEY).")
+    max_concurrency: int = Field(8, ge=1, le=1024, description="Requests in flight at once.")
+    max_retries: int = Field(4, ge=0, le=32, description="Retries on 429, 5xx and timeouts.")
+    timeout: float = Field(600.0, gt=0, description="Seconds per request.")
+    use_n: bool = Field(True, description="Ask for n samples in one request where trusted.")
+    card: ModelCard | None = Field(None, description="The model's shape, for FLOPs.")
+    http_client: Any = Field(None, description="An httpx client (tests, proxies).")
 
 
 class OpenAIBackend:
@@ -80,8 +96,7 @@ class OpenAIBackend:
         usage = response.get("usage") or {}
         choice = parse_choice(response["choices"][0])
         completion = replace(choice, completion_tokens=int(usage.get("completion_tokens") or 0))
-        length = int(usage.get("prompt_tokens") or 0)
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        length, cached = prompt_usage(usage)
         return Generation((completion,), length, length, cached)
 
     def _one_request(self, request: Request, params: SamplingParams) -> Generation:
@@ -90,9 +105,7 @@ class OpenAIBackend:
             choices = [parse_choice(c) for c in response["choices"]]
             # 1) trusted only if the server honoured n and gave per-choice logprobs to count
             if len(choices) == request.n and all(c.completion_tokens >= 0 for c in choices):
-                usage = response.get("usage") or {}
-                length = int(usage.get("prompt_tokens") or 0)
-                cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+                length, cached = prompt_usage(response.get("usage"))
                 return Generation(tuple(choices), length, length, cached)
         # 2) otherwise n single requests, in parallel up to max_concurrency
         singles = list(self._pool.map(lambda _: self._single(request, params), range(request.n)))
@@ -108,10 +121,10 @@ class OpenAIBackend:
         return [f.result() for f in futures]
 
 
-@register_backend("openai")
-def _factory(model: str, **options: Any) -> OpenAIBackend:
+@register_backend("openai", OpenAIOptions)
+def _factory(model: str, options: OpenAIOptions) -> OpenAIBackend:
     if not model:
         raise BackendError(
             "openai backend needs a model name: openai:MODEL (e.g. openai:gpt-4o-mini)"
         )
-    return OpenAIBackend(model, **options)
+    return OpenAIBackend(model, **options.as_kwargs())

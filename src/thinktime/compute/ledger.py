@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from thinktime.answers.extract import reasoning_tokens
-from thinktime.backends.base import Backend, Cancellable
+from thinktime.backends.base import Backend, Cancellable, seed_stride
 from thinktime.compute.budget import Budget, SampleCapError
 from thinktime.compute.flops import generation_flops
 from thinktime.compute.prices import Price
@@ -36,9 +36,6 @@ from thinktime.sampling import SamplingParams
 from thinktime.types import Bill, Generation, Request
 
 Role = Literal["policy", "verifier"]
-
-
-SEED_STRIDE = 100_003  # apart enough that engines' per-chunk seed offsets (seed + i) never meet
 
 
 class Ledger:
@@ -85,11 +82,12 @@ class Ledger:
         params = self._fit(requests, params, backend)
         # a seeded strategy that calls the engine again (another round of votes, concurrent
         # sub-strategy runs on one prompt) must get new samples, not replays of its first call:
-        # call k samples with seed + k·SEED_STRIDE (call 0 keeps the caller's seed)
+        # call k samples with seed + k·stride (call 0 keeps the caller's seed), the stride being
+        # what the backend says keeps its calls' seeds apart (llama.cpp offsets its chunks')
         with self._lock:
             index, self._issued = self._issued, self._issued + 1
         if params.seed is not None and index:
-            params = params.with_(seed=params.seed + SEED_STRIDE * index)
+            params = params.with_(seed=params.seed + seed_stride(backend) * index)
         started = time.perf_counter()
         if self.cancel is not None and isinstance(backend, Cancellable):
             generations = backend.generate_until(requests, params, self.cancel)

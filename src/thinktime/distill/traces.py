@@ -4,20 +4,23 @@ A trace is one teacher sample stored by the bench harness (`thinktime bench` wri
 to SQLite as it completes, so trace generation resumes like any sweep). `select_traces` keeps a
 sample only when
 
-1. it is *verified*: its answer was graded correct against a gold answer or a task scorer, or —
-   with no gold — it agrees with a strong majority of its question's samples (`min_agreement`);
+1. it is *verified*: the task's grader (a gold answer, or the task's scorer) grades its answer
+   correct, or — with no gold — it agrees with a strong majority of its question's samples
+   (`min_agreement`);
 2. it finished on its own (not truncated at `max_tokens`) and is at most `max_tokens` long;
 3. it is not a duplicate (same question, same text up to whitespace);
 
 and keeps at most `per_question` of them per question, shortest first (R1's distillation data
 was also filtered for readable, non-rambling traces). Every dropped sample is counted by reason.
 
-    >>> rows = [{"question_id": "q1", "gold": "4", "samples": [
-    ...     {"text": "2+2=4. \\\\boxed{4}", "answer": "4", "verdict": "correct",
+    >>> from thinktime.tasks import Problem, Task
+    >>> task = Task("toy", [Problem("q1", "What is 2+2?", "4")])
+    >>> rows = [{"question_id": "q1", "samples": [
+    ...     {"text": "2+2=4. \\\\boxed{4}", "answer": "4",
     ...      "finish_reason": "stop", "completion_tokens": 9},
-    ...     {"text": "2+2=5. \\\\boxed{5}", "answer": "5", "verdict": "wrong",
+    ...     {"text": "2+2=5. \\\\boxed{5}", "answer": "5",
     ...      "finish_reason": "stop", "completion_tokens": 9}]}]
-    >>> traces, report = select_traces(rows, {"q1": "What is 2+2?"}, TraceFilter())
+    >>> traces, report = select_traces(rows, task, TraceFilter())
     >>> [t.answer for t in traces], report.dropped
     (['4'], {'unverified': 1})
 """
@@ -36,6 +39,7 @@ from pydantic import BaseModel, Field
 from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
+from thinktime.tasks import Task
 
 
 class TraceFilter(BaseModel):
@@ -106,23 +110,26 @@ def _majority(samples: list[dict[str, Any]]) -> tuple[str | None, float]:
 
 def select_traces(
     results: Iterable[Mapping[str, Any]],
-    questions: Mapping[str, str],
+    task: Task,
     rules: TraceFilter,
 ) -> tuple[list[Trace], FilterReport]:
-    """Apply the filter to stored results (each with its `samples`); see the module docstring."""
+    """Apply the filter to stored results (each with its `question_id` and `samples`) of
+    `task`'s problems, graded by the task's grader; see the module docstring."""
     report = FilterReport()
     traces: list[Trace] = []
+    problems = {p.id: p for p in task.problems}
     for result in results:
         report.questions += 1
         samples = list(result["samples"])
-        question = questions.get(result["question_id"])
-        if question is None:
+        problem = problems.get(result["question_id"])
+        if problem is None:
             report.seen += len(samples)
             report.dropped["unknown question"] = report.dropped.get("unknown question", 0) + len(
                 samples
             )
             continue
-        has_gold = bool(result.get("gold"))
+        has_gold = bool(problem.gold)
+        grader = task.grader(problem)
         majority, share = (None, 0.0) if has_gold else _majority(samples)
         kept: list[Trace] = []
         seen_texts: set[str] = set()
@@ -130,7 +137,7 @@ def select_traces(
         for sample in sorted(samples, key=lambda s: s.get("completion_tokens") or 0):
             report.seen += 1
             if has_gold:
-                verified = sample["verdict"] == "correct"
+                verified = grader.grade(sample.get("answer")) >= 1.0
             else:
                 verified = sample.get("answer") == majority and share >= rules.min_agreement
             if not verified:
@@ -147,8 +154,8 @@ def select_traces(
                 seen_texts.add(_key(sample["text"]))
                 kept.append(
                     Trace(
-                        result["question_id"],
-                        question,
+                        problem.id,
+                        problem.question,
                         sample["text"],
                         sample["answer"],
                         int(sample.get("completion_tokens") or 0),

@@ -45,7 +45,7 @@ from starlette.exceptions import HTTPException
 
 from thinktime.answers.extract import extract_answer
 from thinktime.api import solve
-from thinktime.backends.base import Backend, Cancellable
+from thinktime.backends.base import Backend, Cancellable, EngineMetrics, Streaming
 from thinktime.compute.budget import SampleCapError
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages, direct_messages
@@ -185,7 +185,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     def prometheus() -> Response:
         """thinktime's counters, then the engine's own (`thinktime_engine_*`) where it has them."""
         text = generate_latest(metrics.registry).decode()
-        stats = getattr(backend, "engine_stats", None)
+        stats = backend.engine_stats if isinstance(backend, EngineMetrics) else None
         for name, value in (stats() if callable(stats) else {}).items():
             text += f"thinktime_engine_{name} {value}\n"
         return Response(text, media_type=CONTENT_TYPE_LATEST)
@@ -468,7 +468,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                     return
                 self.tasks.append(asyncio.create_task(_watch_disconnect(self.request, cancel)))
                 yield _chunk(body, cid, {"role": "assistant", "content": ""})
-                streamed = plan.strategy in STREAMED and getattr(backend, "stream", None)
+                streamed = plan.strategy in STREAMED and isinstance(backend, Streaming)
                 pieces = (
                     _token_stream(body, plan, cancel, cid, self.track)
                     if streamed

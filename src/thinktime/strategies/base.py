@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from thinktime.answers.extract import extract_answer, reasoning_tokens
 from thinktime.answers.voting import vote
+from thinktime.backends.base import ChatTemplating
 from thinktime.compute.ledger import Ledger, Role
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
@@ -105,13 +106,13 @@ class Context:
 
     def chat_prompt(self, messages: tuple[Message, ...]) -> str:
         """The raw text the model sees for `messages`, ready to be continued."""
-        render = getattr(self.ledger.backend, "chat_prompt", None)
-        if render is None:
+        backend = self.ledger.backend
+        if not isinstance(backend, ChatTemplating):
             raise ThinktimeError(
-                f"backend {self.ledger.backend.name!r} cannot render its chat template, which "
+                f"backend {backend.name!r} cannot render its chat template, which "
                 "this strategy needs to continue a partial answer; use the llamacpp backend"
             )
-        return str(render(messages))
+        return backend.chat_prompt(messages)
 
     def continue_text(
         self,

@@ -71,14 +71,30 @@ def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> 
             continue
         break
     # 3) force the final answer with a few greedy tokens
-    answer_params = ctx.params.with_(temperature=0.0, max_tokens=params.answer_tokens, stop=("}",))
-    [[answer]] = ctx.continue_text([prompt + thinking + FORCE_ANSWER], params=answer_params)
-    text = thinking + FORCE_ANSWER + answer.text.split("}")[0] + "}"
+    text, answer_tokens = force_answer(ctx, prompt, thinking, params.answer_tokens)
     sample = Sample(
         text=text,
         answer=extract_answer(text),
         finish_reason="length" if cut else "stop",
-        completion_tokens=spent + answer.completion_tokens,
+        completion_tokens=spent + answer_tokens,
         reasoning_tokens=spent,
     )
     return majority([sample], {"thinking_tokens": spent, "waits": waits, "cut": cut})
+
+
+def force_answer(ctx: Context, prompt: str, thinking: str, max_tokens: int = 24) -> tuple[str, int]:
+    """Make the model answer now: `thinking`, then "Final answer: \\boxed{", then a few greedy
+    tokens up to the closing brace. Returns that whole text and the tokens the answer took.
+
+    Budget forcing does it when thinking is cut; step search when it runs out of steps.
+
+        >>> from thinktime.backends.fake import FakeBackend
+        >>> from thinktime.compute.ledger import Ledger
+        >>> from thinktime.sampling import SamplingParams
+        >>> ctx = Context(Ledger(FakeBackend(["26} and more"])), SamplingParams())
+        >>> force_answer(ctx, "q: ", "36 - 10 = 26")
+        ('36 - 10 = 26\\n\\nFinal answer: \\\\boxed{26}', 1)
+    """
+    params = ctx.params.with_(temperature=0.0, max_tokens=max_tokens, stop=("}",))
+    [[answer]] = ctx.continue_text([prompt + thinking + FORCE_ANSWER], params=params)
+    return thinking + FORCE_ANSWER + answer.text.split("}")[0] + "}", answer.completion_tokens

@@ -22,7 +22,7 @@ from thinktime.answers.extract import extract_answer
 from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import Context, Outcome
-from thinktime.strategies.budget_forcing import FORCE_ANSWER
+from thinktime.strategies.budget_forcing import force_answer
 from thinktime.types import Sample
 
 
@@ -82,10 +82,10 @@ def step_search(question: str, ctx: Context, params: StepSearchParams, select: S
         # 3) finished ones leave the search; the rule keeps some of the rest
         finished += [n for n, done in scored if done and n.text.strip()]
         frontier = select([n for n, done in scored if not done], params)
-    if not finished:
-        finished = (
-            [force_answer(ctx, prompt, max(frontier, key=lambda n: n.score))] if frontier else []
-        )
+    if not finished and frontier:  # anytime: the best partial solution answers now
+        best = max(frontier, key=lambda n: n.score)
+        text, tokens = force_answer(ctx, prompt, best.text)
+        finished = [Node(text, best.group, best.score, best.tokens + tokens)]
     samples = tuple(
         Sample(n.text, extract_answer(n.text), "stop", n.tokens, n.tokens, score=n.score)
         for n in finished
@@ -107,11 +107,3 @@ def step_search(question: str, ctx: Context, params: StepSearchParams, select: S
         chosen=chosen,
         details={"steps": steps, "finished": len(finished), "scores": scores},
     )
-
-
-def force_answer(ctx: Context, prompt: str, node: Node) -> Node:
-    """Make an unfinished solution answer now (the search ran out of steps or budget)."""
-    params = ctx.params.with_(temperature=0.0, max_tokens=24, stop=("}",))
-    [[c]] = ctx.continue_text([prompt + node.text + FORCE_ANSWER], params=params)
-    text = node.text + FORCE_ANSWER + c.text.split("}")[0] + "}"
-    return Node(text, node.group, node.score, node.tokens + c.completion_tokens)

@@ -1,8 +1,14 @@
-"""A problem (id, question, gold answer) and a task (problems + how to grade an answer).
+"""A problem (id, question, gold answer) and a task: its problems and the grader it carries.
+
+The grader gives each problem its verifier (`verifiers/gold.py`): by default the gold answer,
+compared by math-verify equivalence; reasoning-gym tasks carry the family's own scorer. The bench,
+the trace filter and RL rewards all grade through it.
 
 >>> task = Task("toy", [Problem("toy/0", "2+2?", "4")])
 >>> task.grade(task.problems[0], "4.0")
 1.0
+>>> task.grader(task.problems[0]).name
+'gold'
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinktime.answers.equivalence import equivalent
 from thinktime.registry import Registry
+from thinktime.verifiers.gold import GoldVerifier, Grader
 
 
 @dataclass(frozen=True)
@@ -26,18 +32,22 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def math_grade(problem: Problem, answer: str | None) -> float:
-    """1.0 when `answer` is mathematically equivalent to the gold answer (math-verify)."""
-    return 1.0 if equivalent(answer, problem.gold) else 0.0
+def gold_grader(problem: Problem) -> Grader:
+    """The default grader: the problem's gold answer, by mathematical equivalence."""
+    return GoldVerifier(problem.gold)
 
 
 @dataclass
 class Task:
-    """A named list of problems and a grader returning a score in [0, 1] (1.0 = correct)."""
+    """A named list of problems and the grader that says, per problem, what is right."""
 
     name: str
     problems: list[Problem]
-    grade: Callable[[Problem, str | None], float] = math_grade
+    grader: Callable[[Problem], Grader] = gold_grader
+
+    def grade(self, problem: Problem, answer: str | None) -> float:
+        """`answer` (extracted) graded by the task's grader: 1.0 = correct, partial credit below."""
+        return self.grader(problem).grade(answer)
 
 
 def data_dir() -> Path | None:

@@ -2,8 +2,8 @@
 
 `reasoning_gym:FAMILY` builds `size` problems of a family (gsm_symbolic, basic_arithmetic,
 chain_sum, simple_equations, knights_knaves, …) from `seed`; extra options go to the family's
-config (its difficulty knobs). Grading uses the family's own `score_answer`; reasoning-gym gives
-partial credit, and only a score of 1.0 counts as correct.
+config (its difficulty knobs). The task's grader is the family's own `score_answer`
+(`ScorerVerifier`); reasoning-gym gives partial credit, and only a score of 1.0 counts as correct.
 
 Example record (basic_arithmetic, seed 1):
     {"question": "Calculate 5 - 3 - 6.", "answer": "-4", "metadata": {...}}
@@ -19,6 +19,7 @@ from typing import Any
 
 from thinktime.errors import ThinktimeError
 from thinktime.tasks.base import Problem, Task, register_task
+from thinktime.verifiers.gold import Grader, ScorerVerifier
 
 
 @register_task("reasoning_gym")
@@ -39,9 +40,7 @@ def load(family: str, size: int = 100, seed: int = 0, **config: Any) -> Task:
         for i, e in enumerate(entries)
     ]
 
-    def grade(problem: Problem, answer: str | None) -> float:
-        if answer is None:
-            return 0.0
-        return 1.0 if float(dataset.score_answer(answer, problem.meta["entry"])) >= 1.0 else 0.0
+    def grader(problem: Problem) -> Grader:
+        return ScorerVerifier.reasoning_gym(dataset, problem.meta["entry"])
 
-    return Task(f"reasoning_gym:{family}", problems, grade)
+    return Task(f"reasoning_gym:{family}", problems, grader)

@@ -1,0 +1,118 @@
+"""The OpenAI wire codec: `Request` + `SamplingParams` → a chat/completions JSON body, and the
+server's choices and usage → `Completion`s and token counts.
+
+Both engines speak it: the embedded llama.cpp server takes these bodies as they are, and the
+OpenAI-compatible backend sends them through the official client. A request with `prompt` is a
+`/v1/completions` body (raw text to continue), one with `messages` a `/v1/chat/completions` body.
+
+    >>> from thinktime.types import Message
+    >>> body = request_body(Request(messages=(Message("user", "2+2?"),)), SamplingParams(), 2, 7)
+    >>> body["n"], body["seed"], body["messages"], body["logprobs"]
+    (2, 7, [{'role': 'user', 'content': '2+2?'}], False)
+    >>> choice = {"message": {"content": "4"}, "finish_reason": "stop",
+    ...           "logprobs": {"content": [{"token": "4", "logprob": -0.5}]}}
+    >>> c = parse_choice(choice)
+    >>> c.text, c.finish_reason, c.completion_tokens, c.tokens
+    ('4', 'stop', 1, ('4',))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thinktime.sampling import SamplingParams
+from thinktime.types import Completion, Request, TokenLogprob
+
+
+def request_body(
+    request: Request, params: SamplingParams, n: int, seed: int | None
+) -> dict[str, Any]:
+    """The OpenAI-style JSON body for one call drawing `n` samples.
+
+    >>> body = request_body(Request(prompt="2+3="), SamplingParams(stop=("\\n",)), 1, None)
+    >>> body["prompt"], body["stop"], "seed" in body, "messages" in body
+    ('2+3=', ['\\n'], False, False)
+    """
+    body: dict[str, Any] = {
+        "n": n,
+        "max_tokens": params.max_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        # logprobs cost a softmax over the whole vocabulary per token (~14% of decode at n=8
+        # on CPU), so ask only when wanted; llama.cpp reads top_logprobs=0 as "no logprobs"
+        "logprobs": params.logprobs or params.top_logprobs > 0,
+    }
+    if params.top_logprobs:
+        body["top_logprobs"] = params.top_logprobs
+    if params.ignore_eos:
+        body["ignore_eos"] = True
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if seed is not None:
+        body["seed"] = seed
+    if request.prompt is not None:
+        body["prompt"] = request.prompt
+    else:
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+    return body
+
+
+def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
+    """A choice's tokens with their logprobs: the chat shape (`content`), else the legacy
+    `/v1/completions` shape (`tokens`, counted without logprobs), else None."""
+    logprobs = choice.get("logprobs") or {}
+    content = logprobs.get("content")
+    if content is not None:
+        return tuple(
+            TokenLogprob(
+                token=item.get("token", ""),
+                logprob=float(item.get("logprob", 0.0)),
+                top=tuple(
+                    (alt.get("token", ""), float(alt.get("logprob", 0.0)))
+                    for alt in item.get("top_logprobs") or ()
+                ),
+            )
+            for item in content
+        )
+    legacy = logprobs.get("tokens")
+    if legacy is not None:
+        return tuple(TokenLogprob(token=str(t), logprob=0.0) for t in legacy)
+    return None
+
+
+def parse_choice(choice: dict[str, Any]) -> Completion:
+    """One OpenAI-shaped choice (chat or text) → `Completion`, counting its own tokens.
+
+    Without logprobs a choice cannot be counted here: `completion_tokens` is then -1, and the
+    caller counts it (with the model's tokenizer, or from the response's `usage`).
+
+    >>> parse_choice({"text": "5", "finish_reason": "length"}).completion_tokens
+    -1
+    """
+    text = choice["message"]["content"] if "message" in choice else choice.get("text", "")
+    logprobs = _logprobs(choice)
+    count = len(logprobs) if logprobs is not None else -1
+    pieces = tuple(t.token for t in logprobs) if logprobs is not None else None
+    return Completion(text or "", choice.get("finish_reason") or "stop", count, logprobs, pieces)
+
+
+def delta_text(choice: dict[str, Any]) -> str:
+    """The text one streamed chunk's choice adds (chat `delta.content`, or completions `text`).
+
+    >>> delta_text({"delta": {"content": "4"}}), delta_text({"text": "5"}), delta_text({})
+    ('4', '5', '')
+    """
+    return str((choice.get("delta") or {}).get("content") or choice.get("text") or "")
+
+
+def prompt_usage(usage: dict[str, Any] | None) -> tuple[int, int]:
+    """(prompt_tokens, cached prompt tokens) from a response's `usage`; 0 where missing.
+
+    >>> prompt_usage({"prompt_tokens": 9, "prompt_tokens_details": {"cached_tokens": 4}})
+    (9, 4)
+    >>> prompt_usage(None)
+    (0, 0)
+    """
+    usage = usage or {}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    return int(usage.get("prompt_tokens") or 0), int(cached or 0)
