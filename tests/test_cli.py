@@ -108,3 +108,107 @@ def test_bench_and_report_errors(tmp_path):
     assert result.exit_code == 2 and "unknown task 'gsm9k'" in result.output
     bad = runner.invoke(app, ["bench", "--task", "gsm8k", "--model", "fake", "-s", "vote"])
     assert bad.exit_code == 2 and "unknown strategy 'vote'" in bad.output
+
+
+STRATEGY_NAMES = (
+    "direct", "cot", "self_consistency", "best_of_n", "verify_revise", "adaptive_consistency",
+    "budget_forcing", "beam_search", "dvts", "route",
+)  # fmt: skip
+
+
+def test_piped_listings_never_cut_a_name():
+    """Output that is not a terminal (a pipe, a file, CliRunner) is tab-separated lines."""
+    result = runner.invoke(app, ["strategies"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0 and "…" not in result.output
+    rows = [line.split("\t") for line in result.output.splitlines() if not line.startswith("#")]
+    assert rows[0] == ["name", "description", "parameters", "reference"]
+    assert {row[0] for row in rows[1:]} == set(STRATEGY_NAMES)
+    route = next(row for row in rows if row[0] == "route")
+    assert 'policy=[[0.75, 0, "easy"], [0.5, 4, "medium"], [0.0, 12, "hard"]]' in route[2]
+    sc = next(row for row in rows if row[0] == "self_consistency")
+    assert "sampler_params={}" in sc[2]  # a default_factory's value, not PydanticUndefined
+    models = runner.invoke(app, ["models"], env={"COLUMNS": "40"})
+    names = [line.split("\t")[0] for line in models.output.splitlines()[2:]]
+    assert "qwen2.5-coder-0.5b (default)" in names and "smollm2-135m" in names
+
+
+def test_a_narrow_terminal_folds_rather_than_cuts(monkeypatch):
+    from io import StringIO
+
+    from rich.console import Console
+
+    import thinktime.cli_list
+
+    out = StringIO()
+    terminal = Console(file=out, force_terminal=True, width=60, no_color=True)
+    monkeypatch.setattr(thinktime.cli_list, "console", terminal)
+    thinktime.cli_list.strategies()
+    drawn = out.getvalue()
+    assert "…" not in drawn
+    names = {line.split("│")[1].strip() for line in drawn.splitlines() if line.startswith("│")}
+    assert set(STRATEGY_NAMES) <= names
+
+
+def test_listings_as_json():
+    result = runner.invoke(app, ["strategies", "--json"])
+    assert result.exit_code == 0
+    listed = {s["name"]: s for s in json.loads(result.stdout)}
+    assert set(listed) == set(STRATEGY_NAMES)
+    assert listed["self_consistency"]["parameters"]["n"]["default"] == 5
+    assert listed["self_consistency"]["samples"] == 5 and listed["beam_search"]["samples"] == 8
+    assert listed["route"]["parameters"]["policy"]["default"][2] == [0.0, 12, "hard"]
+    models = runner.invoke(app, ["models", "--json"])
+    assert models.exit_code == 0
+    by_name = {m["name"]: m for m in json.loads(models.stdout)}
+    assert {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"} <= set(by_name)
+    assert by_name["qwen2.5-coder-0.5b"]["default"] is True
+
+
+def test_report_and_plan_as_json(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q?", "answer": "42"}\n{"question": "r?", "answer": "7"}\n')
+    store = tmp_path / "qa.db"
+    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    assert runner.invoke(app, [*bench, "-s", "cot", "-s", "best_of_n:n=2"]).exit_code == 0
+    result = runner.invoke(app, ["report", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {r["config"] for r in report["results"]} == {"cot", "best_of_n:n=2"}
+    assert {"accuracy", "tokens", "tokens_per_second", "wall_seconds", "in_flight"} <= set(
+        report["results"][0]
+    )
+    assert report["report"].endswith("qa.html")
+    plan = runner.invoke(app, ["plan", "docs/plan/agents-7b-sc8.yaml", "--json"])
+    assert plan.exit_code == 0, plan.output
+    rows = json.loads(plan.stdout)["rows"]
+    assert rows and all({"hardware", "devices", "usd_per_day"} <= set(r) for r in rows)
+
+
+def test_the_bench_table_reports_throughput_and_cpu_overhead(tmp_path, monkeypatch):
+    import thinktime.bench.overhead
+
+    class Meter:  # a sweep that spent 4 CPU-seconds, 3 of them in the engine's threads
+        total, engine, orchestration_share = 4.0, 3.0, 0.25
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return None
+
+    monkeypatch.setattr(thinktime.bench.overhead, "CpuMeter", Meter)
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q?", "answer": "42"}\n')
+    store = tmp_path / "qa.db"
+    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    result = runner.invoke(app, [*bench, "-s", "cot", "-s", "self_consistency:n=2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = lines[1].split("\t")
+    assert header[6:10] == ["tok/s (engine)", "wall s/q", "in flight", "CPU overhead"]
+    assert "s/q" not in header and "overhead" not in header
+    rows = [line.split("\t") for line in lines[2:4]]
+    assert [row[9] for row in rows] == ["25.0%", "25.0%"]
+    assert "orchestration overhead: 25.0% of the run's CPU time" in result.stderr
+    again = runner.invoke(app, ["report", str(store)])  # not measured when only read back
+    assert "CPU overhead" not in again.stdout and "wall s/q" in again.stdout

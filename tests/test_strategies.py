@@ -125,3 +125,46 @@ def test_unknown_backend_error():
         make_backend("nope")
     with pytest.raises(ThinktimeError, match="needs a model name"):
         make_backend("openai:")
+
+
+def _contested(request, index):
+    """Every sample a different answer (so route calls the question hard); steps never end."""
+    if request.prompt is None and "VERDICT" not in request.messages[-1].content:
+        return "yes"  # the judge
+    return f"step {index} of many" if request.prompt else f"\\boxed{{{index}}}"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "declared"),
+    [
+        ("cot", {}, 1),
+        ("direct", {}, 1),
+        ("self_consistency", {"n": 6}, 6),
+        ("best_of_n", {"n": 3}, 3),
+        ("adaptive_consistency", {"max_n": 6, "batch": 4}, 4),
+        ("adaptive_consistency", {"max_n": 3, "batch": 4}, 3),
+        ("route", {"probe_n": 3}, 12),
+        ("route", {"probe_n": 5, "policy": [[0.0, 2, "all"]]}, 5),
+        ("beam_search", {"beams": 3, "expand": 2, "max_steps": 2}, 6),
+        ("dvts", {"beams": 2, "expand": 3, "max_steps": 2}, 6),
+        ("budget_forcing", {"max_thinking_tokens": 8}, 1),
+        ("verify_revise", {"max_rounds": 2}, 1),
+    ],
+)
+def test_declared_samples_are_the_widest_engine_call(strategy, params, declared):
+    """Each strategy declares the most samples one question holds at once: its widest call."""
+    spec = STRATEGIES[strategy]
+    assert spec.samples(spec.parse_params(params)) == declared
+    backend = FakeBackend(_contested)
+    solve("2+2?", backend=backend, strategy=strategy, params=params, max_tokens=16)
+    widest = max(sum(r.n for r in requests) for requests, _ in backend.calls)
+    assert widest == declared
+
+
+def test_composed_samplers_multiply_their_widths():
+    spec = STRATEGIES["self_consistency"]
+    inner = {"sampler": "self_consistency", "sampler_params": {"n": 3}}
+    assert spec.samples(spec.parse_params({"n": 4, **inner})) == 12
+    forced = {"sampler": "budget_forcing", "sampler_params": {"max_thinking_tokens": 64}}
+    assert STRATEGIES["best_of_n"].samples(STRATEGIES["best_of_n"].parse_params(forced)) == 4
+    assert spec.samples(spec.parse_params({"n": 40, **inner})) == 16 * 3  # 16 runs at a time

@@ -9,6 +9,8 @@ thinktime.errors.ThinktimeError: --limit must be at least 1, got 0
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 import typer
@@ -18,6 +20,11 @@ from thinktime.errors import ThinktimeError
 
 console = Console()
 errors = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    """`data` as indented JSON on stdout (for `--json`: nothing else goes there)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def fail(message: str) -> typer.Exit:
@@ -34,8 +41,11 @@ def at_least(option: str, value: object, low: int) -> None:
 
 def run_with_progress(
     task: Any, backends: Any, configs: list[str], store: Any, max_tokens: int, seed: int | None
-) -> None:
-    """`run_sweep` with a rich progress bar per (model, config): done/total, ETA, tokens/s."""
+) -> dict[tuple[str, str], float]:
+    """`run_sweep` with a rich progress bar per (model, config): done/total, ETA, tokens/s.
+
+    Each (model, config) sweep runs under a `CpuMeter`; returns its orchestration share of the
+    CPU time, (model, config) → share, for sweeps that used at least a CPU-second."""
     import time
 
     from rich.progress import (
@@ -46,9 +56,12 @@ def run_with_progress(
         TimeRemainingColumn,
     )
 
+    from thinktime.bench.configs import parse_config
     from thinktime.bench.overhead import CpuMeter
     from thinktime.bench.runner import run_sweep
 
+    for config in configs:
+        parse_config(config)  # every config is checked before any compute is spent
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -56,6 +69,8 @@ def run_with_progress(
         TimeRemainingColumn(),
         TextColumn("{task.fields[rate]}"),
     )
+    shares: dict[tuple[str, str], float] = {}
+    cpu_total = cpu_engine = 0.0
     with Progress(*columns, console=errors) as progress:
         bars: dict[str, Any] = {}
 
@@ -66,13 +81,20 @@ def run_with_progress(
             rate = f"{tokens / max(time.monotonic() - started, 1e-9):.0f} tok/s" if tokens else ""
             progress.update(bar, completed=done, rate=rate)
 
-        with CpuMeter() as meter:
-            run_sweep(
-                task, backends, configs, store, max_tokens=max_tokens, seed=seed, progress=report
-            )
-    if meter.total > 1.0:
+        for model, backend in backends.items():
+            for config in configs:
+                with CpuMeter() as meter:
+                    run_sweep(
+                        task, {model: backend}, [config], store, max_tokens=max_tokens,
+                        seed=seed, progress=report,
+                    )  # fmt: skip
+                if meter.total > 1.0:
+                    shares[(model, config)] = meter.orchestration_share
+                cpu_total, cpu_engine = cpu_total + meter.total, cpu_engine + meter.engine
+    if cpu_total > 1.0:
         errors.print(
-            f"orchestration overhead: {meter.orchestration_share:.1%} of the run's CPU time "
-            f"({meter.total - meter.engine:.1f} s outside the engine's threads, "
-            f"{meter.engine:.1f} s inside)"
+            f"orchestration overhead: {max(0.0, 1 - cpu_engine / cpu_total):.1%} of the run's "
+            f"CPU time ({cpu_total - cpu_engine:.1f} s outside the engine's threads, "
+            f"{cpu_engine:.1f} s inside)"
         )
+    return shares

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from thinktime.cli_common import at_least, console, fail
 from thinktime.errors import ThinktimeError
+from thinktime.render import show_table
 
 
 def policy(
@@ -58,7 +59,7 @@ def policy(
     for agree, members in sorted(bins(pools, probe).items(), reverse=True):
         cells = [f"{sum(prefix_vote(p, k)[0] for p in members) / len(members):.0%}" for k in ks]
         grid.add_row(f"{agree}/{probe}", str(len(members)), *cells)
-    console.print(grid)
+    show_table(console, grid)
 
     # 2) policy vs uniform at each uniform k's cost
     table = Table(title="compute-optimal policy vs uniform k (same samples)")
@@ -73,7 +74,7 @@ def policy(
             f"{row.held_out.accuracy:.1%} @ {row.held_out.tokens:.0f}",
             " ".join(f"{a}:{k}" for a, k in sorted(row.policy.choice.items(), reverse=True)),
         )
-    console.print(table)
+    show_table(console, table)
     saved = savings(pools, probe, ks)
     if saved:
         console.print(

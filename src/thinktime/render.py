@@ -1,4 +1,20 @@
-"""Rich renderings of results, bills and tables for the CLI (no I/O besides the console given)."""
+"""Rich renderings of results, bills and tables for the CLI (no I/O besides the console given).
+
+A table goes through `show_table`: drawn in a terminal; piped or redirected, tab-separated
+lines, so `thinktime strategies | grep consistency` sees every name and value whole:
+
+    >>> from io import StringIO
+    >>> out = StringIO()
+    >>> table = Table(title="strategies")
+    >>> table.add_column("name")
+    >>> table.add_column("parameters")
+    >>> table.add_row("adaptive_consistency", "[bold]max_n[/bold]=16")
+    >>> show_table(Console(file=out, width=20), table)
+    >>> print(out.getvalue().replace("\\t", " | "), end="")
+    # strategies
+    name | parameters
+    adaptive_consistency | max_n=16
+"""
 
 from __future__ import annotations
 
@@ -97,3 +113,27 @@ def result_json(result: Result) -> dict[str, Any]:
     data["bill"] = result.bill.to_dict()
     data["reasoning"] = result.reasoning
     return data
+
+
+def plain(cell: object) -> str:
+    """A table cell as one line of plain text (markup rendered away, tabs and newlines spaced)."""
+    text = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
+def show_table(console: Console, table: Table) -> None:
+    """`table` on `console`: drawn when it is a terminal, a word wider than its column folded
+    onto the next line rather than cut with `…`; otherwise `# title`, a header line and one
+    tab-separated line per row (then `# caption`), nothing cut or wrapped."""
+    if console.is_terminal:
+        for column in table.columns:
+            column.overflow = "fold"
+        console.print(table)
+        return
+    lines = [f"# {plain(table.title)}"] if table.title else []
+    lines.append("\t".join(plain(column.header) for column in table.columns))
+    cells = [[plain(cell) for cell in column.cells] for column in table.columns]
+    lines += ["\t".join(row) for row in zip(*cells, strict=True)]
+    if table.caption:
+        lines.append(f"# {plain(table.caption)}")
+    console.file.write("\n".join(lines) + "\n")  # raw: rich would expand the tabs

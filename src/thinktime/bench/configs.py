@@ -1,38 +1,82 @@
-"""Parse sweep configs: `STRATEGY` or `STRATEGY:NAME=VALUE,NAME=VALUE` (values read as JSON).
+"""`NAME=VALUE` assignments and sweep configs, parsed once into typed parameters.
 
->>> parse_config("self_consistency:n=16")
-('self_consistency', {'n': 16})
->>> parse_config("budget_forcing:max_thinking_tokens=128,min_thinking_tokens=64")
-('budget_forcing', {'max_thinking_tokens': 128, 'min_thinking_tokens': 64})
+An assignment is `NAME=VALUE`, the value read as JSON when it parses (`--param max_rounds=3`,
+and every item of a config). A sweep config is `STRATEGY` or `STRATEGY:NAME=VALUE,NAME=VALUE`;
+each NAME is the strategy's parameter, else a sampling field — `solve`'s rule — and the config
+becomes the strategy's typed params when it is parsed, so a bad config fails before any compute
+with one line naming the valid parameters.
+
+    >>> parse_assignment("max_rounds=3", "bad")
+    ('max_rounds', 3)
+    >>> config = parse_config("self_consistency:n=16,temperature=0.7")
+    >>> config.strategy, config.params.n, config.sampling, config.samples
+    ('self_consistency', 16, {'temperature': 0.7}, 16)
+    >>> parse_config("cot:beams=2")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    thinktime.errors.ThinktimeError: bad config 'cot:beams=2': ... neither a parameter of ...
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
+from thinktime.api import _resolve as resolve_shortcuts  # solve's one rule for NAME=VALUE
 from thinktime.errors import ThinktimeError
 from thinktime.strategies import get_strategy
 
 
-def parse_config(config: str) -> tuple[str, dict[str, Any]]:
-    """(strategy, params), validated against the strategy's parameter model."""
-    name, _, rest = config.partition(":")
-    params: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ThinktimeError(f"bad config {config!r}: write STRATEGY:NAME=VALUE,NAME=VALUE")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip()] = raw
-    get_strategy(name).parse_params(params)  # fail before any compute is spent
-    return name, params
+def parse_assignment(item: str, error: str) -> tuple[str, Any]:
+    """`n=16` → ("n", 16), `sampler=cot` → ("sampler", "cot"); no `=` or no NAME raises
+    `ThinktimeError(error)`, the caller's one line saying how to write it."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ThinktimeError(error)
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
 
 
-def pool_size(strategy: str, params: dict[str, Any]) -> int:
-    """Samples a config draws per question when it is a plain i.i.d. pool (else 0)."""
-    if strategy in ("self_consistency", "best_of_n") and params.get("sampler", "cot") == "cot":
-        return int(params.get("n", get_strategy(strategy).params_type.model_fields["n"].default))
+@dataclass(frozen=True)
+class Config:
+    """A sweep config, validated: the strategy, its typed params, the sampling it sets."""
+
+    text: str  # as written: results are stored under it
+    strategy: str
+    params: BaseModel  # the strategy's parameter model, validated
+    sampling: dict[str, Any]  # the sampling fields it sets (temperature, top_p, …)
+    assignments: dict[str, Any]  # its NAME=VALUE items as written, stored with each result
+    samples: int  # samples one question holds at once (the strategy's declaration)
+
+
+def parse_config(text: str) -> Config:
+    """The config `text`, its NAME=VALUE items resolved and validated (`ThinktimeError` if bad)."""
+    name, _, rest = text.partition(":")
+    usage = f"bad config {text!r}: write STRATEGY:NAME=VALUE,NAME=VALUE"
+    assignments = dict(parse_assignment(item, usage) for item in filter(None, rest.split(",")))
+    spec = get_strategy(name.strip())
+    try:
+        params, _ = resolve_shortcuts(spec, None, None, assignments)
+    except ThinktimeError as exc:
+        raise ThinktimeError(f"bad config {text!r}: {exc}") from None
+    own = spec.params_type.model_fields
+    sampling = {k: v for k, v in assignments.items() if k not in own}
+    return Config(text, spec.name, params, sampling, assignments, spec.samples(params))
+
+
+def pool_size(config: Config) -> int:
+    """Samples a config draws per question when it is a plain i.i.d. pool (else 0).
+
+    >>> pool_size(parse_config("best_of_n:n=4,mode=weighted")), pool_size(parse_config("cot"))
+    (4, 0)
+    """
+    fields = config.params.model_dump()
+    plain = fields.get("sampler") == "cot" and not fields.get("sampler_params")
+    if config.strategy in ("self_consistency", "best_of_n") and plain:
+        return int(fields["n"])
     return 0

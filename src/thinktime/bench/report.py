@@ -13,7 +13,12 @@ from pathlib import Path
 from thinktime.bench.matched import matched
 from thinktime.bench.plots import plot, plot_models
 from thinktime.bench.results import Point, curve_points, summarize
+from thinktime.bench.show import CAPTION
 from thinktime.bench.store import Store
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
 
 
 def _png(path: str) -> str:
@@ -30,7 +35,8 @@ def build_report(
         f"<tr><td>{html.escape(s.model)}</td><td>{html.escape(s.config)}</td><td>{s.n}</td>"
         f"<td>{100 * s.accuracy:.1f}% [{100 * s.ci[0]:.1f}, {100 * s.ci[1]:.1f}]</td>"
         f"<td>{s.tokens:.0f}</td><td>{'—' if s.flops is None else f'{s.flops:.3g}'}</td>"
-        f"<td>{s.seconds:.1f}</td><td>{100 * s.overhead:.1f}%</td>"
+        f"<td>{_number(s.tokens_per_second, 1)}</td><td>{_number(s.wall_seconds, 2)}</td>"
+        f"<td>{_number(s.in_flight, 1)}</td>"
         f"<td>{', '.join(f'{k} {v}' for k, v in s.verdicts.items() if v)}</td></tr>"
         for s in summaries
     )
@@ -67,7 +73,8 @@ def build_report(
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:48%}}</style></head>
 <body><h1>{html.escape(title)}</h1>
 <h2>Summary</h2><table><tr><th>model</th><th>config</th><th>n</th><th>accuracy [95% CI]</th>
-<th>tokens/q</th><th>FLOPs/q</th><th>s/q</th><th>overhead</th><th>verdicts</th></tr>{rows}</table>
+<th>tokens/q</th><th>FLOPs/q</th><th>tok/s (engine)</th><th>wall s/q</th><th>in flight</th>
+<th>verdicts</th></tr>{rows}</table><p>{html.escape(CAPTION)}</p>
 <h2>Accuracy vs compute</h2>{"".join(images)}
 <h2>Pool curves (maj@k, pass@k)</h2><table><tr><th>model</th><th>config</th><th>k</th>
 <th>maj@k</th><th>pass@k</th><th>tokens/q</th></tr>{curve}</table>

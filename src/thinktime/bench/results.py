@@ -1,8 +1,18 @@
 """From stored results to numbers: accuracy with a bootstrap CI, cost per question, verdict
-counts, pool curves (maj@k, pass@k for every k), and the Pareto frontier of accuracy vs cost.
+counts, the sweep's throughput, pool curves (maj@k, pass@k for every k), and the Pareto
+frontier of accuracy vs cost.
+
+Throughput is what a user plans with: a sweep keeps several questions in flight, so one
+question's latency (121 s for a 291-token answer with 17 in flight) says little about the
+machine. The sweep's wall time is the time it had questions in flight (the union of every
+result's [finished − seconds, finished]; a resumed sweep's pause is not counted); from it come
+the engine's tokens per wall second and the wall seconds per question, and, by Little's law,
+the mean number of questions in flight (total latency / wall time).
 
     >>> bootstrap_ci([1, 0, 1, 1], resamples=200, seed=0)
     (0.25, 1.0)
+    >>> busy_seconds([(0.0, 10.0), (5.0, 12.0), (20.0, 21.0)])
+    13.0
 """
 
 from __future__ import annotations
@@ -10,7 +20,9 @@ from __future__ import annotations
 import random
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from thinktime.bench.configs import parse_config, pool_size
@@ -52,11 +64,35 @@ class Summary:
     n: int
     accuracy: float
     ci: tuple[float, float]
-    tokens: float
+    tokens: float  # completion tokens per question (samples and verifier calls)
     flops: float | None
-    seconds: float
-    overhead: float  # share of wall time outside the engine
+    latency: float  # mean seconds from a question's start to its answer, others in flight
+    wall_seconds: float | None  # the sweep's wall time per question (None: not measurable)
+    in_flight: float | None  # mean questions in flight over that wall time
+    tokens_per_second: float | None  # completion tokens the engine made per wall second
     verdicts: dict[str, int] = field(default_factory=dict)
+
+
+def busy_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    """Length of the union of (start, end) intervals: the time something was in flight."""
+    total, start, end = 0.0, None, None
+    for a, b in sorted(intervals):
+        if end is None or a > end:
+            total += 0.0 if start is None or end is None else end - start
+            start, end = a, b
+        else:
+            end = max(end, b)
+    return total + (0.0 if start is None or end is None else end - start)
+
+
+def _wall(rows: list[dict[str, Any]]) -> float:
+    """The wall seconds a group of results had questions in flight (0 when not recorded)."""
+    spans = []
+    for r in rows:
+        if r.get("created") and r["seconds"] is not None:
+            end = datetime.fromisoformat(r["created"]).replace(tzinfo=UTC).timestamp()
+            spans.append((end - r["seconds"], end))
+    return busy_seconds(spans)
 
 
 def _groups(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -72,7 +108,8 @@ def summarize(store: Store, task: str | None = None) -> list[Summary]:
         correct = [1.0 if r["verdict"] == "correct" else 0.0 for r in rows]
         flops = [r["flops"] for r in rows]
         seconds = sum(r["seconds"] or 0 for r in rows)
-        engine = sum(r["engine_seconds"] or 0 for r in rows)
+        tokens = sum(r["completion_tokens"] or 0 for r in rows)
+        wall = _wall(rows)
         summaries.append(
             Summary(
                 model=model,
@@ -80,10 +117,12 @@ def summarize(store: Store, task: str | None = None) -> list[Summary]:
                 n=len(rows),
                 accuracy=statistics.fmean(correct),
                 ci=bootstrap_ci(correct),
-                tokens=statistics.fmean(r["completion_tokens"] or 0 for r in rows),
+                tokens=tokens / len(rows),
                 flops=None if None in flops else statistics.fmean(flops),
-                seconds=seconds / len(rows),
-                overhead=max(0.0, 1 - engine / seconds) if seconds else 0.0,
+                latency=seconds / len(rows),
+                wall_seconds=wall / len(rows) if wall else None,
+                in_flight=seconds / wall if wall else None,
+                tokens_per_second=tokens / wall if wall else None,
                 verdicts={v: sum(r["verdict"] == v for r in rows) for v in VERDICTS},
             )
         )
@@ -113,8 +152,7 @@ def curve_points(store: Store, task: str | None = None, trials: int = 200) -> li
     """One point per single-shot config; one per k = 1, 2, 4, … ≤ N for pool configs."""
     points = []
     for (model, config), rows in _groups(store.results(task)).items():
-        strategy, params = parse_config(config)
-        size = pool_size(strategy, params)
+        size = pool_size(parse_config(config))
         correct = [1.0 if r["verdict"] == "correct" else 0.0 for r in rows]
         flops = [r["flops"] for r in rows]
         mean_flops = None if None in flops else statistics.fmean(flops)

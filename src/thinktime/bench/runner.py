@@ -24,7 +24,7 @@ from dataclasses import asdict
 
 from thinktime.api import solve
 from thinktime.backends.base import Backend
-from thinktime.bench.configs import parse_config
+from thinktime.bench.configs import Config, parse_config
 from thinktime.bench.grading import diagnose
 from thinktime.bench.store import SampleRow, Store
 from thinktime.sampling import SamplingParams
@@ -43,17 +43,17 @@ BILL_COLUMNS = (
 )
 
 
-def _concurrency(params: dict, slots: int) -> int:
-    """Questions in flight: enough to fill the slots, plus one queued.
+def concurrency(samples: int, slots: int) -> int:
+    """Questions in flight: enough to fill the slots, plus one queued, for a config whose
+    strategy declares it holds `samples` samples at once per question (`Config.samples`).
 
     The extra question's samples wait in the engine's queue and take each slot a finished sample
     frees, so the slots stay busy while a question waits for its slowest sample.
 
-        >>> _concurrency({"n": 16}, 16), _concurrency({"n": 4}, 16), _concurrency({}, 16)
-        (2, 5, 17)
+        >>> concurrency(16, 16), concurrency(4, 16), concurrency(1, 16), concurrency(64, 16)
+        (2, 5, 17, 2)
     """
-    per_question = max(int(params.get("n", params.get("batch", params.get("beams", 1)))), 1)
-    return -(-slots // per_question) + 1
+    return -(-slots // max(samples, 1)) + 1
 
 
 def run_one(
@@ -61,19 +61,19 @@ def run_one(
     problem: Problem,
     backend: Backend,
     model: str,
-    config: str,
+    config: Config,
     store: Store,
     max_tokens: int,
     seed: int | None,
 ) -> int:
     """Solve, grade and store one problem under one config; returns the tokens it generated."""
-    strategy, params = parse_config(config)
+    sampling = {"max_tokens": max_tokens, "seed": seed, **config.sampling}  # the config wins
     result = solve(
         problem.question,
         backend=backend,
-        strategy=strategy,
-        sampling=SamplingParams(max_tokens=max_tokens, seed=seed),
-        **params,  # a config's NAME=VALUE: the strategy's parameter, else a sampling field
+        strategy=config.strategy,
+        params=config.params,
+        sampling=SamplingParams(**sampling),
     )
     samples = []
     for sample in result.samples:
@@ -101,9 +101,9 @@ def run_one(
         "task": task.name,
         "question_id": problem.id,
         "model": model,
-        "config": config,
-        "strategy": strategy,
-        "params": params,
+        "config": config.text,
+        "strategy": config.strategy,
+        "params": config.assignments,
         "gold": problem.gold,
         "answer": result.answer,
         "verdict": verdict,
@@ -124,14 +124,13 @@ def run_sweep(
     progress: Progress | None = None,
 ) -> int:
     """Run what is missing; returns how many results were added."""
-    for config in configs:
-        parse_config(config)  # every config is checked before any compute is spent
+    parsed = [parse_config(config) for config in configs]  # all checked before any compute
     added = 0
     for model, backend in backends.items():
-        for config in configs:
-            done = store.done(task.name, model, config)
+        for config in parsed:
+            done = store.done(task.name, model, config.text)
             todo = [p for p in task.problems if p.id not in done]
-            label = f"{model} · {config}"
+            label = f"{model} · {config.text}"
             finished = len(task.problems) - len(todo)
             tokens = 0
             if progress:
@@ -139,14 +138,13 @@ def run_sweep(
 
             def work(
                 problem: Problem,
-                config: str = config,
+                config: Config = config,
                 model: str = model,
                 backend: Backend = backend,
             ) -> int:
                 return run_one(task, problem, backend, model, config, store, max_tokens, seed)
 
-            _, params = parse_config(config)
-            with ThreadPoolExecutor(_concurrency(params, slots)) as pool:
+            with ThreadPoolExecutor(concurrency(config.samples, slots)) as pool:
                 for spent in pool.map(work, todo):
                     finished += 1
                     added += 1

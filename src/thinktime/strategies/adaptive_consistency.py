@@ -51,6 +51,7 @@ def settled(samples: list[Sample], params: AdaptiveParams) -> bool:
     "Self-consistency that samples in batches and stops once the vote is settled.",
     "Aggarwal et al. 2023, arXiv:2305.11860",
     AdaptiveParams,
+    samples=lambda p: min(p.batch, p.max_n),  # one batch at a time
 )
 def adaptive_consistency(question: str, ctx: Context, params: AdaptiveParams) -> Outcome:
     samples: list[Sample] = []

@@ -34,6 +34,8 @@ from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Message, Request, Sample
 from thinktime.verifiers.base import Verifier
 
+DRAW_WORKERS = 16  # runs of a composed sampler `Context.draw` keeps going at once
+
 
 @dataclass
 class Context:
@@ -101,7 +103,9 @@ class Context:
                 return Sample("", None, "stop", 0, 0)
             return replace(outcome.samples[outcome.chosen], answer=outcome.answer)
 
-        with ThreadPoolExecutor(max_workers=min(n, 16), thread_name_prefix=sampler) as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(n, DRAW_WORKERS), thread_name_prefix=sampler
+        ) as pool:
             return list(pool.map(one, range(n)))
 
     def chat_prompt(self, messages: tuple[Message, ...]) -> str:
@@ -154,6 +158,25 @@ def majority(samples: Sequence[Sample], details: dict[str, Any] | None = None) -
 
 
 StrategyFn = Callable[[str, Context, Any], Outcome]
+Samples = Callable[[Any], int]  # the strategy's params → samples one question holds at once
+
+
+def one_sample(params: Any) -> int:
+    """The default declaration: one sample at a time (cot, budget forcing, verify-revise)."""
+    return 1
+
+
+def draw_width(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
+    """Samples `Context.draw(question, n, sampler, sampler_params)` holds at once: n in one
+    request for plain cot, else up to `DRAW_WORKERS` runs of `sampler`, each as wide as it declares.
+
+        >>> draw_width(8, "cot", {}), draw_width(20, "self_consistency", {"n": 3})
+        (8, 48)
+    """
+    if sampler == "cot" and not sampler_params:
+        return n
+    spec = get_strategy(sampler)
+    return min(n, DRAW_WORKERS) * spec.samples(spec.parse_params(sampler_params))
 
 
 @dataclass(frozen=True)
@@ -164,6 +187,9 @@ class StrategySpec:
     params_type: type[BaseModel]
     run: StrategyFn
     default_temperature: float = 0.7
+    # the most samples one question holds in the engine at once (its widest batched draw),
+    # from the typed params: the bench fills the engine's slots by it
+    samples: Samples = one_sample
 
     def parse_params(self, values: dict[str, Any]) -> BaseModel:
         """Validate strategy parameters; bad ones become a one-line error naming the field."""
@@ -198,12 +224,14 @@ def register_strategy(
     reference: str,
     params_type: type[BaseModel],
     default_temperature: float = 0.7,
+    samples: Samples = one_sample,
 ) -> Callable[[StrategyFn], StrategyFn]:
-    """Decorator: register `run` as strategy `name` (built-ins and plugins alike)."""
+    """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
+    declares how many samples one question holds at once, from the typed params."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
-            name, description, reference, params_type, run, default_temperature
+            name, description, reference, params_type, run, default_temperature, samples
         )
         return run
 

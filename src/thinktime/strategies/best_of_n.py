@@ -25,7 +25,7 @@ from pydantic import Field
 
 from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
-from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.strategies.base import Context, Outcome, draw_width, register_strategy
 from thinktime.strategies.sampler import SamplerParams
 
 
@@ -41,6 +41,7 @@ class BestOfNParams(SamplerParams):
     "Sample n solutions; a verifier scores each; return the argmax.",
     "Cobbe et al. 2021, arXiv:2110.14168",
     BestOfNParams,
+    samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
 )
 def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     if ctx.verifier is None:

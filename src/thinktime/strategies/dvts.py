@@ -37,6 +37,7 @@ def best_per_subtree(children: list[Node], params: StepSearchParams) -> list[Nod
     "Diverse verifier tree search: independent subtrees, each keeps its best step.",
     "Beeching et al. 2024 (HF search-and-learn); Snell et al. 2024, arXiv:2408.03314",
     StepSearchParams,
+    samples=lambda p: p.beams * p.expand,  # every subtree expanded in one call
 )
 def dvts(question: str, ctx: Context, params: StepSearchParams) -> Outcome:
     return step_search(question, ctx, params, best_per_subtree)

@@ -56,6 +56,7 @@ class RouteParams(BaseModel):
     "Probe difficulty by agreement, then spend more samples only on hard questions.",
     "Snell et al. 2024, arXiv:2408.03314",
     RouteParams,
+    samples=lambda p: max(p.probe_n, *(extra for _, extra, _ in p.policy)),  # probe, then extra
 )
 def route(question: str, ctx: Context, params: RouteParams) -> Outcome:
     # 1) the probe

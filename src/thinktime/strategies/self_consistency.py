@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from thinktime.strategies.base import Context, Outcome, majority, register_strategy
+from thinktime.strategies.base import Context, Outcome, draw_width, majority, register_strategy
 from thinktime.strategies.sampler import SamplerParams
 
 
@@ -34,6 +34,7 @@ class SelfConsistencyParams(SamplerParams):
     "Sample n reasoning paths in one batch; majority vote over equivalent answers.",
     "Wang et al. 2023, arXiv:2203.11171",
     SelfConsistencyParams,
+    samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
     samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)

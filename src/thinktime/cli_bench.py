@@ -1,0 +1,154 @@
+"""`thinktime bench` and `thinktime report`: run a sweep into a results store; summarise one.
+
+$ thinktime bench --task gsm8k --limit 100 -m qwen2.5-coder-0.5b -s cot -s self_consistency:n=16
+$ thinktime report runs/gsm8k.db --json | jq '.results[] | {config, accuracy}'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from thinktime.cli_common import at_least, console, fail, print_json, run_with_progress
+from thinktime.errors import ThinktimeError
+from thinktime.models.known import DEFAULT_MODEL
+
+
+def bench(
+    task: Annotated[
+        str, typer.Option(help="gsm8k, math500, reasoning_gym:FAMILY or jsonl:PATH.")
+    ] = "gsm8k",
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Repeat for several.")
+    ] = None,
+    strategy: Annotated[
+        list[str] | None, typer.Option("--strategy", "-s", help="STRATEGY[:NAME=VALUE,…]; repeat.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Problems to run.")] = None,
+    offset: Annotated[int, typer.Option(help="Skip this many problems first.")] = 0,
+    sample_seed: Annotated[
+        int | None, typer.Option(help="Draw a seeded random subset instead.")
+    ] = None,
+    level: Annotated[int | None, typer.Option(help="math500: only this level (1-5).")] = None,
+    size: Annotated[int, typer.Option(help="reasoning_gym: problems to generate.")] = 100,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Folder with gsm8k/ and math500/ JSONL (THINKTIME_DATA).")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="SQLite results file (default runs/TASK.db).")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 512,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Run models × strategies over a task; store every sample; print the table; write plots."""
+    import os
+
+    from thinktime.backends.base import load_backend
+    from thinktime.bench.configs import parse_config
+    from thinktime.bench.report import build_report
+    from thinktime.bench.store import Store
+    from thinktime.sampling import sampling_params
+    from thinktime.tasks import load_task
+
+    try:
+        if data_dir:
+            os.environ["THINKTIME_DATA"] = data_dir
+        configs = strategy or ["cot"]
+        for config in configs:
+            parse_config(config)
+        sampling_params(options=True, max_tokens=max_tokens, seed=seed)
+        at_least("--limit", limit, 1)
+        at_least("--offset", offset, 0)
+        at_least("--size", size, 1)
+        if level is not None and not 1 <= level <= 5:
+            raise ThinktimeError(f"--level must be 1 to 5 (a MATH level), got {level}")
+        name = task.partition(":")[0]
+        options = {"limit": limit, "offset": offset or None, "seed": sample_seed}
+        if name == "math500":
+            options["level"] = level
+        if name == "reasoning_gym":
+            options = {"size": size, "seed": sample_seed or 0}
+        the_task = load_task(task, **options)
+        if not the_task.problems:
+            raise ThinktimeError(
+                f"task {task!r} selected no problems; check --limit/--offset/--level"
+            )
+        path = Path(store or f"runs/{name}.db")
+        results = Store(path)
+        backends = {m: load_backend(m, hints={"n_parallel": 16}) for m in model or [DEFAULT_MODEL]}
+        overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    points = print_summary(results, overhead)
+    html = build_report(
+        results,
+        path.with_suffix(".html"),
+        title=f"{the_task.name} · {len(the_task.problems)} problems",
+        points=points,
+    )
+    console.print(f"stored in {path}; report: {html}")
+
+
+def report(
+    store: Annotated[str, typer.Argument(help="A results file written by `thinktime bench`.")],
+    out: Annotated[str | None, typer.Option(help="HTML file (default: beside the store).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results, curves and matched rows as JSON.")
+    ] = False,
+) -> None:
+    """Summarise a results store: table, plots and an HTML report."""
+    from thinktime.bench.report import build_report
+    from thinktime.bench.results import curve_points
+    from thinktime.bench.store import Store
+
+    path = Path(store)
+    try:
+        results = Store(path, create=False)
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    points = curve_points(results) if as_json else print_summary(results)
+    html = out or path.with_suffix(".html")
+    try:
+        written = build_report(results, html, points=points)
+    except OSError as exc:
+        raise fail(
+            f"cannot write the report {html} ({exc.strerror}: {exc.filename}); "
+            "pass --out with a file in a writable folder"
+        ) from None
+    if as_json:
+        print_json(report_json(results, points, written))
+    else:
+        console.print(f"report: {written}")
+
+
+def print_summary(results: Any, overhead: Mapping[tuple[str, str], float] | None = None) -> Any:
+    """Print the results table and, with several models, the matched-FLOPs table; return the
+    curve points so the report does not derive them again."""
+    from thinktime.bench.matched import matched
+    from thinktime.bench.results import curve_points, summarize
+    from thinktime.bench.show import matched_table, results_table
+    from thinktime.render import show_table
+
+    show_table(console, results_table(summarize(results), overhead))
+    points = curve_points(results)
+    rows = matched(points)
+    if rows:
+        show_table(console, matched_table(rows))
+    return points
+
+
+def report_json(results: Any, points: Any, written: Path) -> dict[str, Any]:
+    """The store's summaries, curve points and matched-FLOPs rows, and the HTML report's path."""
+    from thinktime.bench.matched import matched
+    from thinktime.bench.results import summarize
+
+    return {
+        "results": [asdict(s) for s in summarize(results)],
+        "points": [asdict(p) for p in points],
+        "matched": [asdict(m) for m in matched(points)],
+        "report": str(written),
+    }
