@@ -87,3 +87,54 @@ def test_gives_up_with_a_clear_error():
 
     with pytest.raises(BackendError, match="m at http://test/v1/ failed"):
         backend_with(handler, max_retries=0).generate([REQ], SamplingParams())
+
+
+def _ignores_n(request):
+    """A server like Ollama or many proxies: `n` and logprobs are ignored, one choice back."""
+    return httpx2.Response(200, json=chat_response(1, False, usage_tokens=3))
+
+
+def _in_thread(fn, seconds: float = 30.0):
+    import threading
+
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "deadlocked: generate never returned"
+    return out[0]
+
+
+def test_more_requests_in_flight_than_workers_do_not_deadlock():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    # 2 requests of n=4 on 2 workers, and 17 concurrent callers of n=1 on the default 8:
+    # both used to hang forever (pool threads waiting on tasks queued behind themselves)
+    narrow = backend_with(_ignores_n, max_concurrency=2)
+    both = _in_thread(lambda: narrow.generate([REQ, REQ], SamplingParams()))
+    assert [len(g.completions) for g in both] == [3, 3]
+    wide = backend_with(_ignores_n)
+    one = Request(messages=REQ.messages)
+    callers = ThreadPoolExecutor(max_workers=17)
+    results = _in_thread(
+        lambda: list(callers.map(lambda _: wide.generate([one], SamplingParams()), range(17)))
+    )
+    assert all(len(g.completions) == 1 for [g] in results)
+    assert threading.active_count() < 200
+
+
+def test_a_server_that_ignores_n_is_remembered_and_seeds_differ():
+    seen: list = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append((body.get("n", 1), body.get("seed")))
+        return httpx2.Response(200, json=chat_response(1, False, usage_tokens=3))
+
+    backend = backend_with(handler)
+    [g] = backend.generate([REQ], SamplingParams(seed=7))
+    assert len(g.completions) == 3 and sorted(s for _, s in seen) == [7, 8, 9]
+    seen.clear()
+    backend.generate([REQ], SamplingParams(seed=7))
+    assert [n for n, _ in seen] == [1, 1, 1]  # n is not asked again of a server that ignored it

@@ -3,8 +3,10 @@
 Uses the official `openai` client, whose built-in retries back off on 429, 5xx and timeouts.
 A request for n samples is sent once with `n` (servers share the prefill); each choice's tokens
 are counted from its own logprobs, because some servers report one choice's usage for all n.
-Where a server ignores `n` or returns no logprobs, the samples are drawn as n single requests
-with bounded concurrency, each counted from its own `usage`.
+Where a server ignores `n` (it answers one choice: kept, and the server remembered) or returns
+no logprobs, the missing samples are drawn as single requests, each counted from its own
+`usage`. All HTTP calls share one bounded pool that only the caller waits on, so any number of
+requests in flight queue instead of deadlocking.
 
     >>> backend = OpenAIBackend("Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
 """
@@ -12,8 +14,9 @@ with bounded concurrency, each counted from its own `usage`.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -69,6 +72,7 @@ class OpenAIBackend:
             http_client=http_client,
         )
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="openai")
+        self._n_honoured: bool | None = None  # learnt from the first n > 1 reply
 
     def _post(self, request: Request, params: SamplingParams, n: int) -> dict[str, Any]:
         import openai
@@ -91,34 +95,86 @@ class OpenAIBackend:
             raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
         return response.model_dump()
 
-    def _single(self, request: Request, params: SamplingParams) -> Generation:
-        response = self._post(request, params, 1)
-        usage = response.get("usage") or {}
-        choice = parse_choice(response["choices"][0])
-        completion = replace(choice, completion_tokens=int(usage.get("completion_tokens") or 0))
-        length, cached = prompt_usage(usage)
-        return Generation((completion,), length, length, cached)
-
-    def _one_request(self, request: Request, params: SamplingParams) -> Generation:
-        if self.use_n and request.n > 1:
-            response = self._post(request, params, request.n)
-            choices = [parse_choice(c) for c in response["choices"]]
-            # 1) trusted only if the server honoured n and gave per-choice logprobs to count
-            if len(choices) == request.n and all(c.completion_tokens >= 0 for c in choices):
-                length, cached = prompt_usage(response.get("usage"))
-                return Generation(tuple(choices), length, length, cached)
-        # 2) otherwise n single requests, in parallel up to max_concurrency
-        singles = list(self._pool.map(lambda _: self._single(request, params), range(request.n)))
-        return Generation(
-            tuple(g.completions[0] for g in singles),
-            singles[0].prompt_length,
-            sum(g.prompt_tokens for g in singles),
-            sum(g.cached_prompt_tokens for g in singles),
-        )
-
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
-        futures = [self._pool.submit(self._one_request, r, params) for r in requests]
-        return [f.result() for f in futures]
+        return self.generate_until(requests, params, None)
+
+    def generate_until(
+        self, requests: Sequence[Request], params: SamplingParams, cancel: threading.Event | None
+    ) -> list[Generation]:
+        """Every HTTP call of the batch goes to one flat pool, and only this (calling) thread
+        waits on it: a pool thread never waits for another pool task, so any number of
+        concurrent `generate` calls and samples cannot deadlock the pool (they queue)."""
+        # 1) one call per request: `n` where it may be honoured, else the first single sample
+        first = [
+            self._pool.submit(self._call, r, params, r.n if self._try_n(r) else 1, cancel)
+            for r in requests
+        ]
+        replies = [f.result() for f in first]
+        # 2) requests the server did not answer with n countable choices: the missing samples
+        #    as single requests, all in flight at once (bounded by the pool)
+        rest: list[list[Future[Generation]]] = []
+        for request, reply in zip(requests, replies, strict=True):
+            kept = len(reply.completions) if self._trusted(request, reply) else 0
+            rest.append(
+                [
+                    self._pool.submit(self._call, request, _nth(params, k), 1, cancel)
+                    for k in range(max(kept, 1), request.n + max(kept, 1) - kept)
+                ]
+            )
+        generations = []
+        for request, reply, singles in zip(requests, replies, rest, strict=True):
+            parts = [reply] if self._trusted(request, reply) else []
+            parts += [f.result() for f in singles]
+            generations.append(_merge(parts))
+        return generations
+
+    def _try_n(self, request: Request) -> bool:
+        return self.use_n and request.n > 1 and self._n_honoured is not False
+
+    def _trusted(self, request: Request, reply: Generation) -> bool:
+        """Keep a reply whose choices can each be counted: one choice (the server's usage
+        counts it), or all n with per-choice logprobs. Remember a server that ignores n."""
+        if len(reply.completions) == 1:
+            if request.n > 1 and self._try_n(request):
+                self._n_honoured = False  # asked n, got one: stop asking this server for n
+            return True
+        honoured = len(reply.completions) == request.n
+        countable = all(c.completion_tokens >= 0 for c in reply.completions)
+        if honoured and countable:
+            self._n_honoured = True
+        return honoured and countable
+
+    def _call(
+        self, request: Request, params: SamplingParams, n: int, cancel: threading.Event | None
+    ) -> Generation:
+        """One HTTP call (in a pool thread; never waits on the pool)."""
+        if cancel is not None and cancel.is_set():
+            return Generation((), 0, 0, 0)  # the answer is no longer wanted: start nothing
+        response = self._post(request, params, n)
+        usage = response.get("usage") or {}
+        choices = [parse_choice(c) for c in response["choices"]]
+        if len(choices) == 1:  # the server's usage counts this one choice
+            choices = [
+                replace(choices[0], completion_tokens=int(usage.get("completion_tokens") or 0))
+            ]
+        length, cached = prompt_usage(usage)
+        return Generation(tuple(choices), length, length, cached)
+
+
+def _nth(params: SamplingParams, k: int) -> SamplingParams:
+    """The k-th single sample's params: a seeded request's singles get seeds seed + k, as the
+    n samples of one call would, so they are not n copies of one sample."""
+    return params if params.seed is None else params.with_(seed=params.seed + k)
+
+
+def _merge(parts: list[Generation]) -> Generation:
+    """One request's generations (an n call and/or singles) as one: prompts counted per call."""
+    return Generation(
+        tuple(c for g in parts for c in g.completions),
+        max((g.prompt_length for g in parts), default=0),
+        sum(g.prompt_tokens for g in parts),
+        sum(g.cached_prompt_tokens for g in parts),
+    )
 
 
 @register_backend("openai", OpenAIOptions)
