@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from thinktime.backends.fake import FakeBackend
 from thinktime.sampling import SamplingParams
-from thinktime.serve.app import RESERVED, ServerConfig, create_app
+from thinktime.serve.answer import RESERVED
+from thinktime.serve.app import ServerConfig, create_app
 from thinktime.serve.policy import ServerPolicy
 from thinktime.types import Generation, Request
 
@@ -286,3 +287,9 @@ def test_hostile_numbers_are_400s():
 def test_streaming_several_choices_is_refused_with_a_reason():
     error = assert_openai_error(_chat(client(), stream=True, n=2), 400)
     assert "n=1" in error["message"]
+
+
+def test_the_plain_model_named_inside_params_is_never_a_policy_violation():
+    c = client(policy=ServerPolicy(strategies=["self_consistency"]))
+    nested = {"strategy": "self_consistency", "params": {"n": 2, "sampler": "none"}}
+    assert _chat(c, thinktime=nested).status_code == 200

@@ -1,17 +1,17 @@
-"""The OpenAI-compatible app: POST /v1/chat/completions, GET /v1/models, /health, /metrics.
+"""The OpenAI-compatible app: routes and admission. POST /v1/chat/completions, GET /v1/models,
+/health, /metrics.
 
 How hard to think, per request (first that is set wins): the `thinktime` body field
 (`{"strategy": …, "n": …, "budget": {…}, "params": {…}}`), a model named `STRATEGY/MODEL`,
 `reasoning_effort` (low | medium | high → the effort table). With none of them the request
-passes straight to the engine (`strategy=none`), so unchanged apps get a plain chat model.
+runs strategy `none` (the conversation passed unchanged to the engine), so unchanged apps get a
+plain chat model. Every choice is answered by `solve` (`answer.py`); streams are `stream.py`;
+wire fields mean what OpenAI means (`schemas.py`).
 
 The answer is `choices[].message.content`; the reasoning of the chosen sample is
-`choices[].message.reasoning_content`; `usage.completion_tokens` counts every token generated
-for the request (all samples and verifier calls); `thinktime` carries the bill and the votes.
-
-Streaming: `none`, `cot` and `direct` stream tokens as the engine makes them. Multi-sample
-strategies cannot know their answer before the vote, so they stream progress chunks (samples
-and tokens so far, content empty) and then the answer in one chunk.
+`choices[].message.reasoning_content`; `usage` is the sum of the choices' bills (every token
+generated for the request: all samples and verifier calls); `thinktime` carries each bill and
+the votes.
 
 Concurrency: at most `max_concurrent` requests run at once (the engine batches them); up to
 `max_queue` are admitted, beyond that 429 with Retry-After. A request past its time gets 504
@@ -22,17 +22,23 @@ only once its work has stopped, so admission counts real load.
 Trust: every route but `/health` needs the key when one is set (`/metrics` can be opened to a
 scraper with `open_metrics`); what clients may run is the operator's `ServerPolicy`; bodies are
 read by `intake.py` (size and nesting limits while reading); every error is in OpenAI's shape.
+
+    >>> from fastapi.testclient import TestClient
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> client = TestClient(create_app(FakeBackend(["Hi!"]), ServerConfig(model="qwen")))
+    >>> reply = client.post("/v1/chat/completions",
+    ...                     json={"model": "qwen", "messages": [{"role": "user", "content": "Hi"}]})
+    >>> reply.json()["choices"][0]["message"]["content"], reply.json()["usage"]["completion_tokens"]
+    ('Hi!', 1)
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,103 +49,26 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
-from thinktime.answers.extract import extract_answer
-from thinktime.api import solve
-from thinktime.backends.base import Backend, Cancellable, EngineMetrics, Streaming
+from thinktime.backends.base import Backend, EngineMetrics
 from thinktime.compute.budget import SampleCapError
 from thinktime.errors import ThinktimeError
-from thinktime.prompts import cot_messages, direct_messages
-from thinktime.sampling import SamplingParams
-from thinktime.serve.intake import BadRequest, RequireKey, parse_json, read_body
+from thinktime.serve.answer import Plan, completion, plan_request, run_choice
+from thinktime.serve.config import ServerConfig
+from thinktime.serve.intake import (
+    BadRequest,
+    RequireKey,
+    parse_json,
+    read_body,
+    refusal,
+)
 from thinktime.serve.intake import error as _error
 from thinktime.serve.metrics import Metrics
-from thinktime.serve.policy import PolicyViolation, ServerPolicy
-from thinktime.serve.schemas import ChatRequest, error_body
+from thinktime.serve.policy import PolicyViolation
+from thinktime.serve.schemas import ChatCompletion, ChatRequest, Usage
+from thinktime.serve.stream import Chunks, Job, events
 from thinktime.strategies import STRATEGIES
-from thinktime.strategies.effort import effort_for
-from thinktime.types import Bill, Message
-from thinktime.types import Request as EngineRequest
 
-STREAMED = ("none", "cot", "direct")  # single-sample strategies whose tokens can stream
-
-
-# `solve`'s own arguments: a client's `thinktime.params` cannot set them (the server does)
-RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question", "budget",
-            "history", "cancel", "price", "on_call", "reasoning_effort", "strategy")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    model: str
-    api_key: str | None = None
-    max_concurrent: int = 8
-    max_queue: int = 64
-    timeout: float = 300.0
-    max_body_bytes: int = 1 << 20
-    default_max_tokens: int = 1024
-    policy: ServerPolicy = field(default_factory=ServerPolicy)
-    open_metrics: bool = False  # let a scraper read /metrics without the key
-
-
-@dataclass
-class Plan:
-    """What one request will run."""
-
-    strategy: str
-    params: dict[str, Any]
-    budget: dict[str, float] | None
-    effort: str | None
-
-    def resolved(self, model: str) -> tuple[str, dict[str, Any]]:
-        """(strategy, params) as they will run: a `reasoning_effort` looked up in its table."""
-        if self.effort is None:
-            return self.strategy or "none", self.params
-        effort = effort_for(self.effort, model)
-        return effort.strategy, {**effort.params, **self.params}
-
-
-def plan_request(body: ChatRequest, served: str) -> Plan:
-    prefix, slash, name = body.model.rpartition("/")
-    strategy = prefix if slash and prefix in (*STRATEGIES, "none") else None
-    model = name if strategy else body.model
-    if model not in (served, "thinktime"):
-        raise BadRequest(
-            f"unknown model {body.model!r}; this server serves {served!r}, optionally as "
-            f"STRATEGY/{served} with STRATEGY one of: none, {', '.join(STRATEGIES)}",
-            "model",
-        )
-    options = body.thinktime
-    if options and options.strategy:
-        strategy = options.strategy
-    if strategy is not None and strategy != "none" and strategy not in STRATEGIES:
-        raise BadRequest(
-            f"unknown strategy {strategy!r}; choose one of: none, {', '.join(STRATEGIES)}",
-            "thinktime.strategy",
-        )
-    params = dict(options.params) if options else {}
-    reserved = sorted(set(params) & set(RESERVED))
-    if reserved:
-        raise BadRequest(
-            f"thinktime.params cannot set {', '.join(reserved)}: use the request's own fields "
-            "(max_completion_tokens, temperature, seed, thinktime.budget, thinktime.strategy)",
-            f"thinktime.params.{reserved[0]}",
-        )
-    if "verifier" in params and not isinstance(params["verifier"], str):
-        raise BadRequest("thinktime.params.verifier must be a verifier's name (a string)")
-    if options and options.n is not None:
-        params["n"] = options.n
-    effort = body.reasoning_effort if strategy is None else None
-    if strategy is None and effort is None:
-        strategy = "none"
-    return Plan(strategy or "", params, options.budget if options else None, effort)
-
-
-def split_conversation(body: ChatRequest) -> tuple[str, tuple[Message, ...]]:
-    """(the last user message, every turn before it — system prompts as system turns)."""
-    turns = tuple(
-        Message("system" if m.role == "developer" else m.role, m.text()) for m in body.messages
-    )
-    return turns[-1].content, turns[:-1]
+__all__ = ["ServerConfig", "create_app"]
 
 
 def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
@@ -147,7 +76,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     metrics = Metrics()
     running = asyncio.Semaphore(config.max_concurrent)
     admitted = 0
-    timeout = min(config.timeout, config.policy.max_seconds)
+    timeout = config.wall_seconds
     open_paths = {"/health", *(["/metrics"] if config.open_metrics else [])}
     background: set[asyncio.Task[None]] = set()
 
@@ -177,6 +106,10 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         background.add(task)  # keep a reference until it ends
         task.add_done_callback(background.discard)
 
+    def count(usage: Usage) -> None:
+        metrics.tokens.labels(kind="prompt").inc(usage.prompt_tokens)
+        metrics.tokens.labels(kind="completion").inc(usage.completion_tokens)
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok", "model": config.model}
@@ -192,7 +125,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
 
     @app.get("/v1/models")
     def models(request: Request) -> Any:
-        names = [config.model, *(f"{s}/{config.model}" for s in ("none", *STRATEGIES))]
+        names = [config.model, *(f"{s}/{config.model}" for s in sorted(STRATEGIES))]
         return {
             "object": "list",
             "data": [{"id": n, "object": "model", "owned_by": "thinktime"} for n in names],
@@ -211,9 +144,9 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 "content": {"application/json": {"schema": body_schema}},
             }
         },
+        responses={200: {"model": ChatCompletion, "description": "The answer (or a stream)."}},
     )
     async def chat(request: Request) -> Response:
-        nonlocal admitted
         started = time.perf_counter()
         response = await _chat(request)
         metrics.requests.labels(status=str(response.status_code)).inc()
@@ -222,28 +155,23 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         return response
 
     async def _chat(request: Request) -> Response:
+        """Read, plan and admit the request, then answer it (streamed or not)."""
         nonlocal admitted
+        data: Any = None
         try:
             data = parse_json(await read_body(request, config.max_body_bytes))
             body = ChatRequest.model_validate(data)
-            plan = plan_request(body, config.model)
-            if body.stream and body.n > 1:
-                raise BadRequest(
-                    "streaming returns one choice; send n=1 with stream, or stream=false for n>1",
-                    "n",
-                )
-            strategy, params = plan.resolved(backend.name)
+            plan = plan_request(body, config, backend.name)
             config.policy.check(
-                strategy,
-                params,
+                plan.strategy,
+                plan.params,
                 body.n,
                 sum(len(m.text()) for m in body.messages),
-                body.max_completion_tokens or body.max_tokens or 0,
+                body.completion_cap() or 0,
             )
         except ValidationError as exc:
-            first = exc.errors()[0]
-            param = ".".join(map(str, first["loc"]))
-            return _error(400, f"{param or 'body'}: {first['msg']}", param)
+            refused = refusal(data, exc.errors())
+            return _error(400, str(refused), refused.param)
         except BadRequest as exc:
             return _error(exc.status, str(exc), exc.param)
         except PolicyViolation as exc:
@@ -268,90 +196,6 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             raise
         return await _complete(request, body, plan, threading.Event())
 
-    def _sampling(body: ChatRequest) -> dict[str, Any]:
-        return {
-            "max_tokens": body.max_completion_tokens
-            or body.max_tokens
-            or config.default_max_tokens,
-            "temperature": body.temperature,
-            "seed": body.seed,
-        }
-
-    def _capped(budget: dict[str, float] | None, choices: int) -> dict[str, float]:
-        """The client's budget within the policy: tokens shared by the choices, wall seconds."""
-        budget = dict(budget or {})
-        share = max(config.policy.max_completion_tokens // choices, 1)
-        asked = budget.pop("max_tokens", None) or budget.get("max_completion_tokens") or share
-        budget["max_completion_tokens"] = min(asked, share)
-        budget["max_seconds"] = min(budget.get("max_seconds", timeout), timeout)
-        samples = max(config.policy.max_samples // choices, 1)
-        budget["max_samples"] = min(budget.get("max_samples", samples), samples)
-        return budget
-
-    def _run(
-        body: ChatRequest, plan: Plan, cancel: threading.Event, on_call: Any = None
-    ) -> dict[str, Any]:
-        """One choice, in a worker thread."""
-        question, history = split_conversation(body)
-        sampling = _sampling(body)
-        if plan.strategy == "none":
-            share = max(config.policy.max_completion_tokens // body.n, 1)
-            params = SamplingParams(
-                temperature=0.7 if sampling["temperature"] is None else sampling["temperature"],
-                max_tokens=min(sampling["max_tokens"], share),
-                seed=sampling["seed"],
-            )
-            requests = [EngineRequest(messages=(*history, Message("user", question)))]
-            if isinstance(backend, Cancellable):
-                [generation] = backend.generate_until(requests, params, cancel)
-            else:
-                [generation] = backend.generate(requests, params)
-            completion = generation.completions[0]
-            return {
-                "content": completion.text,
-                "reasoning": None,
-                "finish_reason": completion.finish_reason,
-                "prompt_tokens": generation.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-                "reasoning_tokens": 0,
-                "thinktime": {"strategy": "none"},
-            }
-        strategy_params = dict(plan.params)
-        verifier = strategy_params.pop("verifier", "judge")  # the policy has allowed it
-        result = solve(
-            question,
-            backend=backend,
-            strategy=plan.strategy or None,
-            params=strategy_params,
-            sampling=SamplingParams(**{k: v for k, v in sampling.items() if v is not None}),
-            reasoning_effort=plan.effort,
-            budget=_capped(plan.budget, body.n),
-            verifier=verifier,
-            history=history,
-            cancel=cancel,
-            on_call=on_call,
-        )
-        bill = result.bill
-        chosen = result.samples[result.chosen] if result.chosen is not None else None
-        truncated = result.budget_limited or (
-            chosen is not None and chosen.finish_reason == "length"
-        )
-        return {
-            "content": result.answer if result.answer is not None else result.reasoning,
-            "reasoning": result.reasoning,
-            "finish_reason": "length" if truncated else "stop",
-            "prompt_tokens": bill.prompt_tokens,
-            "completion_tokens": bill.completion_tokens,
-            "reasoning_tokens": bill.reasoning_tokens,
-            "thinktime": {
-                "strategy": result.strategy,
-                "answer": result.answer,
-                "votes": result.votes,
-                "budget_limited": result.budget_limited,
-                "bill": bill.to_dict(),
-            },
-        }
-
     async def _complete(
         request: Request, body: ChatRequest, plan: Plan, cancel: threading.Event
     ) -> Response:
@@ -360,12 +204,12 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             release_later([])
             return _error(400, "the client disconnected before the request started")
         tasks: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(asyncio.to_thread(_run, body, plan, cancel))
+            asyncio.ensure_future(asyncio.to_thread(run_choice, backend, plan, cancel))
             for _ in range(body.n)
         ]
         watcher = asyncio.create_task(_watch_disconnect(request, cancel))
         try:
-            choices = await asyncio.wait_for(asyncio.shield(asyncio.gather(*tasks)), timeout)
+            results = await asyncio.wait_for(asyncio.shield(asyncio.gather(*tasks)), timeout)
         except TimeoutError:
             return _error(504, f"no answer within {timeout:g} s; ask for less compute")
         except SampleCapError as exc:
@@ -376,41 +220,9 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             cancel.set()  # stop whatever still runs (a 504, a failed sibling choice)
             watcher.cancel()
             release_later(tasks)
-        prompt = sum(c["prompt_tokens"] for c in choices)
-        completion = sum(c["completion_tokens"] for c in choices)
-        metrics.tokens.labels(kind="prompt").inc(prompt)
-        metrics.tokens.labels(kind="completion").inc(completion)
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.model,
-                "choices": [
-                    {
-                        "index": i,
-                        "finish_reason": c["finish_reason"],
-                        "message": {
-                            "role": "assistant",
-                            "content": c["content"],
-                            "reasoning_content": c["reasoning"],
-                        },
-                    }
-                    for i, c in enumerate(choices)
-                ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                    "completion_tokens_details": {
-                        "reasoning_tokens": sum(c["reasoning_tokens"] for c in choices)
-                    },
-                },
-                "thinktime": choices[0]["thinktime"]
-                if len(choices) == 1
-                else [c["thinktime"] for c in choices],
-            }
-        )
+        reply = completion(f"chatcmpl-{uuid.uuid4().hex}", body.model, results, plan.budget)
+        count(reply.usage)
+        return JSONResponse(reply.model_dump(mode="json"))
 
     async def _watch_disconnect(request: Request, cancel: threading.Event) -> None:
         while not cancel.is_set():
@@ -418,23 +230,6 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 cancel.set()
                 return
             await asyncio.sleep(0.1)
-
-    def _chunk(
-        body: ChatRequest,
-        cid: str,
-        delta: dict[str, Any],
-        finish: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> str:
-        chunk = {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": body.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **(extra or {}),
-        }
-        return f"data: {json.dumps(chunk)}\n\n"
 
     class _Stream:
         """One streamed answer: takes a slot when it starts and gives it back as soon as its
@@ -459,26 +254,19 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
 
         async def events(self) -> AsyncIterator[str]:
             self.started = True
-            body, plan, cancel = self.body, self.plan, self.cancel
-            cid = f"chatcmpl-{uuid.uuid4().hex}"
             try:
                 await running.acquire()
                 self.holding = True
                 if await self.request.is_disconnected():  # left while queued: start nothing
                     return
-                self.tasks.append(asyncio.create_task(_watch_disconnect(self.request, cancel)))
-                yield _chunk(body, cid, {"role": "assistant", "content": ""})
-                streamed = plan.strategy in STREAMED and isinstance(backend, Streaming)
-                pieces = (
-                    _token_stream(body, plan, cancel, cid, self.track)
-                    if streamed
-                    else _progress_stream(body, plan, cancel, cid, self.track)
-                )
-                async for piece in pieces:
+                watcher = _watch_disconnect(self.request, self.cancel)
+                self.tasks.append(asyncio.create_task(watcher))
+                job = Job(backend, self.plan, Chunks(self.body.model), self.cancel, self.track,
+                          timeout, self.body.include_usage(), count)  # fmt: skip
+                async for event in events(job):
                     if await self.request.is_disconnected():
                         return
-                    yield piece
-                yield "data: [DONE]\n\n"
+                    yield event
             finally:
                 self.release()
 
@@ -488,100 +276,6 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             if not self.started:
                 admitted -= 1
                 metrics.queue_depth.set(admitted)
-
-    async def _token_stream(
-        body: ChatRequest,
-        plan: Plan,
-        cancel: threading.Event,
-        cid: str,
-        track: Callable[[asyncio.Future[Any]], None],
-    ) -> AsyncIterator[str]:
-        question, history = split_conversation(body)
-        sampling = _sampling(body)
-        make = {
-            "none": lambda q: (*history, Message("user", q)),
-            "direct": lambda q: (*history, *direct_messages(q)),
-            "cot": lambda q: cot_messages(q, history),
-        }[plan.strategy]
-        temperature = (
-            sampling["temperature"]
-            if sampling["temperature"] is not None
-            else (0.7 if plan.strategy == "none" else 0.0)
-        )
-        cap = min(sampling["max_tokens"], config.policy.max_completion_tokens)
-        params = SamplingParams(temperature=temperature, max_tokens=cap, seed=sampling["seed"])
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(timeout, cancel.set)  # the policy's wall seconds hold here too
-
-        def produce() -> None:
-            try:
-                for delta in backend.stream(EngineRequest(messages=make(question)), params, cancel):  # type: ignore[attr-defined]
-                    loop.call_soon_threadsafe(queue.put_nowait, delta)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        worker = asyncio.ensure_future(asyncio.to_thread(produce))
-        track(worker)
-        text, tokens = "", 0
-        while (delta := await queue.get()) is not None:
-            text += delta
-            tokens += 1
-            yield _chunk(body, cid, {"content": delta})
-        await worker
-        timer.cancel()
-        answer = extract_answer(text) if plan.strategy != "none" else None
-        metrics.tokens.labels(kind="completion").inc(tokens)
-        yield _chunk(
-            body,
-            cid,
-            {},
-            "length" if tokens >= params.max_tokens else "stop",
-            {
-                "thinktime": {
-                    "strategy": plan.strategy,
-                    "answer": answer,
-                    "completion_tokens": tokens,
-                }
-            },
-        )
-
-    async def _progress_stream(
-        body: ChatRequest,
-        plan: Plan,
-        cancel: threading.Event,
-        cid: str,
-        track: Callable[[asyncio.Future[Any]], None],
-    ) -> AsyncIterator[str]:
-        latest: dict[str, Bill] = {}
-        task = asyncio.ensure_future(
-            asyncio.to_thread(_run, body, plan, cancel, lambda bill: latest.update(bill=bill))
-        )
-        track(task)
-        started = time.perf_counter()
-        while not task.done():
-            await asyncio.sleep(0.5)
-            if time.perf_counter() - started > timeout:
-                cancel.set()
-            bill = latest.get("bill")
-            progress = {
-                "event": "progress",
-                "samples": bill.samples if bill else 0,
-                "completion_tokens": bill.completion_tokens if bill else 0,
-            }
-            yield _chunk(body, cid, {}, None, {"thinktime": progress})
-        try:
-            choice = task.result()
-        except ThinktimeError as exc:
-            yield f"data: {json.dumps(error_body(str(exc)))}\n\n"
-            return
-        yield _chunk(
-            body,
-            cid,
-            {"content": choice["content"], "reasoning_content": choice["reasoning"]},
-            choice["finish_reason"],
-            {"thinktime": choice["thinktime"]},
-        )
 
     default_openapi = app.openapi
 

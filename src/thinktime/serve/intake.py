@@ -9,12 +9,17 @@ case-insensitively (RFC 7235) with a constant-time key comparison.
     4
     >>> authorized("bearer s3cret", "s3cret"), authorized("Bearer nope", "s3cret")
     (True, False)
+    >>> field_path({"stop": 123}, ("stop", "constrained-str"))  # a union member's tag dropped
+    'stop'
+    >>> field_path({"messages": [{"role": "user"}]}, ("messages", 0, "content"), missing=True)
+    'messages.0.content'
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -86,6 +91,35 @@ def parse_json(raw: bytes) -> Any:
     if depth(data) > MAX_DEPTH:
         raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels")
     return data
+
+
+def field_path(data: Any, loc: Sequence[int | str], missing: bool = False) -> str:
+    """Where in the body a validation error is, as `a.b.0.c`: the part of pydantic's `loc`
+    that leads through the body (a union member's tag such as `str` is not a place in it),
+    plus the field's own name when it is `missing`."""
+    parts: list[str] = []
+    for position, part in enumerate(loc):
+        inside = (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        )
+        if not inside:
+            if missing and position == len(loc) - 1:
+                parts.append(str(part))
+            break
+        data = data[part]
+        parts.append(str(part))
+    return ".".join(parts)
+
+
+def refusal(data: Any, errors: Sequence[Any]) -> BadRequest:
+    """A pydantic validation failure of the body as one 400 naming the field; the messages of
+    a union's members are joined (`stop`: a string, or a list of at most 4)."""
+    first = errors[0]
+    param = field_path(data, first["loc"], first["type"] == "missing")
+    messages = [
+        e["msg"] for e in errors if field_path(data, e["loc"], e["type"] == "missing") == param
+    ]
+    return BadRequest(f"{param or 'body'}: {' or '.join(dict.fromkeys(messages))}", param or None)
 
 
 def depth(value: Any) -> int:

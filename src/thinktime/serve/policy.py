@@ -92,7 +92,7 @@ class ServerPolicy(BaseModel):
             )
         if self.strategies is not None:  # strategies named inside parameters (samplers, arms)
             for name in _strings(params):
-                if name in STRATEGIES and name not in self.strategies:
+                if name in STRATEGIES and name not in (*self.strategies, "none"):
                     raise PolicyViolation(
                         f"strategy {name!r} (named in thinktime.params) is not allowed on this "
                         f"server (policy.strategies = {self.strategies})",

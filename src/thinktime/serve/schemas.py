@@ -1,18 +1,62 @@
-"""Request and response shapes of the OpenAI chat API, plus thinktime's own extras.
+"""The chat API's request shape, OpenAI's names meaning what OpenAI means, plus `thinktime`.
 
-Unknown fields that OpenAI clients commonly send (`user`, `stream_options`, …) are ignored;
-wrong types, out-of-range numbers and unknown strategies are 400s naming the field.
+What each wire field becomes:
+- `max_completion_tokens` (`max_tokens`, its deprecated alias): the most tokens one choice may
+  generate in all (every sample, reasoning and verifier call) → `Budget.max_completion_tokens`;
+  one sample is capped at the smaller of it and the server's default;
+- `temperature`, `top_p`, `stop`, `seed` → `SamplingParams`; `n`: independent choices;
+- fields thinktime does not implement (`UNSUPPORTED`: penalties, logprobs, tools,
+  response_format, audio, …) are 400 "FIELD is not supported by this server" unless left at
+  their default, so nothing a client asks for is silently dropped;
+- harmless bookkeeping (`user`, `metadata`, `store`, `service_tier`) is accepted and unused;
+  `stream_options.include_usage` ends a stream with a usage chunk.
+Other unknown fields are ignored; wrong types and out-of-range numbers are 400s naming the field.
+The response (`ChatCompletion`) and stream (`ChatCompletionChunk`) shapes are built from these
+models too, so every reply is OpenAI's shape by construction.
 
-    >>> body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    >>> ChatRequest.model_validate(body).n
-    1
+    >>> body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "top_k": 5}
+    >>> request = ChatRequest.model_validate(body)
+    >>> request.n, request.unsupported()
+    (1, 'top_k')
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import time
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from thinktime.types import Bill
+
+# OpenAI (and vLLM) fields thinktime does not implement → the values that mean "not used"
+# (None, i.e. absent, always does): anything else is refused rather than silently ignored
+UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "repetition_penalty": (1,),
+    "logit_bias": ({},),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "top_k": (0, -1),
+    "min_p": (0,),
+    "best_of": (1,),
+    "response_format": ({"type": "text"},),
+    "tools": ([],),
+    "tool_choice": ("none", "auto"),  # with no tools, both mean: answer in text
+    "functions": ([],),
+    "function_call": ("none", "auto"),
+    "parallel_tool_calls": (True, False),  # with no tools there is nothing to run in parallel
+    "modalities": (["text"],),
+    "audio": (),
+    "prediction": (),
+}
+Stop = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _unsupported(default: str = "absent") -> Any:
+    return Field(None, description=f"Not supported by thinktime: only {default} is accepted.")
 
 
 class ChatMessage(BaseModel):
@@ -39,19 +83,60 @@ class ThinktimeOptions(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = Field(
+        False, description="End the stream with a chunk whose `usage` is the request's total."
+    )
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(..., min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=256)
-    max_tokens: int | None = Field(None, ge=1, le=32768)
-    max_completion_tokens: int | None = Field(None, ge=1, le=32768)
+    max_completion_tokens: int | None = Field(
+        None, ge=1, le=32768,
+        description="Most tokens one choice may generate in all: every sample, reasoning and "
+        "verifier call (the choice's budget). One sample is capped at min(this, server default).",
+    )  # fmt: skip
+    max_tokens: int | None = Field(
+        None, ge=1, le=32768, description="Deprecated alias of max_completion_tokens."
+    )
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=8)
+    stop: Stop | Annotated[list[Stop], Field(max_length=4)] | None = Field(
+        None, description="Up to 4 strings that end a sample (not included in it)."
+    )
+    n: int = Field(1, ge=1, le=8, description="Independent choices, each with its own budget.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1)  # the engines' seeds are 32-bit
     stream: bool = False
+    stream_options: StreamOptions | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     thinktime: ThinktimeOptions | None = None
+    # accepted, not used
+    user: str | None = None
+    metadata: dict[str, Any] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    # refused unless left at their default (see UNSUPPORTED)
+    presence_penalty: float | None = _unsupported("0")
+    frequency_penalty: float | None = _unsupported("0")
+    repetition_penalty: float | None = _unsupported("1")
+    logit_bias: dict[str, float] | None = _unsupported("{}")
+    logprobs: bool | None = _unsupported("false")
+    top_logprobs: int | None = _unsupported("0")
+    top_k: int | None = _unsupported("0 or -1")
+    min_p: float | None = _unsupported("0")
+    best_of: int | None = _unsupported("1")
+    response_format: dict[str, Any] | None = _unsupported('{"type": "text"}')
+    tools: list[dict[str, Any]] | None = _unsupported("[]")
+    tool_choice: str | dict[str, Any] | None = _unsupported('"none" or "auto"')
+    functions: list[dict[str, Any]] | None = _unsupported("[]")
+    function_call: str | dict[str, Any] | None = _unsupported('"none" or "auto"')
+    parallel_tool_calls: bool | None = _unsupported("true or false (there are no tools)")
+    modalities: list[str] | None = _unsupported('["text"]')
+    audio: dict[str, Any] | None = _unsupported()
+    prediction: dict[str, Any] | None = _unsupported()
 
     @field_validator("messages")
     @classmethod
@@ -61,6 +146,140 @@ class ChatRequest(BaseModel):
         if not messages[-1].text().strip():
             raise ValueError("the last user message is empty; send the question in it")
         return messages
+
+    def unsupported(self) -> str | None:
+        """The first field set to something thinktime cannot do (None: every field is usable)."""
+        for name, defaults in UNSUPPORTED.items():
+            value = getattr(self, name)
+            if value is not None and value not in defaults:
+                return name
+        return None
+
+    def completion_cap(self) -> int | None:
+        """The choice's token budget as asked: max_completion_tokens, else its alias."""
+        return self.max_completion_tokens or self.max_tokens
+
+    def stops(self) -> tuple[str, ...]:
+        """`stop` as the engine takes it: a tuple of strings."""
+        if self.stop is None:
+            return ()
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+def _omitted_when_none(description: str) -> Any:
+    """A field left out of the JSON while None, as OpenAI leaves it out (a delta carries only
+    what changed; a chunk has `usage` only at the end)."""
+    return Field(None, exclude_if=lambda value: value is None, description=description)
+
+
+class CompletionTokensDetails(BaseModel):
+    reasoning_tokens: int = Field(0, description="Completion tokens written before the answer.")
+
+
+class Usage(BaseModel):
+    """Tokens of the whole request (every choice), equal to the sum of its bills."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    completion_tokens_details: CompletionTokensDetails
+
+    @classmethod
+    def of(cls, prompt: int, completion: int, reasoning: int = 0) -> Usage:
+        details = CompletionTokensDetails(reasoning_tokens=reasoning)
+        return cls(prompt_tokens=prompt, completion_tokens=completion,
+                   total_tokens=prompt + completion, completion_tokens_details=details)  # fmt: skip
+
+    @classmethod
+    def billed(cls, bills: Sequence[Bill]) -> Usage:
+        """The usage of a request whose choices cost `bills`.
+
+        >>> Usage.billed([Bill(prompt_tokens=5, completion_tokens=7, reasoning_tokens=4)] * 2)
+        ... # doctest: +NORMALIZE_WHITESPACE
+        Usage(prompt_tokens=10, completion_tokens=14, total_tokens=24,
+              completion_tokens_details=CompletionTokensDetails(reasoning_tokens=8))
+        """
+        return cls.of(
+            sum(b.prompt_tokens for b in bills),
+            sum(b.completion_tokens for b in bills),
+            sum(b.reasoning_tokens for b in bills),
+        )
+
+
+class ThinktimeAnswer(BaseModel):
+    """The `thinktime` extension of an answer: how it was chosen and what it cost."""
+
+    strategy: str
+    answer: str | None = Field(None, description="The extracted answer (None: none extracted).")
+    votes: dict[str, float] = Field(default_factory=dict, description="Answer → its votes.")
+    budget_limited: bool = Field(False, description="The budget cut the work short.")
+    bill: dict[str, Any] | None = _omitted_when_none("The choice's `Bill`.")
+    completion_tokens: int | None = _omitted_when_none("Tokens streamed (token streams only).")
+
+
+class ThinktimeProgress(BaseModel):
+    """The `thinktime` extension of a progress chunk: the work done so far."""
+
+    event: Literal["progress"] = "progress"
+    samples: int = 0
+    completion_tokens: int = 0
+
+
+class Message(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None
+    reasoning_content: str | None = Field(None, description="The chosen sample's reasoning.")
+
+
+class Choice(BaseModel):
+    index: int
+    message: Message
+    finish_reason: Literal["stop", "length"]
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    thinktime: ThinktimeAnswer | list[ThinktimeAnswer]
+
+
+class Delta(BaseModel):
+    """What a chunk adds to the message; only the fields that changed are sent."""
+
+    role: Literal["assistant"] | None = _omitted_when_none("Set on the first chunk only.")
+    content: str | None = _omitted_when_none("The next piece of the reply.")
+    reasoning_content: str | None = _omitted_when_none("The chosen sample's reasoning.")
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
+    finish_reason: Literal["stop", "length"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event of a stream; the usage chunk has no choices."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[ChunkChoice] = Field(default_factory=lambda: [ChunkChoice()])
+    usage: Usage | None = _omitted_when_none("The request's total, on the last chunk only.")
+    thinktime: ThinktimeAnswer | ThinktimeProgress | None = _omitted_when_none(
+        "Progress so far (progress chunks), how the answer was chosen (the answer's chunk)."
+    )
+
+    def sse(self) -> str:
+        """The chunk as a server-sent event."""
+        return f"data: {self.model_dump_json()}\n\n"
 
 
 def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,

@@ -214,7 +214,7 @@ STRATEGIES: Registry[StrategySpec] = Registry(
             "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
             "budget_forcing", "verify_revise", "beam_search", "dvts", "route",
         )
-    },
+    } | {"none": "thinktime.strategies.passthrough"},  # `none`: the plain model, in one call
 )  # fmt: skip
 
 

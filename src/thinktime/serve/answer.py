@@ -1,0 +1,262 @@
+"""The answer path of a chat request: plan it, run each choice through `solve`, reply.
+
+1) `plan_request` reads what the client asked for into one `Plan`: the strategy (a
+   `thinktime.strategy`, a `STRATEGY/MODEL` name, a `reasoning_effort` looked up in the effort
+   table, else `none`: the plain model), its parameters, the `SamplingParams` of each sample and
+   the `Budget` of each choice (wire names as OpenAI means them: see `schemas.py`);
+2) `run_choice` answers one choice with `solve`, so every answer — plain chat included — goes
+   through the same ledger, budget and cancellation, and comes back with a bill;
+3) `completion` turns the choices' `Result`s into the `ChatCompletion`, its `usage` the sum of
+   their bills.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> body = ChatRequest.model_validate({"model": "cot/qwen", "max_completion_tokens": 60,
+    ...     "messages": [{"role": "user", "content": "2+3?"}]})
+    >>> plan = plan_request(body, ServerConfig(model="qwen"), engine="fake")
+    >>> plan.strategy, plan.budget.max_completion_tokens, plan.sampling.max_tokens
+    ('cot', 60, 60)
+    >>> result = run_choice(FakeBackend(["so \\\\boxed{5}"]), plan, threading.Event())
+    >>> reply = completion("chatcmpl-1", body.model, [result], plan.budget)
+    >>> reply.choices[0].message.content, reply.usage.completion_tokens
+    ('5', 2)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from thinktime.api import solve
+from thinktime.backends.base import Backend
+from thinktime.compute.budget import Budget
+from thinktime.errors import ThinktimeError
+from thinktime.sampling import SamplingParams, sampling_params
+from thinktime.serve.config import ServerConfig
+from thinktime.serve.intake import BadRequest
+from thinktime.serve.schemas import (
+    ChatCompletion,
+    ChatRequest,
+    Choice,
+    Message,
+    ThinktimeAnswer,
+    Usage,
+)
+from thinktime.strategies import STRATEGIES, get_strategy
+from thinktime.strategies.effort import effort_for
+from thinktime.types import Bill, Result
+from thinktime.types import Message as Turn
+
+# `solve`'s own arguments: a client's `thinktime.params` cannot set them (the server does)
+RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question", "budget",
+            "history", "cancel", "price", "on_call", "reasoning_effort", "strategy")  # fmt: skip
+
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one request will run, for each of its choices."""
+
+    strategy: str  # resolved: `none` for plain chat, the effort's strategy for an effort
+    params: dict[str, Any]  # the strategy's parameters (a `verifier` name among them)
+    sampling: SamplingParams  # each sample; fields the client left unset are not set here
+    budget: Budget  # each choice: its tokens, seconds and samples
+    question: str
+    history: tuple[Turn, ...]
+    effort: str | None = None  # the reasoning_effort the strategy came from
+
+
+def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
+    """The `Plan` of `body`, or a `BadRequest` naming the field at fault."""
+    # 1) what the client named: a strategy (or none) and its parameters
+    strategy = _named_strategy(body, config.model)
+    params = _client_params(body)
+    # 2) a reasoning_effort stands for a strategy, its parameters and a budget (explicit wins)
+    effort = body.reasoning_effort if strategy is None else None
+    budget: dict[str, Any] = {}
+    if effort is not None:
+        try:
+            row = effort_for(effort, engine)
+        except ThinktimeError as exc:
+            raise BadRequest(str(exc), "reasoning_effort") from None
+        strategy, params = row.strategy, {**row.params, **params}
+        budget = row.budget.model_dump(exclude_none=True)
+    strategy = strategy or "none"
+    # 3) the parameters checked now, before admission (a token stream never parses them)
+    try:
+        get_strategy(strategy).parse_params({k: v for k, v in params.items() if k != "verifier"})
+    except ThinktimeError as exc:
+        raise BadRequest(str(exc), "thinktime.params") from None
+    # 4) each choice's budget, then each sample's parameters within it
+    if body.thinktime and body.thinktime.budget:
+        budget.update(body.thinktime.budget)
+    the_budget = _choice_budget(body, budget, config)
+    question, history = split_conversation(body)
+    return Plan(strategy, params, _sampling(body, the_budget, config), the_budget, question,
+                history, effort)  # fmt: skip
+
+
+def _client_params(body: ChatRequest) -> dict[str, Any]:
+    """The strategy parameters the client sent, once nothing it may not ask for is asked."""
+    options = body.thinktime
+    params = dict(options.params) if options else {}
+    reserved = sorted(set(params) & set(RESERVED))
+    if reserved:
+        raise BadRequest(
+            f"thinktime.params cannot set {', '.join(reserved)}: use the request's own fields "
+            "(max_completion_tokens, temperature, seed, thinktime.budget, thinktime.strategy)",
+            f"thinktime.params.{reserved[0]}",
+        )
+    if "verifier" in params and not isinstance(params["verifier"], str):
+        raise BadRequest("thinktime.params.verifier must be a verifier's name (a string)")
+    unsupported = body.unsupported()
+    if unsupported:
+        raise BadRequest(
+            f"{unsupported} is not supported by this server; leave it unset", unsupported
+        )
+    if body.stream and body.n > 1:
+        raise BadRequest(
+            "streaming returns one choice; send n=1 with stream, or stream=false for n>1", "n"
+        )
+    if options and options.n is not None:
+        params["n"] = options.n
+    return params
+
+
+def _named_strategy(body: ChatRequest, served: str) -> str | None:
+    """The strategy the request names (`thinktime.strategy`, else `STRATEGY/MODEL`), if any."""
+    names = ", ".join(sorted(STRATEGIES))
+    prefix, slash, name = body.model.rpartition("/")
+    strategy = prefix if slash and prefix in STRATEGIES else None
+    model = name if strategy else body.model
+    if model not in (served, "thinktime"):
+        raise BadRequest(
+            f"unknown model {body.model!r}; this server serves {served!r}, optionally as "
+            f"STRATEGY/{served} with STRATEGY one of: {names}",
+            "model",
+        )
+    if body.thinktime and body.thinktime.strategy:
+        strategy = body.thinktime.strategy
+        if strategy not in STRATEGIES:
+            raise BadRequest(
+                f"unknown strategy {strategy!r}; choose one of: {names}", "thinktime.strategy"
+            )
+    return strategy
+
+
+def _choice_budget(body: ChatRequest, asked: dict[str, Any], config: ServerConfig) -> Budget:
+    """One choice's budget: what was asked (effort table, then `thinktime.budget`), held to
+    the wire's `max_completion_tokens` and to the choice's share of the policy."""
+    policy, wall = config.policy, config.wall_seconds
+    tokens = [
+        max(policy.max_completion_tokens // body.n, 1),
+        asked.pop("max_tokens", None),  # Budget's alias, folded in here
+        asked.get("max_completion_tokens"),
+        body.completion_cap(),
+    ]
+    asked["max_completion_tokens"] = min(t for t in tokens if t is not None)
+    asked["max_seconds"] = min(asked.get("max_seconds", wall), wall)
+    samples = max(policy.max_samples // body.n, 1)
+    asked["max_samples"] = min(asked.get("max_samples", samples), samples)
+    try:
+        return Budget(**asked)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(["thinktime.budget", *map(str, first["loc"])])
+        raise BadRequest(f"{where}: {first['msg']}", where) from None
+
+
+def _sampling(body: ChatRequest, budget: Budget, config: ServerConfig) -> SamplingParams:
+    """Each sample's parameters: the client's, and a cap of min(server default, the budget)."""
+    total = budget.max_completion_tokens or config.default_max_tokens
+    values: dict[str, Any] = {
+        "temperature": body.temperature,  # unset: the strategy's own default
+        "top_p": body.top_p,
+        "seed": body.seed,
+        "stop": body.stops() or None,
+        "max_tokens": min(config.default_max_tokens, total),
+    }
+    try:
+        return sampling_params(**{k: v for k, v in values.items() if v is not None})
+    except ThinktimeError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def split_conversation(body: ChatRequest) -> tuple[str, tuple[Turn, ...]]:
+    """(the last user message, every turn before it — system prompts as system turns)."""
+    turns = tuple(
+        Turn("system" if m.role == "developer" else m.role, m.text()) for m in body.messages
+    )
+    return turns[-1].content, turns[:-1]
+
+
+def run_choice(
+    backend: Backend,
+    plan: Plan,
+    cancel: threading.Event,
+    on_call: Callable[[Bill], None] | None = None,
+) -> Result:
+    """One choice, answered by `solve` (in a worker thread: it blocks until done)."""
+    params = dict(plan.params)
+    verifier = params.pop("verifier", "judge")  # the policy has allowed it
+    return solve(
+        plan.question,
+        backend=backend,
+        strategy=plan.strategy,
+        params=params,
+        sampling=plan.sampling,
+        budget=plan.budget,
+        verifier=verifier,
+        history=plan.history,
+        cancel=cancel,
+        on_call=on_call,
+    )
+
+
+def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, ThinktimeAnswer]:
+    """(the message, its finish_reason, the `thinktime` extension) of one answered choice.
+
+    The content is the extracted answer and `reasoning_content` the text it came from; with
+    no answer extracted (strategy `none`, or none found) the text itself is the content. The
+    finish_reason is `length` when the budget or a sample's cap cut the work short; the answer
+    is `budget_limited` when the budget did — the strategy stopped early, or a sample was cut
+    at a cap that used up what the choice had left.
+    """
+    # the sample shown was cut short (or, with none chosen, any sample was)
+    shown = result.samples if result.chosen is None else (result.samples[result.chosen],)
+    cut = any(sample.finish_reason == "length" for sample in shown)
+    limited = result.budget_limited or (cut and budget.exceeded(result.bill))
+    if result.answer is not None:
+        message = Message(content=result.answer, reasoning_content=result.reasoning)
+    else:
+        message = Message(content=result.reasoning)
+    extension = ThinktimeAnswer(
+        strategy=result.strategy,
+        answer=result.answer,
+        votes=result.votes,
+        budget_limited=limited,
+        bill=result.bill.to_dict(),
+    )
+    return message, "length" if cut or limited else "stop", extension
+
+
+def completion(cid: str, model: str, results: Sequence[Result], budget: Budget) -> ChatCompletion:
+    """The response to a request whose choices are `results` (each held to `budget`); usage is
+    the sum of their bills."""
+    choices, extensions = [], []
+    for index, result in enumerate(results):
+        message, finish, extension = reply(result, budget)
+        choices.append(Choice(index=index, message=message, finish_reason=finish))
+        extensions.append(extension)
+    return ChatCompletion(
+        id=cid,
+        model=model,
+        choices=choices,
+        usage=Usage.billed([r.bill for r in results]),
+        thinktime=extensions[0] if len(extensions) == 1 else extensions,
+    )

@@ -1,0 +1,29 @@
+"""How one `thinktime serve` runs: the served name, the key, admission limits and the policy.
+
+>>> ServerConfig(model="qwen", timeout=600).wall_seconds  # the policy's 300 s win
+300.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from thinktime.serve.policy import ServerPolicy
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    model: str  # the name clients send (`qwen`, or `STRATEGY/qwen`)
+    api_key: str | None = None  # every route but /health needs it when set
+    max_concurrent: int = 8  # requests running at once (the engine batches them)
+    max_queue: int = 64  # requests admitted (running or waiting); beyond: 429
+    timeout: float = 300.0  # wall seconds per request (504 after); the policy may lower it
+    max_body_bytes: int = 1 << 20
+    default_max_tokens: int = 1024  # one sample's cap when the client sets no smaller budget
+    policy: ServerPolicy = field(default_factory=ServerPolicy)
+    open_metrics: bool = False  # let a scraper read /metrics without the key
+
+    @property
+    def wall_seconds(self) -> float:
+        """A request's time limit: the smaller of `timeout` and the policy's `max_seconds`."""
+        return min(self.timeout, self.policy.max_seconds)

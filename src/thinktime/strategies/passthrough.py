@@ -1,0 +1,42 @@
+"""`none`: the model as it is — the conversation sent unchanged, one sample, nothing extracted.
+
+What `thinktime serve` runs for a plain chat request (no strategy, no `reasoning_effort`), so an
+unchanged OpenAI app gets the plain model, yet the call still goes through `solve`: the same
+ledger, budget and cancellation as every other strategy, and a bill. No system prompt is added
+and no answer is pulled out of the text: `answer` is None and the reply is the sample's text
+(`Result.reasoning`).
+
+Reference: none — the zero-test-time-compute baseline (the chat model as served).
+
+    >>> from thinktime import solve
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> r = solve("Say hi.", backend=FakeBackend(["Hi! \\\\boxed{1}"]), strategy="none")
+    >>> r.answer, r.reasoning, r.bill.completion_tokens
+    (None, 'Hi! \\\\boxed{1}', 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pydantic import BaseModel, ConfigDict
+
+from thinktime.strategies.base import Context, Outcome, register_strategy
+from thinktime.types import Message
+
+
+class PassthroughParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@register_strategy(
+    "none",
+    "The plain model: the conversation sent unchanged, no prompt added, no answer extracted.",
+    "— (the baseline: the chat model as served)",
+    PassthroughParams,
+)
+def passthrough(question: str, ctx: Context, params: PassthroughParams) -> Outcome:
+    # 1) the caller's turns and question exactly as sent, with the caller's sampling
+    [[sample]] = ctx.sample([(*ctx.history, Message("user", question))])
+    # 2) the text is the reply: no answer is extracted from it
+    return Outcome(answer=None, samples=(replace(sample, answer=None),), chosen=0)
