@@ -49,11 +49,12 @@ def test_plain_chat(live):
 def test_reasoning_effort_high_and_usage_consistent_with_the_bill(live):
     reply = live.chat.completions.create(
         model="qwen2.5-coder-0.5b", messages=[{"role": "user", "content": EASY}],
-        reasoning_effort="high", max_tokens=200, seed=3,
+        reasoning_effort="high", max_completion_tokens=3000, seed=3,
     )  # fmt: skip
     extra = reply.model_extra["thinktime"]
     assert extra["strategy"] == "adaptive_consistency"
     assert reply.choices[0].message.content == "5"
+    assert reply.usage.completion_tokens <= 3000  # the whole answer: every sample counted
     assert reply.usage.completion_tokens == extra["bill"]["completion_tokens"]
     assert (
         reply.usage.completion_tokens_details.reasoning_tokens == extra["bill"]["reasoning_tokens"]
