@@ -164,9 +164,9 @@ class _Metered(FakeBackend):
     def engine_stats(self) -> dict[str, float]:
         return {"requests_processing": 2.0}
 
-    def stream(self, request, params, cancel=None):
+    def generate_streamed(self, requests, params, cancel, on_delta):
         self.streamed += 1
-        return super().stream(request, params, cancel)
+        return super().generate_streamed(requests, params, cancel, on_delta)
 
 
 def test_the_server_asks_for_capabilities_with_isinstance():

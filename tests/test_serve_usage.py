@@ -87,26 +87,20 @@ def test_a_token_stream_ends_with_usage_when_asked():
     assert last["choices"] == [] and chunks[-2]["choices"][0]["finish_reason"] == "stop"
     usage = last["usage"]
     assert usage["completion_tokens"] == len(pieces) == len(tokenize(ANSWER))
-    assert usage["prompt_tokens"] == 0  # the fake has no tokenizer method: not counted
+    plain = client().post(CHAT, json={"model": "cot/qwen", "messages": USER}).json()["usage"]
+    assert usage == plain  # the stream went through solve: the same bill as the plain answer
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert usage["completion_tokens_details"]["reasoning_tokens"] == 5  # before \\boxed{5}
     assert all("usage" not in chunk for chunk in chunks[:-1])
 
 
-class TokenizingBackend(FakeBackend):
-    """A fake whose tokenizer splits characters: counts differ from the streamed pieces."""
-
-    def tokenize(self, text: str) -> tuple[str, ...]:
-        return tuple(text)
-
-
-def test_a_token_stream_counts_with_the_backends_tokenizer():
-    backend = TokenizingBackend([ANSWER])
-    chunks = events(client(backend), model="none/qwen", stream_options={"include_usage": True})
-    usage = chunks[-1]["usage"]
-    assert usage["completion_tokens"] == len(ANSWER)
-    messages = (Message("user", "2+3?"),)
-    assert usage["prompt_tokens"] == len(backend.chat_prompt(messages)) > 0
+def test_a_token_stream_runs_the_strategy_itself():
+    """Streaming goes through `solve`: `direct` keeps its own answer cap while it streams."""
+    long = " ".join(["word"] * 100)
+    chunks = events(client(FakeBackend([long])), model="direct/qwen",
+                    stream_options={"include_usage": True})  # fmt: skip
+    pieces = [c for c in chunks[1:-2] if c["choices"][0]["delta"].get("content")]
+    assert len(pieces) == 32 and chunks[-1]["usage"]["completion_tokens"] == 32
 
 
 def test_a_progress_stream_ends_with_the_bill_as_usage():

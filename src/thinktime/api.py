@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from thinktime.backends.base import Backend, load_backend
+from thinktime.backends.base import Backend, OnDelta, load_backend
 from thinktime.compute.budget import Budget
 from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
@@ -44,6 +44,7 @@ def solve(
     history: tuple[Message, ...] = (),
     cancel: threading.Event | None = None,
     on_call: Callable[[Bill], None] | None = None,
+    on_delta: OnDelta | None = None,
     price: Price | None = None,
     **shortcuts: Any,
 ) -> Result:
@@ -58,7 +59,8 @@ def solve(
     strategy, parameters and budget from the effort table; anything passed explicitly wins.
     The default strategy is `cot`. `history` holds earlier turns of a conversation (and a system
     prompt). Setting `cancel` stops the work at the next token; `on_call` sees the bill after
-    each call.
+    each call; `on_delta(choice, text)` sees the strategy's own samples as they are generated
+    (on engines that stream: how a single-sample strategy's answer streams through `solve`).
 
     Notebook shortcut: other keyword arguments are strategy parameters or sampling fields, each
     name resolved to exactly one of them (the strategy's own first), so nothing can collide:
@@ -88,7 +90,7 @@ def solve(
     backend = backend or load_backend(model)
     if price is None:
         price = load_prices().get(backend.name, Price())
-    ledger = Ledger(backend, price, the_budget, cancel=cancel, on_call=on_call)
+    ledger = Ledger(backend, price, the_budget, cancel=cancel, on_call=on_call, on_delta=on_delta)
     outcome = spec.run(question, Context(ledger, sampling, the_verifier, history), typed_params)
     return Result(
         question=question,
@@ -100,7 +102,8 @@ def solve(
         chosen=outcome.chosen,
         bill=ledger.bill(),
         details={**outcome.details, "params": typed_params.model_dump()},
-        budget_limited=ledger.limited,
+        # a sample cut exactly where the budget ran out also limited the answer
+        budget_limited=ledger.limited or bool(the_budget and the_budget.exceeded(ledger.bill())),
     )
 
 

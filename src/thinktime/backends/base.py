@@ -60,6 +60,26 @@ class Cancellable(Protocol):
         ...
 
 
+OnDelta = Callable[[int, str], None]
+"""Told (choice index, text piece) as a streamed call makes each piece."""
+
+
+@runtime_checkable
+class DeltaStreaming(Protocol):
+    """A backend whose batched calls can report each piece of text as it is generated — how
+    a single-sample strategy's answer streams while it still runs through the ledger."""
+
+    def generate_streamed(
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        cancel: threading.Event | None,
+        on_delta: OnDelta,
+    ) -> list[Generation]:
+        """`generate` (stopping at the next token once `cancel` is set), calling `on_delta`."""
+        ...
+
+
 @runtime_checkable
 class Streaming(Protocol):
     """A backend that yields one sample's text as it is generated (token streaming)."""

@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
-from thinktime.backends.base import register_backend
+from thinktime.backends.base import OnDelta, register_backend
 from thinktime.backends.options import NoOptions
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
@@ -95,6 +95,23 @@ class FakeBackend:
     def chat_prompt(self, messages: Sequence[Message]) -> str:
         """A plain-text stand-in for a chat template."""
         return render(Request(messages=tuple(messages))) + "\nassistant: "
+
+    def generate_streamed(
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        cancel: threading.Event | None,
+        on_delta: OnDelta,
+    ) -> list[Generation]:
+        """`generate`, then each completion's tokens told to `on_delta` in order (a fake stream)."""
+        generations = self.generate(requests, params)
+        for generation in generations:
+            for index, completion in enumerate(generation.completions):
+                for token in completion.tokens or ():
+                    if cancel is not None and cancel.is_set():
+                        return generations
+                    on_delta(index, token)
+        return generations
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         self.calls.append((list(requests), params))

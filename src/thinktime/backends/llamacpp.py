@@ -30,7 +30,8 @@ from typing import Any
 
 from pydantic import Field
 
-from thinktime.backends.base import DEFAULT_SEED_STRIDE, register_backend
+from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, register_backend
+from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.wire import delta_text, parse_choice, prompt_usage, request_body
 from thinktime.errors import BackendError, ModelError
@@ -113,11 +114,13 @@ class LlamaCppBackend:
         n: int,
         seed: int | None,
         cancel: threading.Event | None = None,
+        on_delta: OnDelta | None = None,
     ) -> tuple[dict, list[Completion]]:
         """One engine request; returns its usage and each choice, counted on its own.
 
-        With `cancel`, the request runs streamed so that the engine asks, after every token,
-        whether to go on: setting `cancel` frees its slots at the next decode step.
+        With `cancel` (or `on_delta`), the request runs streamed so that the engine asks, after
+        every token, whether to go on: setting `cancel` frees its slots at the next decode
+        step; `on_delta` sees each choice's text as it is made.
         """
         body = request_body(request, params, n, seed)
         handler = (
@@ -125,7 +128,10 @@ class LlamaCppBackend:
             if request.prompt is not None
             else self._server.handle_chat_completions
         )
-        response = handler(body) if cancel is None else _streamed(handler, body, cancel)
+        if cancel is None and on_delta is None:
+            response = handler(body)
+        else:
+            response = streamed(handler, body, cancel or threading.Event(), on_delta)
         if "error" in response:
             error = response["error"]
             raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
@@ -142,8 +148,22 @@ class LlamaCppBackend:
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         return self.generate_until(requests, params, None)
 
+    def generate_streamed(
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        cancel: threading.Event | None,
+        on_delta: OnDelta,
+    ) -> list[Generation]:
+        """`generate_until`, telling `on_delta(choice, text)` each piece as the engine makes it."""
+        return self.generate_until(requests, params, cancel, on_delta)
+
     def generate_until(
-        self, requests: Sequence[Request], params: SamplingParams, cancel: threading.Event | None
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        cancel: threading.Event | None,
+        on_delta: OnDelta | None = None,
     ) -> list[Generation]:
         """`generate`, stopping every engine sequence of the call once `cancel` is set."""
         # 1) split each request's n samples into engine calls of at most n_parallel children
@@ -152,7 +172,7 @@ class LlamaCppBackend:
             for chunk, start in enumerate(range(0, request.n, self.n_parallel)):
                 n = min(self.n_parallel, request.n - start)
                 seed = None if params.seed is None else params.seed + chunk
-                call = self._pool.submit(self._call, request, params, n, seed, cancel)
+                call = self._pool.submit(self._call, request, params, n, seed, cancel, on_delta)
                 jobs.append((index, call))
         # 2) every call is in flight at once, so the engine batches all their sequences
         completions: list[list[Completion]] = [[] for _ in requests]
@@ -235,46 +255,6 @@ class LlamaCppBackend:
                 key, _, value = line.partition(" ")
                 stats[key.removeprefix("llamacpp:")] = float(value)
         return stats
-
-
-def _streamed(handler: Any, body: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
-    """Run `body` streamed, stopping when `cancel` is set; reassemble the non-streamed reply."""
-    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-    texts: dict[int, list[str]] = {}
-    logprobs: dict[int, list[dict[str, Any]]] = {}
-    finish: dict[int, str] = {}
-    reply: dict[str, Any] = {}
-
-    def on_chunk(chunk: dict[str, Any]) -> bool:
-        if "error" in chunk:
-            reply["error"] = chunk["error"]
-        reply["usage"] = chunk.get("usage") or reply.get("usage")
-        for choice in chunk.get("choices", []):
-            index = int(choice.get("index", 0))
-            texts.setdefault(index, []).append(delta_text(choice))
-            logprobs.setdefault(index, []).extend(
-                (choice.get("logprobs") or {}).get("content") or []
-            )
-            if choice.get("finish_reason"):
-                finish[index] = choice["finish_reason"]
-        return cancel.is_set()  # True asks the engine to stop this request's sequences
-
-    if not cancel.is_set():  # cancelled while queued for a worker: start nothing
-        result = handler(body, on_chunk)
-        if isinstance(result, dict) and "error" in result:  # refused before streaming
-            reply["error"] = result["error"]
-    if "error" in reply:
-        return {"error": reply["error"]}
-    asked = bool(body.get("logprobs"))
-    choices = [
-        {
-            "message": {"content": "".join(texts.get(i, []))},
-            "finish_reason": finish.get(i, "cancelled"),
-            "logprobs": {"content": logprobs.get(i)} if asked and logprobs.get(i) else None,
-        }
-        for i in range(max(int(body.get("n", 1)), len(texts)))
-    ]
-    return {"choices": choices, "usage": reply.get("usage") or {}}
 
 
 @register_backend("llamacpp", LlamaCppOptions)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from thinktime.answers.extract import reasoning_tokens
-from thinktime.backends.base import Backend, Cancellable, seed_stride
+from thinktime.backends.base import Backend, Cancellable, DeltaStreaming, OnDelta, seed_stride
 from thinktime.compute.budget import Budget, SampleCapError
 from thinktime.compute.flops import generation_flops
 from thinktime.compute.prices import Price
@@ -51,8 +51,10 @@ class Ledger:
         budget: Budget | None = None,
         cancel: threading.Event | None = None,
         on_call: Callable[[Bill], None] | None = None,
+        on_delta: OnDelta | None = None,
     ) -> None:
         self.backend = backend
+        self.on_delta = on_delta  # told the policy's text as it streams (DeltaStreaming engines)
         self.price = price or Price()
         self.budget = budget
         self.cancel = cancel  # set it to stop the strategy at its next step (client gone)
@@ -89,7 +91,9 @@ class Ledger:
         if params.seed is not None and index:
             params = params.with_(seed=params.seed + seed_stride(backend) * index)
         started = time.perf_counter()
-        if self.cancel is not None and isinstance(backend, Cancellable):
+        if self.on_delta is not None and role == "policy" and isinstance(backend, DeltaStreaming):
+            generations = backend.generate_streamed(requests, params, self.cancel, self.on_delta)
+        elif self.cancel is not None and isinstance(backend, Cancellable):
             generations = backend.generate_until(requests, params, self.cancel)
         else:
             generations = backend.generate(requests, params)

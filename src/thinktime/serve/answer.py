@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from thinktime.api import solve
-from thinktime.backends.base import Backend
+from thinktime.backends.base import Backend, OnDelta
 from thinktime.compute.budget import Budget
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams, sampling_params
@@ -200,6 +200,7 @@ def run_choice(
     plan: Plan,
     cancel: threading.Event,
     on_call: Callable[[Bill], None] | None = None,
+    on_delta: OnDelta | None = None,
 ) -> Result:
     """One choice, answered by `solve` (in a worker thread: it blocks until done)."""
     params = dict(plan.params)
@@ -215,6 +216,7 @@ def run_choice(
         history=plan.history,
         cancel=cancel,
         on_call=on_call,
+        on_delta=on_delta,
     )
 
 

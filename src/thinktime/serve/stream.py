@@ -1,7 +1,8 @@
 """Streamed answers (`"stream": true`), as OpenAI's server-sent chunks.
 
 Two kinds, chosen by what the strategy can know early:
-- **tokens** — `none`, `cot` and `direct` on a backend that can `stream`: the one sample's text
+- **tokens** — `none`, `cot` and `direct` on a backend that streams its calls
+  (`DeltaStreaming`): `solve` runs as for any answer, and the one sample's text is passed on
   as the engine makes it, then a chunk with the finish_reason and the extracted answer;
 - **progress** — every other strategy cannot know its answer before the vote: it runs through
   `solve` while a chunk every half second reports the samples and tokens so far (content
@@ -9,11 +10,7 @@ Two kinds, chosen by what the strategy can know early:
 Every stream starts with the assistant's role and ends with `data: [DONE]`.
 
 Usage (`stream_options.include_usage`): just before `[DONE]` comes a chunk with no choices and
-the request's `usage`. For a progress stream it is the `Result`'s bill. A token stream does not
-go through the ledger (yet), so it counts for itself: completion tokens are the streamed text
-split by the backend's tokenizer where it has one (`tokenize`), else one per streamed piece;
-prompt tokens are the backend's chat template of the messages (`chat_prompt`) split by that
-tokenizer, else 0; reasoning tokens are counted as the ledger counts them (before the answer).
+the request's `usage`: the `Result`'s bill, for both kinds (every path goes through `solve`).
 
     >>> last = Chunks(model="qwen", id="chatcmpl-1").usage(Usage.of(3, 4))
     >>> chunk = json.loads(last.removeprefix("data: "))
@@ -28,14 +25,12 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinktime.answers.extract import extract_answer, reasoning_tokens
-from thinktime.backends.base import Backend, ChatTemplating, Streaming, Tokenizing
+from thinktime.backends.base import Backend, DeltaStreaming
 from thinktime.errors import ThinktimeError
-from thinktime.prompts import cot_messages, direct_messages
 from thinktime.serve.answer import FinishReason, Plan, reply, run_choice
 from thinktime.serve.schemas import (
     ChatCompletionChunk,
@@ -46,8 +41,7 @@ from thinktime.serve.schemas import (
     Usage,
     error_body,
 )
-from thinktime.strategies import get_strategy
-from thinktime.types import Bill, Completion, Message, Request
+from thinktime.types import Bill, Result
 
 STREAMED = ("none", "cot", "direct")  # single-sample strategies whose tokens can stream
 
@@ -92,8 +86,8 @@ async def events(job: Job) -> AsyncIterator[str]:
     """Every server-sent event of the stream, `[DONE]` last."""
     yield job.chunks.delta(Delta(role="assistant", content=""))
     backend = job.backend
-    if job.plan.strategy in STREAMED and isinstance(backend, Streaming):
-        pieces = token_stream(job, backend)
+    if job.plan.strategy in STREAMED and isinstance(backend, DeltaStreaming):
+        pieces = token_stream(job)
     else:
         pieces = progress_stream(job)
     async for piece in pieces:
@@ -101,68 +95,38 @@ async def events(job: Job) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def _prompt(plan: Plan) -> tuple[Message, ...]:
-    """The messages a single-sample strategy sends (as the strategy itself would)."""
-    if plan.strategy == "cot":
-        return cot_messages(plan.question, plan.history)
-    if plan.strategy == "direct":
-        return (*plan.history, *direct_messages(plan.question))
-    return (*plan.history, Message("user", plan.question))
-
-
-def measure(backend: Backend, messages: tuple[Message, ...], pieces: Sequence[str]) -> Usage:
-    """A token stream's usage, counted as the module docstring says."""
-    text = "".join(pieces)
-    tokens = tuple(backend.tokenize(text)) if isinstance(backend, Tokenizing) else tuple(pieces)
-    prompt = 0
-    if isinstance(backend, Tokenizing) and isinstance(backend, ChatTemplating):
-        prompt = len(backend.tokenize(backend.chat_prompt(messages)))
-    reasoning = reasoning_tokens(Completion(text, "stop", len(tokens), tokens=tokens))
-    return Usage.of(prompt, len(tokens), reasoning)
-
-
-async def token_stream(job: Job, backend: Streaming) -> AsyncIterator[str]:
-    """The sample's pieces as the engine makes them, then the finish and (maybe) usage."""
-    plan = job.plan
-    sampling = plan.sampling
-    if "temperature" not in sampling.model_fields_set:  # unset: the strategy's own default
-        sampling = sampling.with_(temperature=get_strategy(plan.strategy).default_temperature)
-    request = Request(messages=_prompt(plan))
+async def token_stream(job: Job) -> AsyncIterator[str]:
+    """The strategy's one sample as the engine makes it — through `solve`, so the prompts,
+    caps and bill are the strategy's own — then the finish and (maybe) the usage."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     timer = loop.call_later(job.timeout, job.cancel.set)  # the policy's wall seconds hold here
-    pieces: list[str] = []
-    measured: list[Usage] = []
 
-    def produce() -> None:
-        # 1) stream in a worker thread, handing each piece to the event loop
+    def on_delta(choice: int, piece: str) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, piece)
+
+    def work() -> Result:
+        # 1) solve in a worker thread; the engine hands each piece to the event loop
         try:
-            for piece in backend.stream(request, sampling, job.cancel):
-                pieces.append(piece)
-                loop.call_soon_threadsafe(queue.put_nowait, piece)
-            # 2) count, in the same thread, so the slot stays held until counting is done
-            if job.include_usage:
-                measured.append(measure(job.backend, request.messages, pieces))
+            return run_choice(job.backend, job.plan, job.cancel, on_delta=on_delta)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
-    worker = asyncio.ensure_future(asyncio.to_thread(produce))
-    job.track(worker)
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    job.track(task)
+    # 2) pass the pieces on as they come
     while (piece := await queue.get()) is not None:
         yield job.chunks.delta(Delta(content=piece))
-    await worker
     timer.cancel()
-    text, cap = "".join(pieces), sampling.max_tokens
-    finish: FinishReason = "length" if len(pieces) >= cap else "stop"
-    total = plan.budget.max_completion_tokens
-    extension = ThinktimeAnswer(
-        strategy=plan.strategy,
-        answer=extract_answer(text) if plan.strategy != "none" else None,
-        budget_limited=finish == "length" and total is not None and cap >= total,
-        completion_tokens=len(pieces),
-    )
+    try:
+        result = await task
+    except ThinktimeError as exc:
+        yield f"data: {json.dumps(error_body(str(exc)))}\n\n"
+        return
+    # 3) the finish (the answer and bill in the extension), then the usage: the bill's own
+    _, finish, extension = reply(result, job.plan.budget)
     yield job.chunks.delta(Delta(), finish, extension)
-    usage = measured[0] if measured else Usage.of(0, len(pieces))
+    usage = Usage.billed([result.bill])
     job.count(usage)
     if job.include_usage:
         yield job.chunks.usage(usage)

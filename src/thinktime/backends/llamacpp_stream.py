@@ -1,0 +1,70 @@
+"""A llama.cpp call run streamed, so it can be stopped and watched, with the reply rebuilt.
+
+xllamacpp's server asks a streamed request's callback after every chunk whether to go on; a
+non-streamed request cannot be stopped. So calls that may be cancelled (a client left, the time
+ran out) or whose text is wanted as it comes (`on_delta`) run streamed, and the chunks are put
+back together into the reply the non-streamed call would have given: each choice's text,
+finish_reason and logprobs, and the usage of the final chunk.
+
+    >>> def engine(body, callback):  # a stand-in for the engine's handler: two chunks
+    ...     callback({"choices": [{"index": 0, "delta": {"content": "4"}}]})
+    ...     callback({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+    ...               "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
+    >>> seen = []
+    >>> reply = streamed(engine, {"n": 1}, threading.Event(), lambda i, t: seen.append(t))
+    >>> reply["choices"][0]["message"], reply["choices"][0]["finish_reason"], seen
+    ({'content': '4'}, 'stop', ['4'])
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from thinktime.backends.base import OnDelta
+from thinktime.backends.wire import delta_text
+
+
+def streamed(
+    handler: Any, body: dict[str, Any], cancel: threading.Event, on_delta: OnDelta | None = None
+) -> dict[str, Any]:
+    """Run `body` streamed, stopping when `cancel` is set; reassemble the non-streamed reply."""
+    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    texts: dict[int, list[str]] = {}
+    logprobs: dict[int, list[dict[str, Any]]] = {}
+    finish: dict[int, str] = {}
+    reply: dict[str, Any] = {}
+
+    def on_chunk(chunk: dict[str, Any]) -> bool:
+        if "error" in chunk:
+            reply["error"] = chunk["error"]
+        reply["usage"] = chunk.get("usage") or reply.get("usage")
+        for choice in chunk.get("choices", []):
+            index = int(choice.get("index", 0))
+            piece = delta_text(choice)
+            texts.setdefault(index, []).append(piece)
+            if on_delta is not None and piece:
+                on_delta(index, piece)
+            logprobs.setdefault(index, []).extend(
+                (choice.get("logprobs") or {}).get("content") or []
+            )
+            if choice.get("finish_reason"):
+                finish[index] = choice["finish_reason"]
+        return cancel.is_set()  # True asks the engine to stop this request's sequences
+
+    if not cancel.is_set():  # cancelled while queued for a worker: start nothing
+        result = handler(body, on_chunk)
+        if isinstance(result, dict) and "error" in result:  # refused before streaming
+            reply["error"] = result["error"]
+    if "error" in reply:
+        return {"error": reply["error"]}
+    asked = bool(body.get("logprobs"))
+    choices = [
+        {
+            "message": {"content": "".join(texts.get(i, []))},
+            "finish_reason": finish.get(i, "cancelled"),
+            "logprobs": {"content": logprobs.get(i)} if asked and logprobs.get(i) else None,
+        }
+        for i in range(max(int(body.get("n", 1)), len(texts)))
+    ]
+    return {"choices": choices, "usage": reply.get("usage") or {}}
