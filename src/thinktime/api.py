@@ -72,7 +72,7 @@ def solve(
         ('4', 3, 3)
         >>> solve("2+2?", backend=FakeBackend(), strategy="cot", beams=2)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        thinktime.errors.ThinktimeError: solve() got beams=2, which is neither a parameter of ...
+        thinktime.errors.ThinktimeError: got beams=2, which is neither a parameter of ...
     """
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
@@ -84,7 +84,7 @@ def solve(
             chosen = {**effort.params, **(chosen if isinstance(chosen, dict) else {})}
         budget = budget if budget is not None else effort.budget
     spec = get_strategy(strategy or "cot")
-    typed_params, sampling = _resolve(spec, chosen, sampling, shortcuts)
+    typed_params, sampling = resolve_params(spec, chosen, sampling, shortcuts)
     the_budget = _budget(budget)
     the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
     backend = backend or load_backend(model)
@@ -107,7 +107,7 @@ def solve(
     )
 
 
-def _resolve(
+def resolve_params(
     spec: StrategySpec,
     params: BaseModel | dict[str, Any] | None,
     sampling: SamplingParams | None,
@@ -128,9 +128,9 @@ def _resolve(
     if unknown:
         name = unknown[0]
         raise ThinktimeError(
-            f"solve() got {name}={shortcuts[name]!r}, which is neither a parameter of strategy "
-            f"{spec.name!r} ({', '.join(own) or 'none'}) nor a sampling field "
-            f"({', '.join(SamplingParams.model_fields)})"
+            f"got {name}={shortcuts[name]!r}, which is neither a parameter of strategy "
+            f"{spec.name!r} ({', '.join(spec.params_type.model_fields) or 'none'}) "
+            f"nor a sampling field ({', '.join(SamplingParams.model_fields)})"
         )
     if isinstance(params, BaseModel):
         if extra_params:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from thinktime.api import _resolve as resolve_shortcuts  # solve's one rule for NAME=VALUE
+from thinktime.api import resolve_params  # solve's one rule for NAME=VALUE
 from thinktime.errors import ThinktimeError
 from thinktime.strategies import get_strategy
 
@@ -61,7 +61,7 @@ def parse_config(text: str) -> Config:
     assignments = dict(parse_assignment(item, usage) for item in filter(None, rest.split(",")))
     spec = get_strategy(name.strip())
     try:
-        params, _ = resolve_shortcuts(spec, None, None, assignments)
+        params, _ = resolve_params(spec, None, None, assignments)
     except ThinktimeError as exc:
         raise ThinktimeError(f"bad config {text!r}: {exc}") from None
     own = spec.params_type.model_fields

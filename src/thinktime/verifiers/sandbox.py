@@ -45,56 +45,9 @@ from thinktime.verifiers.isolation import (
     namespaces_unavailable,
     seccomp_filter,
 )
+from thinktime.verifiers.prelude import PRELUDE
 
 _UNSAFE = {"allowed": os.environ.get("THINKTIME_UNSAFE_EXEC") == "1"}
-
-# The prelude runs first in the child (its first line marks sandboxed processes, for tests that
-# look for leftovers); the user program is exec'd after it under the audit hook.
-_PRELUDE = r"""# thinktime-sandbox-prelude
-import sys, os
-import math, cmath, fractions, decimal, itertools, functools, statistics, collections, re
-import datetime, random, string, heapq, bisect, operator, pathlib, json, numbers, typing, copy, time
-import dataclasses, textwrap, array, struct, calendar
-_source = open("program.py").read()
-if os.getuid() == 0:  # unsafe mode as root: root ignores RLIMIT_NPROC, so become nobody
-    os.setgroups([])
-    os.setgid(65534)
-    os.setuid(65534)
-_ROOT = os.path.realpath(os.getcwd())
-_DENY = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo",
-         "subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn",
-         "os.spawn", "os.kill", "os.killpg", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
-         "os.chmod", "os.chown", "os.link", "os.symlink", "os.truncate", "shutil.rmtree"}
-_MODULES = {"socket", "_socket", "ssl", "subprocess", "_posixsubprocess", "ctypes", "_ctypes",
-            "multiprocessing", "_multiprocessing", "asyncio", "http", "urllib", "ftplib", "smtplib",
-            "pty", "signal", "mmap"}
-_PATHS = {"os.remove", "os.rmdir", "os.mkdir", "os.rename", "os.utime"}
-def _inside(path):
-    try:
-        path = os.fsdecode(path) if not isinstance(path, int) else None
-    except Exception:
-        return False
-    return path is None or os.path.realpath(path).startswith(_ROOT + os.sep)
-def _hook(event, args):
-    if event in _DENY:
-        raise PermissionError(f"sandbox: {event} is not allowed")
-    if event == "import" and args and str(args[0]).split(".")[0] in _MODULES:
-        raise PermissionError(f"sandbox: import {args[0]} is not allowed")
-    if event == "open" and args:
-        path, mode = args[0], args[1] if len(args) > 1 else "r"
-        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-        writing = isinstance(mode, str) and any(c in mode for c in "wax+")
-        _write = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-        writing = writing or bool(flags & _write)
-        if writing and not _inside(path):
-            raise PermissionError(f"sandbox: writing {path!r} outside the working directory")
-    _paths = [a for a in args[:2] if isinstance(a, (str, bytes))]
-    if event in _PATHS and not all(_inside(a) for a in _paths):
-        raise PermissionError(f"sandbox: {event} outside the working directory")
-sys.addaudithook(_hook)
-del _hook
-exec(compile(_source, "program.py", "exec"), {"__name__": "__main__"})
-"""
 
 
 class SandboxUnavailable(ThinktimeError):
@@ -163,7 +116,7 @@ def _limit(limits: Limits) -> None:
 def _command(program: Path, fds: dict[str, int]) -> tuple[list[str], str | None, bool]:
     """(argv, working dir on the host or None, isolated?) for one run."""
     interpreter = os.path.realpath(sys.executable)
-    argv = [interpreter, "-I", "-S", "-c", _PRELUDE]
+    argv = [interpreter, "-I", "-S", "-c", PRELUDE]
     why = namespaces_unavailable()
     if why is None:
         files = {f"{WORKDIR}/program.py": str(program)}
@@ -173,7 +126,7 @@ def _command(program: Path, fds: dict[str, int]) -> tuple[list[str], str | None,
             f"refusing to run model-written code without kernel isolation: {why}; "
             "or start thinktime with --unsafe-exec to accept process limits alone"
         )
-    return [sys.executable, "-I", "-S", "-c", _PRELUDE], str(program.parent), False
+    return [sys.executable, "-I", "-S", "-c", PRELUDE], str(program.parent), False
 
 
 def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> SandboxResult:
