@@ -155,3 +155,15 @@ def test_the_embedded_engine_streamed_keeps_the_thinking_apart():
     _, [completion] = backend._call(request, SamplingParams(), 1, None, threading.Event())
     assert (completion.reasoning, completion.text) == (THOUGHT, "Answer: 4")
     assert completion.reasoning_tokens == 8 and reasoning_tokens(completion) == 8
+
+
+def test_think_tags_are_a_backend_option():
+    from thinktime.backends import make_backend
+    from thinktime.errors import ThinktimeError
+
+    tags = {"open": "<reasoning>", "close": "</reasoning>"}
+    assert make_backend("openai:m", think_tags=tags).think_tags == ThinkTags(**tags)
+    assert make_backend("openai:m", think_tags=None).think_tags is None
+    assert make_backend("openai:m").think_tags == ThinkTags()
+    with pytest.raises(ThinktimeError, match=r"think_tags\.open"):
+        make_backend("openai:m", think_tags={"open": ""})
