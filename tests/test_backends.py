@@ -57,7 +57,9 @@ def test_a_backend_without_a_chat_template_is_a_clear_error():
 
 
 TAKES_NO = "backend {!r} takes no option {!r} (its options: {})"
-OPENAI_TAKES = "base_url, api_key, max_concurrency, max_retries, timeout, use_n, card, http_client"
+OPENAI_TAKES = (
+    "base_url, api_key, max_concurrency, max_retries, timeout, use_n, card, http_client, think_tags"
+)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +72,9 @@ OPENAI_TAKES = "base_url, api_key, max_concurrency, max_retries, timeout, use_n,
         (
             "llamacpp:m.gguf",
             {"timeout": 5},
-            TAKES_NO.format("llamacpp", "timeout", "n_parallel, context_per_sequence, n_threads"),
+            TAKES_NO.format(
+                "llamacpp", "timeout", "n_parallel, context_per_sequence, n_threads, think_tags"
+            ),
         ),
     ],
 )

@@ -58,6 +58,9 @@ class TokenLogprob:
 class Completion:
     """One sampled continuation, with its own token count (never the server's shared `usage`).
 
+    `text` is what the model said after any thinking: where answers are looked for. A reasoning
+    model's thinking is `reasoning` (None when it did not think apart); `completion_tokens`,
+    `logprobs` and `tokens` cover all that was generated, thinking first, then `text`.
     `tokens` holds the text of each generated token where the engine can tell (from logprobs or
     its tokenizer); it makes `reasoning_tokens` exact.
     """
@@ -67,6 +70,10 @@ class Completion:
     completion_tokens: int
     logprobs: tuple[TokenLogprob, ...] | None = None
     tokens: tuple[str, ...] | None = None
+    reasoning: str | None = None
+    # the server's count of this choice's thinking tokens (its usage's
+    # completion_tokens_details.reasoning_tokens), where it gave one for this choice alone
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,11 @@ class Generation:
 
 @dataclass(frozen=True)
 class Sample:
-    """A completion as a strategy sees it: its text, extracted answer and optional score."""
+    """A completion as a strategy sees it: its text, extracted answer and optional score.
+
+    `text` is what followed any thinking (the answer was extracted from it); `reasoning` is the
+    thinking of a reasoning model, None when it did not think apart.
+    """
 
     text: str
     answer: str | None
@@ -94,6 +105,7 @@ class Sample:
     completion_tokens: int
     reasoning_tokens: int
     score: float | None = None
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)

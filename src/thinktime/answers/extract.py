@@ -99,21 +99,52 @@ def extract_answer(text: str) -> str | None:
 
 
 def reasoning_tokens(completion: Completion) -> int:
-    """Tokens generated before the final answer begins (all of them when there is none).
+    """Tokens generated before the final answer begins (all of them when there is none): a
+    reasoning model's thinking, then its visible text up to the answer.
 
-    Exact when the engine told us each token's text; otherwise the character share.
+    The thinking is the server's own count where it gave one for this choice
+    (`Completion.reasoning_tokens`); the rest is exact when the engine told us each token's
+    text, otherwise the character share.
+
+        >>> plain = Completion("so \\\\boxed{4}", "stop", 2, tokens=("so", " \\\\boxed{4}"))
+        >>> reasoning_tokens(plain)
+        1
+        >>> thought = Completion("so it is \\\\boxed{4}", "stop", 40, reasoning="...",
+        ...                      reasoning_tokens=30)
+        >>> reasoning_tokens(thought)  # the server's 30, then half of the 10 visible tokens
+        35
     """
     span = answer_span(completion.text)
     if span is None:
         return completion.completion_tokens
     if completion.tokens:
-        offset = count = 0
-        for token in completion.tokens:
-            # a token counts as reasoning if its first visible character precedes the answer
-            if offset + len(token) - len(token.lstrip()) >= span.start:
-                break
-            offset += len(token)
-            count += 1
-        return count
-    share = span.start / max(len(completion.text), 1)
-    return round(completion.completion_tokens * share)
+        # 1) exact: the visible text is the end of what was generated, so its start (and the
+        #    answer's) sit that far back from the end of the tokens' text
+        generated = sum(len(token) for token in completion.tokens)
+        visible = generated - len(completion.text) if completion.reasoning is not None else 0
+        counted = _tokens_before(completion.tokens, max(visible, 0))
+        before_answer = _tokens_before(completion.tokens, max(visible, 0) + span.start) - counted
+    else:
+        # 2) the character share, of all the text for the thinking, of the visible text after it
+        thought = len(completion.reasoning or "")
+        counted = round(
+            completion.completion_tokens * thought / max(thought + len(completion.text), 1)
+        )
+        spoken = completion.completion_tokens - (
+            counted if completion.reasoning_tokens is None else completion.reasoning_tokens
+        )
+        before_answer = round(max(spoken, 0) * span.start / max(len(completion.text), 1))
+    thinking = counted if completion.reasoning_tokens is None else completion.reasoning_tokens
+    return thinking + before_answer
+
+
+def _tokens_before(tokens: tuple[str, ...], at: int) -> int:
+    """How many tokens come before character offset `at` of their joined text (a token counts
+    if its first visible character does)."""
+    offset = count = 0
+    for token in tokens:
+        if offset + len(token) - len(token.lstrip()) >= at:
+            break
+        offset += len(token)
+        count += 1
+    return count

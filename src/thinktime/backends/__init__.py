@@ -20,9 +20,10 @@ from thinktime.backends.base import (
     register_backend,
 )
 from thinktime.backends.options import BackendOptions, NoOptions
+from thinktime.backends.thinking import ThinkTags
 
 __all__ = [
     "BACKENDS", "Backend", "BackendOptions", "Cancellable", "ChatTemplating", "DerivesSeeds",
-    "EngineMetrics", "NoOptions", "Streaming", "Tokenizing", "load_backend", "make_backend",
-    "register_backend",
+    "EngineMetrics", "NoOptions", "Streaming", "ThinkTags", "Tokenizing", "load_backend",
+    "make_backend", "register_backend",
 ]  # fmt: skip

@@ -9,7 +9,9 @@ llama.cpp keeps `n_parallel` sequence slots and batches every active slot into e
 
 The engine's `usage` counts one choice only when n > 1, so each choice's tokens are counted on
 its own: from its logprobs when they were asked for, else by the model's tokenizer (the engine's
-/tokenize endpoint, plus the end-of-turn token when generation stopped on it).
+/tokenize endpoint, plus the end-of-turn token when generation stopped on it). A reasoning
+model's thinking (`think_tags` in the content, or llama.cpp's own `reasoning_content`) is split
+off each chat choice by the wire codec, and counted with the rest.
 
     >>> backend = LlamaCppBackend.from_reference("qwen2.5-coder-0.5b")  # doctest: +SKIP
     >>> backend.generate([Request(prompt="2+3=", n=4)], SamplingParams())  # doctest: +SKIP
@@ -33,7 +35,14 @@ from pydantic import Field
 from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, register_backend
 from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.options import BackendOptions
-from thinktime.backends.wire import delta_text, parse_choice, prompt_usage, request_body
+from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
+from thinktime.backends.wire import (
+    delta_text,
+    generated_text,
+    parse_choice,
+    prompt_usage,
+    request_body,
+)
 from thinktime.errors import BackendError, ModelError
 from thinktime.models.card import ModelCard, read_card
 from thinktime.models.resolve import resolve_model
@@ -55,6 +64,9 @@ class LlamaCppOptions(BackendOptions):
     n_parallel: int = Field(8, ge=1, le=512, description="Sequence slots decoded together.")
     context_per_sequence: int = Field(4096, ge=16, description="KV-cache tokens per slot.")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (default: every core).")
+    think_tags: ThinkTags | None = Field(
+        THINK, description="What the model writes around its thinking in content (None: off)."
+    )
 
 
 class LlamaCppBackend:
@@ -70,10 +82,12 @@ class LlamaCppBackend:
         n_parallel: int = 8,
         context_per_sequence: int = 4096,
         n_threads: int | None = None,
+        think_tags: ThinkTags | None = THINK,
     ) -> None:
         import xllamacpp
 
         self.name = name
+        self.think_tags = think_tags
         self.card = card
         self.n_parallel = n_parallel
         params = xllamacpp.CommonParams()
@@ -135,15 +149,18 @@ class LlamaCppBackend:
         if "error" in response:
             error = response["error"]
             raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
+        usage = response.get("usage") or {}
         completions = []
         for choice in response["choices"]:
-            completion = parse_choice(choice)
+            completion = parse_choice(choice, self.think_tags)
             if completion.completion_tokens < 0:  # no logprobs: count with the tokenizer
-                pieces = self.tokenize(completion.text)
+                pieces = self.tokenize(generated_text(choice))  # the thinking too
                 count = len(pieces) + (completion.finish_reason == "stop")  # + end-of-turn
                 completion = replace(completion, completion_tokens=count, tokens=pieces)
+            if n == 1:  # usage is this choice's own: keep the engine's thinking count, if any
+                completion = replace(completion, reasoning_tokens=reasoning_usage(usage))
             completions.append(completion)
-        return response.get("usage") or {}, completions
+        return usage, completions
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         return self.generate_until(requests, params, None)

@@ -3,8 +3,9 @@
 xllamacpp's server asks a streamed request's callback after every chunk whether to go on; a
 non-streamed request cannot be stopped. So calls that may be cancelled (a client left, the time
 ran out) or whose text is wanted as it comes (`on_delta`) run streamed, and the chunks are put
-back together into the reply the non-streamed call would have given: each choice's text,
-finish_reason and logprobs, and the usage of the final chunk.
+back together into the reply the non-streamed call would have given: each choice's text (and
+thinking, where the engine streams it apart as `reasoning_content`), finish_reason and
+logprobs, and the usage of the final chunk.
 
     >>> def engine(body, callback):  # a stand-in for the engine's handler: two chunks
     ...     callback({"choices": [{"index": 0, "delta": {"content": "4"}}]})
@@ -22,7 +23,7 @@ import threading
 from typing import Any
 
 from thinktime.backends.base import OnDelta
-from thinktime.backends.wire import delta_text
+from thinktime.backends.wire import delta_reasoning, delta_text
 
 
 def streamed(
@@ -31,6 +32,7 @@ def streamed(
     """Run `body` streamed, stopping when `cancel` is set; reassemble the non-streamed reply."""
     body = {**body, "stream": True, "stream_options": {"include_usage": True}}
     texts: dict[int, list[str]] = {}
+    thoughts: dict[int, list[str]] = {}
     logprobs: dict[int, list[dict[str, Any]]] = {}
     finish: dict[int, str] = {}
     reply: dict[str, Any] = {}
@@ -43,6 +45,7 @@ def streamed(
             index = int(choice.get("index", 0))
             piece = delta_text(choice)
             texts.setdefault(index, []).append(piece)
+            thoughts.setdefault(index, []).append(delta_reasoning(choice))
             if on_delta is not None and piece:
                 on_delta(index, piece)
             logprobs.setdefault(index, []).extend(
@@ -61,10 +64,15 @@ def streamed(
     asked = bool(body.get("logprobs"))
     choices = [
         {
-            "message": {"content": "".join(texts.get(i, []))},
+            "message": _message("".join(texts.get(i, [])), "".join(thoughts.get(i, []))),
             "finish_reason": finish.get(i, "cancelled"),
             "logprobs": {"content": logprobs.get(i)} if asked and logprobs.get(i) else None,
         }
         for i in range(max(int(body.get("n", 1)), len(texts)))
     ]
     return {"choices": choices, "usage": reply.get("usage") or {}}
+
+
+def _message(content: str, thinking: str) -> dict[str, str]:
+    """A reassembled chat message, with the thinking the engine streamed apart (if any)."""
+    return {"content": content, "reasoning_content": thinking} if thinking else {"content": content}

@@ -8,6 +8,13 @@ no logprobs, the missing samples are drawn as single requests, each counted from
 `usage`. All HTTP calls share one bounded pool that only the caller waits on, so any number of
 requests in flight queue instead of deadlocking.
 
+Reasoning models: a choice's thinking, in whichever dialect the server speaks (`reasoning`,
+`reasoning_content`, or `think_tags` inside the content), becomes `Completion.reasoning` and the
+answer is looked for after it. The server's `completion_tokens_details.reasoning_tokens` is
+kept as the choice's thinking count where its usage is that choice's own (a one-choice call);
+an n-choice call's usage is not split between its choices (servers differ on whether it is one
+choice's or the sum), so there each choice's thinking is counted from its own logprobs.
+
     >>> backend = OpenAIBackend("Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
 """
 
@@ -24,6 +31,7 @@ from pydantic import Field
 
 from thinktime.backends.base import register_backend
 from thinktime.backends.options import BackendOptions
+from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
 from thinktime.backends.wire import parse_choice, prompt_usage, request_body
 from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
@@ -42,6 +50,9 @@ class OpenAIOptions(BackendOptions):
     use_n: bool = Field(True, description="Ask for n samples in one request where trusted.")
     card: ModelCard | None = Field(None, description="The model's shape, for FLOPs.")
     http_client: Any = Field(None, description="An httpx client (tests, proxies).")
+    think_tags: ThinkTags | None = Field(
+        THINK, description="What the model writes around its thinking in content (None: off)."
+    )
 
 
 class OpenAIBackend:
@@ -58,10 +69,12 @@ class OpenAIBackend:
         use_n: bool = True,
         card: ModelCard | None = None,
         http_client: Any = None,
+        think_tags: ThinkTags | None = THINK,
     ) -> None:
         from openai import OpenAI
 
         self.name = model
+        self.think_tags = think_tags
         self.card = card
         self.use_n = use_n
         self._client = OpenAI(
@@ -152,10 +165,14 @@ class OpenAIBackend:
             return Generation((), 0, 0, 0)  # the answer is no longer wanted: start nothing
         response = self._post(request, params, n)
         usage = response.get("usage") or {}
-        choices = [parse_choice(c) for c in response["choices"]]
-        if len(choices) == 1:  # the server's usage counts this one choice
+        choices = [parse_choice(c, self.think_tags) for c in response["choices"]]
+        if len(choices) == 1:  # the server's usage counts this one choice, thinking included
             choices = [
-                replace(choices[0], completion_tokens=int(usage.get("completion_tokens") or 0))
+                replace(
+                    choices[0],
+                    completion_tokens=int(usage.get("completion_tokens") or 0),
+                    reasoning_tokens=reasoning_usage(usage),
+                )
             ]
         length, cached = prompt_usage(usage)
         return Generation(tuple(choices), length, length, cached)

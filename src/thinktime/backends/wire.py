@@ -14,12 +14,21 @@ OpenAI-compatible backend sends them through the official client. A request with
     >>> c = parse_choice(choice)
     >>> c.text, c.finish_reason, c.completion_tokens, c.tokens
     ('4', 'stop', 1, ('4',))
+
+A reasoning model's thinking (in any of the dialects of `thinking.py`) is split off a chat
+choice into `Completion.reasoning`; the text continuing a raw prompt is left as it is (the
+caller wrote the prompt, thinking tags included, and continues it itself).
+
+    >>> c = parse_choice({"message": {"content": "<think>5? no</think>4"}})
+    >>> c.reasoning, c.text
+    ('5? no', '4')
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from thinktime.backends.thinking import THINK, ThinkTags, message_thinking
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Request, TokenLogprob
 
@@ -80,8 +89,9 @@ def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
     return None
 
 
-def parse_choice(choice: dict[str, Any]) -> Completion:
-    """One OpenAI-shaped choice (chat or text) → `Completion`, counting its own tokens.
+def parse_choice(choice: dict[str, Any], tags: ThinkTags | None = THINK) -> Completion:
+    """One OpenAI-shaped choice (chat or text) → `Completion`, counting its own tokens; a chat
+    choice's thinking (a reasoning field, or the text between `tags`) goes to `reasoning`.
 
     Without logprobs a choice cannot be counted here: `completion_tokens` is then -1, and the
     caller counts it (with the model's tokenizer, or from the response's `usage`).
@@ -89,11 +99,30 @@ def parse_choice(choice: dict[str, Any]) -> Completion:
     >>> parse_choice({"text": "5", "finish_reason": "length"}).completion_tokens
     -1
     """
-    text = choice["message"]["content"] if "message" in choice else choice.get("text", "")
+    if "message" in choice:
+        reasoning, text = message_thinking(choice["message"], tags)
+    else:
+        reasoning, text = None, choice.get("text") or ""
     logprobs = _logprobs(choice)
     count = len(logprobs) if logprobs is not None else -1
     pieces = tuple(t.token for t in logprobs) if logprobs is not None else None
-    return Completion(text or "", choice.get("finish_reason") or "stop", count, logprobs, pieces)
+    finish = choice.get("finish_reason") or "stop"
+    return Completion(text, finish, count, logprobs, pieces, reasoning)
+
+
+def generated_text(choice: dict[str, Any]) -> str:
+    """All a choice's model wrote, thinking first, for counting its tokens with a tokenizer.
+
+    >>> generated_text({"message": {"reasoning_content": "hmm ", "content": "4"}})
+    'hmm 4'
+    >>> generated_text({"message": {"content": "<think>hmm</think>4"}})
+    '<think>hmm</think>4'
+    """
+    if "message" not in choice:
+        return str(choice.get("text") or "")
+    message = choice["message"]
+    thinking = message.get("reasoning") or message.get("reasoning_content") or ""
+    return str(thinking) + str(message.get("content") or "")
 
 
 def delta_text(choice: dict[str, Any]) -> str:
@@ -103,6 +132,17 @@ def delta_text(choice: dict[str, Any]) -> str:
     ('4', '5', '')
     """
     return str((choice.get("delta") or {}).get("content") or choice.get("text") or "")
+
+
+def delta_reasoning(choice: dict[str, Any]) -> str:
+    """The thinking one streamed chunk's choice adds (`delta.reasoning`, the vLLM name, or
+    `delta.reasoning_content`); empty for a model that thinks inside its content.
+
+    >>> delta_reasoning({"delta": {"reasoning_content": "hm"}}), delta_reasoning({"text": "4"})
+    ('hm', '')
+    """
+    delta = choice.get("delta") or {}
+    return str(delta.get("reasoning") or delta.get("reasoning_content") or "")
 
 
 def prompt_usage(usage: dict[str, Any] | None) -> tuple[int, int]:

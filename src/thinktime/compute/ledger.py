@@ -7,7 +7,9 @@ engine's own figures and `ledger.bill()` turns them into a `Bill`.
 Token fields follow OpenAI's usage names. `prompt_tokens` and `completion_tokens` total every
 call, verifier calls included; `verifier_tokens` is the part (prompt + completion) spent on
 verifier calls; `reasoning_tokens` is the part of policy completions written before the final
-answer; `cached_prompt_tokens` is the part of `prompt_tokens` the engine reused from its cache.
+answer (a reasoning model's thinking included, as the server counts it where it reports
+`completion_tokens_details.reasoning_tokens` for one choice); `cached_prompt_tokens` is the part
+of `prompt_tokens` the engine reused from its cache.
 
     >>> from thinktime.backends.fake import FakeBackend
     >>> from thinktime.types import Message, Request

@@ -61,7 +61,8 @@ class Context:
         params: SamplingParams | None = None,
         role: Role = "policy",
     ) -> list[list[Sample]]:
-        """n samples for each prompt, all in one batched engine call; answers extracted."""
+        """n samples for each prompt, all in one batched engine call; answers extracted (from
+        what follows a reasoning model's thinking, which the sample keeps as `reasoning`)."""
         requests = [Request(messages=messages, n=n) for messages in prompts]
         generations = self.ledger.generate(requests, params or self.params, role=role)
         return [
@@ -72,6 +73,7 @@ class Context:
                     finish_reason=c.finish_reason,
                     completion_tokens=c.completion_tokens,
                     reasoning_tokens=reasoning_tokens(c),
+                    reasoning=c.reasoning,
                 )
                 for c in g.completions
             ]
