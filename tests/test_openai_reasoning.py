@@ -166,3 +166,18 @@ def test_the_delimiters_are_the_models_own():
     assert (result.answer, result.samples[0].reasoning) == ("4", "\\boxed{5}?")
     plain = solve("2+2?", backend=backend(handler), strategy="cot")  # the default <think> tags
     assert (plain.answer, plain.samples[0].reasoning) == ("5", None)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_server_returns_the_thinking_as_reasoning_content(dialect):
+    from fastapi.testclient import TestClient
+
+    from thinktime.serve.app import ServerConfig, create_app
+
+    client = httpx2.Client(transport=httpx2.MockTransport(server(dialect)))
+    backend = OpenAIBackend("m", base_url="http://test/v1", http_client=client)
+    app = TestClient(create_app(backend, ServerConfig(model="m")))
+    body = {"model": "cot/m", "messages": [{"role": "user", "content": "2+2?"}]}
+    message = app.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    assert message["content"] == "4"
+    assert THINKING in message["reasoning_content"]

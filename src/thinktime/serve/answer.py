@@ -233,10 +233,13 @@ def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, Thinkt
     shown = result.samples if result.chosen is None else (result.samples[result.chosen],)
     cut = any(sample.finish_reason == "length" for sample in shown)
     limited = result.budget_limited or (cut and budget.exceeded(result.bill))
+    # a reasoning model's thinking (its `<think>` or `reasoning` field) comes before the text
+    thinking = result.samples[result.chosen].reasoning if result.chosen is not None else None
+    worked = "\n\n".join(part for part in (thinking, result.reasoning) if part)
     if result.answer is not None:
-        message = Message(content=result.answer, reasoning_content=result.reasoning)
+        message = Message(content=result.answer, reasoning_content=worked or None)
     else:
-        message = Message(content=result.reasoning)
+        message = Message(content=result.reasoning, reasoning_content=thinking or None)
     extension = ThinktimeAnswer(
         strategy=result.strategy,
         answer=result.answer,
