@@ -1,13 +1,17 @@
-"""Planner: roofline arithmetic against hand-computed cases, MoE, workloads and their errors."""
+"""Planner: roofline arithmetic against hand-computed cases, MoE, the batch a load needs
+(Little's law), workloads and their errors."""
+
+import math
 
 import pytest
 
 from thinktime.errors import ThinktimeError
 from thinktime.plan.calibrate import fit_cpu
 from thinktime.plan.hardware import load_hardware
-from thinktime.plan.planner import make_plan
+from thinktime.plan.planner import DAY, make_plan
 from thinktime.plan.profile import KNOWN_PROFILES, ModelProfile
 from thinktime.plan.roofline import decode, devices_to_hold, max_batch, prefill_seconds
+from thinktime.plan.show import plan_table
 from thinktime.plan.workload import Workload, load_workload
 
 HW = load_hardware()
@@ -67,6 +71,86 @@ def test_plan_arithmetic():
     assert plan.days_to_match_training == pytest.approx(6 * 7e9 * 1e9 / plan.flops_per_day)
     [row] = plan.rows
     assert row.devices == 1 and row.usd_per_day == pytest.approx(24 * HW["H100"].usd_per_hour)
+
+
+def by_hand(workload, row, batch):
+    """(latency, sequences in flight per replica, busy share of each replica) of `row`'s chip
+    at `batch`, from the roofline alone (dense-7b fits on one device of these chips)."""
+    hw = HW[row.hardware]
+    prompt_mult, completion_mult = workload.multipliers()
+    context = (workload.prompt_tokens + workload.completion_tokens) // 2
+    step = decode(DENSE_7B, hw, batch, context)
+    latency = (
+        prefill_seconds(DENSE_7B, hw, workload.prompt_tokens)
+        + workload.completion_tokens * step.seconds
+    )
+    arrivals = workload.requests / DAY / row.replicas * completion_mult  # sequences per second
+    completion = workload.requests * workload.completion_tokens * completion_mult
+    prompt = workload.requests * workload.prompt_tokens * prompt_mult
+    busy = completion / step.tokens_per_second + prefill_seconds(DENSE_7B, hw, prompt)
+    return latency, arrivals * latency, busy / DAY / row.replicas
+
+
+def test_one_answer_a_day_is_served_at_batch_1():
+    # the issue's example: 1,000-token answers once a day used to plan batch 256 and 9.2 s
+    workload = Workload(requests_per_day=1, prompt_tokens=1, completion_tokens=1000,
+                        model="dense-7b", hardware=["H100"])  # fmt: skip
+    [row] = make_plan(workload).rows
+    assert (row.devices, row.replicas, row.batch, row.largest_batch) == (1, 1, 1, 256)
+    step = decode(DENSE_7B, HW["H100"], batch=1, context=500)
+    assert row.latency_seconds == pytest.approx(1000 * step.seconds, rel=1e-3)
+    assert row.latency_seconds == pytest.approx(4.2, abs=0.05)  # ≈ 239 tokens/s
+    assert row.decode_tokens_per_second == pytest.approx(step.tokens_per_second)
+    assert row.in_flight == pytest.approx(row.latency_seconds / DAY)
+    assert row.utilization == pytest.approx(row.latency_seconds / DAY, rel=1e-3)
+
+
+def test_a_heavy_load_runs_a_large_batch_on_more_replicas():
+    workload = Workload(requests_per_day=5e7, model="dense-7b", hardware=["H100", "L4"])
+    h100, l4 = make_plan(workload).rows
+    for row in (h100, l4):
+        # replicas as before: the fewest whose largest batch keeps up at `utilization`
+        *_, busy_at_largest = by_hand(workload, row, row.largest_batch)
+        assert row.replicas == math.ceil(busy_at_largest * row.replicas / workload.utilization)
+        assert row.replicas > 1 and row.devices == row.replicas
+        assert row.usd_per_day == pytest.approx(row.devices * 24 * HW[row.hardware].usd_per_hour)
+        assert row.batch > 0.9 * row.largest_batch
+        assert row.utilization <= workload.utilization
+        # the smallest batch that keeps up: one fewer does not
+        assert by_hand(workload, row, row.batch - 1)[2] > workload.utilization
+    assert (h100.largest_batch, l4.largest_batch) == (256, 54)  # max_batch; the L4's KV cache
+    table = plan_table(make_plan(workload))
+    assert "more replicas where one cannot keep up even at its largest batch" in table.caption
+    assert "H100 ×37 (batch ≤ 256)" in table.caption
+
+
+@pytest.mark.parametrize("requests_per_day", [1, 1e3, 1e5, 1e6, 5e7])
+@pytest.mark.parametrize(
+    ("strategy", "params"), [("cot", {}), ("self_consistency", {"n": 8}), ("direct", {})]
+)
+def test_in_flight_is_arrivals_times_latency(requests_per_day, strategy, params):
+    workload = Workload(requests_per_day=requests_per_day, model="dense-7b", strategy=strategy,
+                        strategy_params=params, hardware=["H100", "A100", "L4"])  # fmt: skip
+    for row in make_plan(workload).rows:
+        latency, in_flight, busy = by_hand(workload, row, row.batch)
+        assert row.latency_seconds == pytest.approx(latency)
+        assert row.in_flight == pytest.approx(in_flight)  # Little's law
+        assert row.utilization == pytest.approx(busy)
+        assert row.in_flight <= row.batch <= row.largest_batch
+        assert row.utilization <= workload.utilization * (1 + 1e-9)
+
+
+def test_the_batch_grows_to_hold_what_is_in_flight():
+    # 8 samples of 100 tokens after an 8,000-token prompt on an L4, run flat out: a batch of 6
+    # keeps up, but 8 sequences an answer for 0.6 s each leave more than 6 in flight
+    workload = Workload(requests_per_day=1e4, prompt_tokens=8000, completion_tokens=100,
+                        model="dense-7b", strategy="self_consistency", strategy_params={"n": 8},
+                        hardware=["L4"], utilization=1.0)  # fmt: skip
+    [row] = make_plan(workload).rows
+    assert (row.replicas, row.batch, row.largest_batch) == (1, 7, 9)
+    _, in_flight, busy = by_hand(workload, row, row.batch - 1)
+    assert busy <= workload.utilization and in_flight > row.batch - 1
+    assert row.in_flight <= row.batch
 
 
 def test_fit_cpu_reproduces_its_own_measurements():

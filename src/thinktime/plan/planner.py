@@ -4,27 +4,29 @@ how it compares with a training run (6 · N · D FLOPs).
 For each hardware type:
 1) a replica is the fewest devices whose memory holds the weights (ideal tensor parallelism:
    bandwidth, FLOP/s and memory add up);
-2) its decode batch is the largest that fits the KV cache (capped by `max_batch`);
-3) a day's decode steps and prefill take replica-seconds from the roofline; divided by the
-   utilization reached in practice and by 86,400 s, that gives replicas, hence devices.
+2) the largest decode batch is what fits the KV cache (capped by `max_batch`);
+3) replicas are the fewest that keep up at that batch: a day's decode steps and prefill take
+   replica-seconds from the roofline, filling at most `utilization` of each replica's day;
+4) the batch served is the smallest that keeps up on those replicas and holds the sequences
+   in flight (Little's law: arrivals × latency; `batch.py`) — one answer a day runs at batch 1.
 
     >>> from thinktime.plan.workload import Workload
     >>> w = Workload(requests_per_day=1e6, model="dense-7b", hardware=["H100"])
-    >>> plan = make_plan(w)
-    >>> plan.rows[0].hardware, plan.rows[0].devices >= 1
-    ('H100', True)
+    >>> row = make_plan(w).rows[0]
+    >>> row.hardware, row.devices, row.batch, row.in_flight <= row.batch
+    ('H100', 1, 93, True)
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from thinktime.errors import ThinktimeError
+from thinktime.plan.batch import Demand, serve
 from thinktime.plan.hardware import Hardware, load_hardware
 from thinktime.plan.profile import KNOWN_PROFILES, ModelProfile
-from thinktime.plan.roofline import decode, devices_to_hold, max_batch, prefill_seconds
+from thinktime.plan.roofline import devices_to_hold, max_batch
 from thinktime.plan.workload import Workload
 
 DAY = 86_400.0
@@ -35,7 +37,11 @@ class Row:
     hardware: str
     devices: int
     devices_per_replica: int
-    batch: int
+    replicas: int
+    batch: int  # the decode batch the load needs (Little's law), ≤ largest_batch
+    largest_batch: int  # the most sequences that fit the KV cache (and max_batch)
+    in_flight: float  # sequences per replica: arrivals per second × latency
+    utilization: float  # share of each replica's roofline time busy (≤ workload.utilization)
     decode_tokens_per_second: float  # per replica, aggregate over its batch
     bound: str
     compute_share: float  # share of busy time that is compute-bound
@@ -97,33 +103,40 @@ def make_plan(workload: Workload, model: ModelProfile | None = None) -> Plan:
     completion_day = workload.requests * workload.completion_tokens * completion_mult
     flops_day = 2 * model.active_params * (prompt_day + completion_day)
     context = workload.prompt_tokens + workload.completion_tokens
+    demand = Demand(
+        answers=workload.requests / DAY,
+        prompt_tokens=prompt_day / DAY,
+        completion_tokens=completion_day / DAY,
+        answer_prompt_tokens=workload.prompt_tokens,
+        sequence_tokens=workload.completion_tokens,
+        sequences_per_answer=completion_mult,
+        utilization=workload.utilization,
+    )
     rows = []
     for name in workload.hardware:
         per_replica = devices_to_hold(model, table[name])
         replica = scaled(table[name], per_replica)
-        batch = max(1, min(workload.max_batch, max_batch(model, replica, context)))
-        step = decode(model, replica, batch, context // 2)  # the average sequence is half-way
-        decode_seconds = completion_day / step.tokens_per_second
-        prefill = prefill_seconds(model, replica, int(prompt_day))
-        busy = (decode_seconds + prefill) / workload.utilization
-        devices = per_replica * max(1, math.ceil(busy / DAY))
-        compute = prefill + (decode_seconds if step.bound == "compute" else 0.0)
-        latency = (
-            prefill_seconds(model, replica, workload.prompt_tokens)
-            + workload.completion_tokens * step.seconds
-        )
+        largest = max(1, min(workload.max_batch, max_batch(model, replica, context)))
+        # the average sequence is half-way through its prompt and completion
+        s = serve(model, replica, demand, largest, context // 2)
+        devices = per_replica * s.replicas
+        compute = s.prefill_seconds + (s.decode_seconds if s.step.bound == "compute" else 0.0)
         rows.append(
             Row(
                 hardware=name,
                 devices=devices,
                 devices_per_replica=per_replica,
-                batch=batch,
-                decode_tokens_per_second=step.tokens_per_second,
-                bound=step.bound,
-                compute_share=compute / (decode_seconds + prefill),
+                replicas=s.replicas,
+                batch=s.batch,
+                largest_batch=largest,
+                in_flight=s.in_flight,
+                utilization=s.utilization,
+                decode_tokens_per_second=s.step.tokens_per_second,
+                bound=s.step.bound,
+                compute_share=compute / (s.decode_seconds + s.prefill_seconds),
                 usd_per_day=devices * 24 * table[name].usd_per_hour,
                 kwh_per_day=devices * 24 * table[name].watts / 1000,
-                latency_seconds=latency,
+                latency_seconds=s.latency_seconds,
             )
         )
     training = None

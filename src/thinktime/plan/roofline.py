@@ -60,7 +60,7 @@ def decode(model: ModelProfile, hardware: Hardware, batch: int, context: int) ->
     return Step(batch, compute_time + overhead, "compute")
 
 
-def prefill_seconds(model: ModelProfile, hardware: Hardware, tokens: int) -> float:
+def prefill_seconds(model: ModelProfile, hardware: Hardware, tokens: float) -> float:
     """Prompt processing: compute-bound, 2 · active_params FLOPs per token."""
     return 2 * model.active_params * tokens / peak_flops(model, hardware)
 

@@ -43,18 +43,33 @@ def show_plan(console: Console, plan: Plan) -> None:
 
 
 def plan_table(plan: Plan) -> Table:
-    """One row per chip: devices, batch, decode rate, bound, $/day, kWh/day, latency."""
+    """One row per chip: devices, the batch the load needs and what is in flight, decode rate,
+    bound, how busy the replicas are, $/day, kWh/day, latency; the caption names the chips
+    where one replica cannot keep up even at its largest batch."""
     table = Table(title="which chip")
     table.add_column("hardware", justify="right", no_wrap=True, overflow="fold")
-    for column in ("devices", "per replica", "batch", "decode tok/s/replica", "bound",
-                   "compute-bound share", "$/day", "kWh/day", "latency/answer"):  # fmt: skip
+    for column in ("devices", "per replica", "batch", "in flight", "decode tok/s/replica",
+                   "bound", "compute-bound share", "utilization", "$/day", "kWh/day",
+                   "latency/answer"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in plan.rows:
+        in_flight = f"{r.in_flight:,.1f}" if r.in_flight >= 1 else f"{r.in_flight:.2g}"
         table.add_row(
-            r.hardware, f"{r.devices:,}", str(r.devices_per_replica), str(r.batch),
+            r.hardware, f"{r.devices:,}", str(r.devices_per_replica), str(r.batch), in_flight,
             f"{r.decode_tokens_per_second:,.0f}", r.bound, f"{r.compute_share:.0%}",
-            f"{r.usd_per_day:,.0f}", f"{r.kwh_per_day:,.0f}", f"{r.latency_seconds:.1f} s",
+            f"{100 * r.utilization:.2g}%", f"{r.usd_per_day:,.0f}", f"{r.kwh_per_day:,.0f}",
+            f"{r.latency_seconds:.1f} s",
         )  # fmt: skip
+    crowded = [
+        f"{r.hardware} ×{r.replicas:,} (batch ≤ {r.largest_batch})"
+        for r in plan.rows
+        if r.replicas > 1
+    ]
+    if crowded:
+        table.caption = (
+            "more replicas where one cannot keep up even at its largest batch: "
+            + ", ".join(crowded)
+        )
     return table
 
 
