@@ -138,3 +138,18 @@ def test_a_server_that_ignores_n_is_remembered_and_seeds_differ():
     seen.clear()
     backend.generate([REQ], SamplingParams(seed=7))
     assert [n for n, _ in seen] == [1, 1, 1]  # n is not asked again of a server that ignored it
+
+
+def test_a_cancelled_request_gets_its_samples_marked_cancelled_without_a_call():
+    import threading
+
+    calls: list = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx2.Response(200, json=chat_response(1, False))
+
+    cancel = threading.Event()
+    cancel.set()
+    [g] = backend_with(handler).generate_until([REQ], SamplingParams(), cancel)
+    assert calls == [] and [c.finish_reason for c in g.completions] == ["cancelled"] * 3

@@ -133,6 +133,11 @@ def resolve_params(
             f"nor a sampling field ({', '.join(SamplingParams.model_fields)})"
         )
     if isinstance(params, BaseModel):
+        if not isinstance(params, spec.params_type):
+            raise ThinktimeError(
+                f"params is a {type(params).__name__}, but strategy {spec.name!r} takes "
+                f"{spec.params_type.__name__}; pass strategy= to match, or a dict"
+            )
         if extra_params:
             params = params.model_copy(update=extra_params)
         typed = spec.parse_params(params.model_dump())

@@ -35,6 +35,11 @@ OWN_OPTIONS = {
     "verifier": "--verifier TEXT", "model": "--model TEXT", "strategy": "--strategy TEXT",
     "reasoning_effort": "--effort TEXT",
     "budget": "--budget-tokens/--budget-flops/--budget-seconds/--budget-dollars",
+    "sampling": "--temperature/--max-tokens/--seed", "params": "--param NAME=VALUE",
+    **dict.fromkeys(
+        ("backend", "history", "cancel", "on_call", "on_delta", "price", "question"),
+        "thinktime.solve() in Python (no CLI option)",
+    ),
 }  # fmt: skip
 
 

@@ -46,19 +46,24 @@ def streamed(
             piece = delta_text(choice)
             texts.setdefault(index, []).append(piece)
             thoughts.setdefault(index, []).append(delta_reasoning(choice))
-            if on_delta is not None and piece:
-                on_delta(index, piece)
             logprobs.setdefault(index, []).extend(
                 (choice.get("logprobs") or {}).get("content") or []
             )
             if choice.get("finish_reason"):
                 finish[index] = choice["finish_reason"]
-        return cancel.is_set()  # True asks the engine to stop this request's sequences
+            if on_delta is not None and piece and "raised" not in reply:
+                try:
+                    on_delta(index, piece)
+                except Exception as exc:  # the listener failed: stop, re-raise after the call
+                    reply["raised"] = exc
+        return cancel.is_set() or "raised" in reply  # True asks the engine to stop
 
     if not cancel.is_set():  # cancelled while queued for a worker: start nothing
         result = handler(body, on_chunk)
         if isinstance(result, dict) and "error" in result:  # refused before streaming
             reply["error"] = result["error"]
+    if "raised" in reply:
+        raise reply["raised"]
     if "error" in reply:
         return {"error": reply["error"]}
     asked = bool(body.get("logprobs"))

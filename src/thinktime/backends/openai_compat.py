@@ -36,7 +36,7 @@ from thinktime.backends.wire import parse_choice, prompt_usage, request_body
 from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Generation, Request
+from thinktime.types import Completion, Generation, Request
 
 
 class OpenAIOptions(BackendOptions):
@@ -161,8 +161,9 @@ class OpenAIBackend:
         self, request: Request, params: SamplingParams, n: int, cancel: threading.Event | None
     ) -> Generation:
         """One HTTP call (in a pool thread; never waits on the pool)."""
-        if cancel is not None and cancel.is_set():
-            return Generation((), 0, 0, 0)  # the answer is no longer wanted: start nothing
+        if cancel is not None and cancel.is_set():  # no longer wanted: start nothing
+            empty = Completion("", "cancelled", 0)
+            return Generation((empty,) * n, 0, 0, 0)
         response = self._post(request, params, n)
         usage = response.get("usage") or {}
         choices = [parse_choice(c, self.think_tags) for c in response["choices"]]

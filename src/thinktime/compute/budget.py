@@ -40,7 +40,7 @@ class Budget(BaseModel):
     max_seconds: float | None = Field(None, gt=0, description="Wall seconds (between steps).")
     max_dollars: float | None = Field(None, gt=0, description="Dollars (between steps).")
     max_samples: int | None = Field(
-        None, ge=1, description="Samples drawn, verifier calls included (checked before a call)."
+        None, ge=1, description="The strategy's samples drawn (checked before each call)."
     )
 
     def exceeded(self, bill: Bill) -> bool:

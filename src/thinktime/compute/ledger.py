@@ -71,7 +71,7 @@ class Ledger:
         self._flops: int | None = 0
         self._engine_seconds = 0.0
         self._issued = 0  # backend calls started, numbering their sampling seeds
-        self._drawn = 0  # samples asked for so far, verifier calls included
+        self._drawn = 0  # the strategy's samples asked for so far
 
     def generate(
         self,
@@ -82,7 +82,8 @@ class Ledger:
     ) -> list[Generation]:
         """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
         backend = backend or self.backend
-        self._reserve(sum(r.n for r in requests))
+        if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
+            self._reserve(sum(r.n for r in requests))
         params = self._fit(requests, params, backend)
         # a seeded strategy that calls the engine again (another round of votes, concurrent
         # sub-strategy runs on one prompt) must get new samples, not replays of its first call:
@@ -100,6 +101,8 @@ class Ledger:
         else:
             generations = backend.generate(requests, params)
         elapsed = time.perf_counter() - started
+        if self.cancel is not None and self.cancel.is_set():
+            self.limited = True  # the call may have been stopped mid-way: the answer is cut
         with self._lock:
             self._engine_seconds += elapsed
             for generation in generations:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -69,6 +69,15 @@ class Plan:
     question: str
     history: tuple[Turn, ...]
     effort: str | None = None  # the reasoning_effort the strategy came from
+
+    def choice(self, index: int) -> Plan:
+        """The plan of choice `index`: a seeded request's choices get seeds far apart, so n
+        choices are n different answers, not n copies of one."""
+        seed = self.sampling.seed
+        if index == 0 or seed is None:
+            return self
+        shifted = self.sampling.with_(seed=(seed + index * CHOICE_SEED_STRIDE) % 2**32)
+        return replace(self, sampling=shifted)
 
 
 def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
@@ -131,7 +140,7 @@ def _client_params(body: ChatRequest) -> dict[str, Any]:
 def _named_strategy(body: ChatRequest, served: str) -> str | None:
     """The strategy the request names (`thinktime.strategy`, else `STRATEGY/MODEL`), if any."""
     names = ", ".join(sorted(STRATEGIES))
-    prefix, slash, name = body.model.rpartition("/")
+    prefix, slash, name = body.model.partition("/")  # the served name may hold a "/" itself
     strategy = prefix if slash and prefix in STRATEGIES else None
     model = name if strategy else body.model
     if model not in (served, "thinktime"):
@@ -195,6 +204,9 @@ def split_conversation(body: ChatRequest) -> tuple[str, tuple[Turn, ...]]:
     return turns[-1].content, turns[:-1]
 
 
+CHOICE_SEED_STRIDE = 1_000_003  # past any seed a ledger derives for one choice's calls
+
+
 def run_choice(
     backend: Backend,
     plan: Plan,
@@ -231,7 +243,7 @@ def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, Thinkt
     """
     # the sample shown was cut short (or, with none chosen, any sample was)
     shown = result.samples if result.chosen is None else (result.samples[result.chosen],)
-    cut = any(sample.finish_reason == "length" for sample in shown)
+    cut = any(sample.finish_reason in ("length", "cancelled") for sample in shown)
     limited = result.budget_limited or (cut and budget.exceeded(result.bill))
     # a reasoning model's thinking (its `<think>` or `reasoning` field) comes before the text
     thinking = result.samples[result.chosen].reasoning if result.chosen is not None else None

@@ -204,8 +204,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             release_later([])
             return _error(400, "the client disconnected before the request started")
         tasks: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(asyncio.to_thread(run_choice, backend, plan, cancel))
-            for _ in range(body.n)
+            asyncio.ensure_future(asyncio.to_thread(run_choice, backend, plan.choice(i), cancel))
+            for i in range(body.n)
         ]
         watcher = asyncio.create_task(_watch_disconnect(request, cancel))
         try:

@@ -6,8 +6,8 @@ request outside it gets 403 naming the rule. Defaults are safe for a public endp
 - every built-in strategy, but only the `judge` verifier: `program` runs model-written code
   (in the kernel sandbox) and `prm` loads a reward model (a download on first use) — both only
   when the operator lists them;
-- at most 16 samples per request (choices × the strategy's samples, nested samplers and
-  verifier calls included: the ledger refuses a call past it), 16,384 generated tokens per
+- at most 16 samples per request (choices × the strategy's samples, nested samplers included:
+  the ledger refuses a call past it; verifier calls count in the token cap), 16,384 tokens per
   request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters.
 
 Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-verifier NAME`.
