@@ -181,3 +181,43 @@ def test_the_server_returns_the_thinking_as_reasoning_content(dialect):
     message = app.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
     assert message["content"] == "4"
     assert THINKING in message["reasoning_content"]
+
+
+def test_plain_chat_bills_no_reasoning_for_a_plain_reply():
+    """Strategy `none` has no final answer to look for: its reply is not reasoning."""
+    from thinktime.backends.fake import FakeBackend
+
+    result = solve("Say hi.", backend=FakeBackend(["Hi! How can I help?"]), strategy="none")
+    assert result.answer is None and result.reasoning == "Hi! How can I help?"
+    assert (result.bill.completion_tokens, result.bill.reasoning_tokens) == (5, 0)
+    assert result.samples[0].reasoning_tokens == 0
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_plain_chat_bills_a_reasoning_models_thinking(dialect):
+    handler = server(dialect, answers=("Hi! How can I help?",))
+    result = solve("Say hi.", backend=backend(handler), strategy="none")
+    [sample] = result.samples
+    assert result.answer is None and sample.reasoning == THINKING
+    assert sample.text == "Hi! How can I help?"
+    # the server's thinking count, and none of the visible reply (which has a number-free text)
+    assert result.bill.reasoning_tokens == SERVER_REASONING == sample.reasoning_tokens
+    assert result.bill.completion_tokens == 40
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_plain_reply_counts_only_its_thinking_from_its_tokens(dialect):
+    """Without the server's count (an n-choice call) the thinking is counted from the tokens;
+    a plain reply's visible words are not reasoning, though "3" would pass for an answer."""
+    from thinktime.answers.extract import reasoning_tokens
+    from thinktime.backends.wire import parse_choice
+
+    visible = "Hi! Here are 3 ways I can help."
+    raw = generated(dialect, visible)
+    pieces = [{"token": t, "logprob": -0.1} for t in tokens(raw)]
+    completion = parse_choice(
+        {"message": message(dialect, visible), "logprobs": {"content": pieces}}
+    )
+    thinking = len(tokens(raw)) - len(tokens(visible))
+    assert reasoning_tokens(completion, answered=False) == thinking
+    assert reasoning_tokens(completion) == thinking + len(tokens("Hi! Here are"))

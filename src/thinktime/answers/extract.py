@@ -98,9 +98,11 @@ def extract_answer(text: str) -> str | None:
     return normalize(value) or None
 
 
-def reasoning_tokens(completion: Completion) -> int:
+def reasoning_tokens(completion: Completion, answered: bool = True) -> int:
     """Tokens generated before the final answer begins (all of them when there is none): a
-    reasoning model's thinking, then its visible text up to the answer.
+    reasoning model's thinking, then its visible text up to the answer. With `answered` False
+    the visible text is a plain reply with no final answer to look for (plain chat): only the
+    thinking counts (`thinking_tokens`).
 
     The thinking is the server's own count where it gave one for this choice
     (`Completion.reasoning_tokens`); the rest is exact when the engine told us each token's
@@ -113,29 +115,58 @@ def reasoning_tokens(completion: Completion) -> int:
         ...                      reasoning_tokens=30)
         >>> reasoning_tokens(thought)  # the server's 30, then half of the 10 visible tokens
         35
+        >>> reasoning_tokens(Completion("Hi! How can I help?", "stop", 6), answered=False)
+        0
     """
+    if not answered:
+        return thinking_tokens(completion)
     span = answer_span(completion.text)
     if span is None:
         return completion.completion_tokens
+    thinking = thinking_tokens(completion)
     if completion.tokens:
-        # 1) exact: the visible text is the end of what was generated, so its start (and the
-        #    answer's) sit that far back from the end of the tokens' text
-        generated = sum(len(token) for token in completion.tokens)
-        visible = generated - len(completion.text) if completion.reasoning is not None else 0
-        counted = _tokens_before(completion.tokens, max(visible, 0))
-        before_answer = _tokens_before(completion.tokens, max(visible, 0) + span.start) - counted
+        # exact: the answer sits that far into the visible text, which starts after the thinking
+        counted = _tokens_before(completion.tokens, _visible_start(completion))
+        at = _visible_start(completion) + span.start
+        before_answer = _tokens_before(completion.tokens, at) - counted
     else:
-        # 2) the character share, of all the text for the thinking, of the visible text after it
-        thought = len(completion.reasoning or "")
-        counted = round(
-            completion.completion_tokens * thought / max(thought + len(completion.text), 1)
-        )
-        spoken = completion.completion_tokens - (
-            counted if completion.reasoning_tokens is None else completion.reasoning_tokens
-        )
+        # the character share of the visible text (the tokens left after the thinking)
+        spoken = completion.completion_tokens - thinking
         before_answer = round(max(spoken, 0) * span.start / max(len(completion.text), 1))
-    thinking = counted if completion.reasoning_tokens is None else completion.reasoning_tokens
     return thinking + before_answer
+
+
+def thinking_tokens(completion: Completion) -> int:
+    """Tokens of a reasoning model's thinking (`Completion.reasoning`); 0 when it had none.
+
+    The server's own count where it gave one for this choice, else exact when the engine told
+    us each token's text, else the thinking's character share of all the text.
+
+        >>> thinking_tokens(Completion("4", "stop", 10, reasoning="abcd", reasoning_tokens=7))
+        7
+        >>> thinking_tokens(Completion("4321", "stop", 10, reasoning="abcd"))  # half the text
+        5
+        >>> thinking_tokens(Completion("Hi!", "stop", 2))
+        0
+    """
+    if completion.reasoning_tokens is not None:
+        return completion.reasoning_tokens
+    if completion.reasoning is None:
+        return 0
+    if completion.tokens:
+        return _tokens_before(completion.tokens, _visible_start(completion))
+    thought = len(completion.reasoning)
+    total = thought + len(completion.text)
+    return round(completion.completion_tokens * thought / max(total, 1))
+
+
+def _visible_start(completion: Completion) -> int:
+    """Where the visible text starts in the joined tokens: it is the end of what was generated,
+    so it sits `len(text)` back from the end (0 for a reply with no thinking)."""
+    if completion.reasoning is None or not completion.tokens:
+        return 0
+    generated = sum(len(token) for token in completion.tokens)
+    return max(generated - len(completion.text), 0)
 
 
 def _tokens_before(tokens: tuple[str, ...], at: int) -> int:

@@ -8,8 +8,9 @@ Token fields follow OpenAI's usage names. `prompt_tokens` and `completion_tokens
 call, verifier calls included; `verifier_tokens` is the part (prompt + completion) spent on
 verifier calls; `reasoning_tokens` is the part of policy completions written before the final
 answer (a reasoning model's thinking included, as the server counts it where it reports
-`completion_tokens_details.reasoning_tokens` for one choice); `cached_prompt_tokens` is the part
-of `prompt_tokens` the engine reused from its cache.
+`completion_tokens_details.reasoning_tokens` for one choice) — for a call whose text is a plain
+reply with no final answer (`answered=False`, plain chat) only the thinking; `cached_prompt_tokens`
+is the part of `prompt_tokens` the engine reused from its cache.
 
     >>> from thinktime.backends.fake import FakeBackend
     >>> from thinktime.types import Message, Request
@@ -79,8 +80,12 @@ class Ledger:
         params: SamplingParams,
         role: Role = "policy",
         backend: Backend | None = None,
+        answered: bool = True,
     ) -> list[Generation]:
-        """Run `requests` as one batched call (on `backend`, default the ledger's) and record it."""
+        """Run `requests` as one batched call (on `backend`, default the ledger's) and record it.
+
+        `answered` False: the texts are plain replies with no final answer (plain chat), so only
+        a reasoning model's thinking is billed as reasoning, not the whole reply."""
         backend = backend or self.backend
         if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))
@@ -106,7 +111,7 @@ class Ledger:
         with self._lock:
             self._engine_seconds += elapsed
             for generation in generations:
-                self._record(generation, role, backend.card)
+                self._record(generation, role, backend.card, answered)
         if self.on_call is not None:
             self.on_call(self.bill())
         return generations
@@ -160,7 +165,9 @@ class Ledger:
             return params.with_(max_tokens=share)
         return params
 
-    def _record(self, generation: Generation, role: Role, card: ModelCard | None) -> None:
+    def _record(
+        self, generation: Generation, role: Role, card: ModelCard | None, answered: bool = True
+    ) -> None:
         completion = sum(c.completion_tokens for c in generation.completions)
         counts = self._counts
         counts["prompt"] += generation.prompt_tokens
@@ -171,7 +178,9 @@ class Ledger:
             counts["verifier"] += generation.prompt_tokens + completion
         else:
             counts["samples"] += len(generation.completions)
-            counts["reasoning"] += sum(reasoning_tokens(c) for c in generation.completions)
+            counts["reasoning"] += sum(
+                reasoning_tokens(c, answered) for c in generation.completions
+            )
         if card is None or self._flops is None:
             self._flops = None
             return

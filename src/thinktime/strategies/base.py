@@ -60,19 +60,25 @@ class Context:
         n: int = 1,
         params: SamplingParams | None = None,
         role: Role = "policy",
+        answered: bool = True,
     ) -> list[list[Sample]]:
         """n samples for each prompt, all in one batched engine call; answers extracted (from
-        what follows a reasoning model's thinking, which the sample keeps as `reasoning`)."""
+        what follows a reasoning model's thinking, which the sample keeps as `reasoning`).
+
+        `answered` False: the texts are plain replies (plain chat): no answer is extracted, and
+        only the thinking counts as reasoning tokens."""
         requests = [Request(messages=messages, n=n) for messages in prompts]
-        generations = self.ledger.generate(requests, params or self.params, role=role)
+        generations = self.ledger.generate(
+            requests, params or self.params, role=role, answered=answered
+        )
         return [
             [
                 Sample(
                     text=c.text,
-                    answer=extract_answer(c.text),
+                    answer=extract_answer(c.text) if answered else None,
                     finish_reason=c.finish_reason,
                     completion_tokens=c.completion_tokens,
-                    reasoning_tokens=reasoning_tokens(c),
+                    reasoning_tokens=reasoning_tokens(c, answered),
                     reasoning=c.reasoning,
                 )
                 for c in g.completions

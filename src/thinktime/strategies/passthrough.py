@@ -4,20 +4,19 @@ What `thinktime serve` runs for a plain chat request (no strategy, no `reasoning
 unchanged OpenAI app gets the plain model, yet the call still goes through `solve`: the same
 ledger, budget and cancellation as every other strategy, and a bill. No system prompt is added
 and no answer is pulled out of the text: `answer` is None and the reply is the sample's text
-(`Result.reasoning`).
+(`Result.reasoning`). Since the reply is not reasoning towards an answer, only a reasoning
+model's thinking is billed as `reasoning_tokens` (none for a model that does not think apart).
 
 Reference: none — the zero-test-time-compute baseline (the chat model as served).
 
     >>> from thinktime import solve
     >>> from thinktime.backends.fake import FakeBackend
     >>> r = solve("Say hi.", backend=FakeBackend(["Hi! \\\\boxed{1}"]), strategy="none")
-    >>> r.answer, r.reasoning, r.bill.completion_tokens
-    (None, 'Hi! \\\\boxed{1}', 2)
+    >>> r.answer, r.reasoning, r.bill.completion_tokens, r.bill.reasoning_tokens
+    (None, 'Hi! \\\\boxed{1}', 2, 0)
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,7 +35,7 @@ class PassthroughParams(BaseModel):
     PassthroughParams,
 )
 def passthrough(question: str, ctx: Context, params: PassthroughParams) -> Outcome:
-    # 1) the caller's turns and question exactly as sent, with the caller's sampling
-    [[sample]] = ctx.sample([(*ctx.history, Message("user", question))])
-    # 2) the text is the reply: no answer is extracted from it
-    return Outcome(answer=None, samples=(replace(sample, answer=None),), chosen=0)
+    # the caller's turns and question exactly as sent, with the caller's sampling; the text is
+    # the reply: no answer is extracted from it, and only its thinking is billed as reasoning
+    [[sample]] = ctx.sample([(*ctx.history, Message("user", question))], answered=False)
+    return Outcome(answer=None, samples=(sample,), chosen=0)
