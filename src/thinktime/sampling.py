@@ -33,6 +33,15 @@ class SamplingParams(BaseModel):
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Softmax temperature; 0 = greedy.")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_tokens: int = Field(1024, ge=1, le=131072, description="Most tokens to generate.")
+    max_thinking_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=131072,
+        description="Most tokens a reasoning model may think, capped by the server (part of "
+        "max_tokens); None = no cap. Only a backend that declares a thinking-budget field "
+        "(`backends.base.ThinkingBudget`) can carry it; elsewhere the call is refused (use the "
+        "budget_forcing strategy, which caps thinking itself).",
+    )
     stop: tuple[str, ...] = Field((), description="Strings that end generation (not included).")
     seed: int | None = Field(None, description="Sampling seed; None for a random one.")
     logprobs: bool = Field(False, description="Return each token's log-probability.")

@@ -128,6 +128,26 @@ class DerivesSeeds(Protocol):
     (llama.cpp samples chunk k of an n-sample call with seed + k)."""
 
 
+@runtime_checkable
+class ThinkingBudget(Protocol):
+    """A backend whose engine caps a reasoning model's thinking per request
+    (`SamplingParams.max_thinking_tokens`): vLLM's `thinking_token_budget`, SGLang's
+    `chat_template_kwargs.thinking_budget`."""
+
+    thinking_budget_field: str | None
+    """The request field that carries the cap; None where this engine was not told one."""
+
+
+def caps_thinking(backend: Backend) -> bool:
+    """Whether `backend` sends `max_thinking_tokens` to its engine (else it would be dropped).
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> caps_thinking(FakeBackend())
+    False
+    """
+    return isinstance(backend, ThinkingBudget) and backend.thinking_budget_field is not None
+
+
 # an engine that offsets its seed per sample or per chunk (llama.cpp, vLLM) stays clear of the
 # next call's seeds unless a call draws this many samples or chunks
 DEFAULT_SEED_STRIDE = 100_003

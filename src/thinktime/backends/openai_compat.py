@@ -15,7 +15,12 @@ kept as the choice's thinking count where its usage is that choice's own (a one-
 an n-choice call's usage is not split between its choices (servers differ on whether it is one
 choice's or the sum), so there each choice's thinking is counted from its own logprobs.
 
+A thinking budget (`SamplingParams.max_thinking_tokens`) is sent where the server takes one,
+named by the `thinking_budget_field` option: vLLM started with a reasoning config takes
+`thinking_token_budget`, SGLang `chat_template_kwargs.thinking_budget`.
+
     >>> backend = OpenAIBackend("Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
+    >>> vllm = OpenAIBackend("Qwen/Qwen3-8B", thinking_budget_field="thinking_token_budget")
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -37,6 +42,8 @@ from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Generation, Request
+
+ThinkingBudgetField = Literal["thinking_token_budget", "chat_template_kwargs.thinking_budget"]
 
 
 class OpenAIOptions(BackendOptions):
@@ -52,6 +59,12 @@ class OpenAIOptions(BackendOptions):
     http_client: Any = Field(None, description="An httpx client (tests, proxies).")
     think_tags: ThinkTags | None = Field(
         THINK, description="What the model writes around its thinking in content (None: off)."
+    )
+    thinking_budget_field: ThinkingBudgetField | None = Field(
+        None,
+        description="The request field that caps thinking (max_thinking_tokens): "
+        "thinking_token_budget (vLLM with a reasoning config), "
+        "chat_template_kwargs.thinking_budget (SGLang); None: the server takes none.",
     )
 
 
@@ -70,10 +83,12 @@ class OpenAIBackend:
         card: ModelCard | None = None,
         http_client: Any = None,
         think_tags: ThinkTags | None = THINK,
+        thinking_budget_field: ThinkingBudgetField | None = None,
     ) -> None:
         from openai import OpenAI
 
         self.name = model
+        self.thinking_budget_field = thinking_budget_field
         self.think_tags = think_tags
         self.card = card
         self.use_n = use_n
@@ -94,9 +109,14 @@ class OpenAIBackend:
         body.pop("n") if n == 1 else None
         # n > 1: per-choice logprobs are how each choice's tokens get counted
         body["logprobs"] = body["logprobs"] or n > 1
-        if params.ignore_eos:  # not an OpenAI field: servers that know it read it from extra_body
+        extra: dict[str, Any] = {}  # not OpenAI fields: servers that know them read extra_body
+        if params.ignore_eos:
             body.pop("ignore_eos")
-            body["extra_body"] = {"ignore_eos": True}
+            extra["ignore_eos"] = True
+        if params.max_thinking_tokens is not None:
+            extra.update(self._thinking_budget(params.max_thinking_tokens))
+        if extra:
+            body["extra_body"] = extra
         try:
             if request.prompt is not None:
                 body.pop("top_logprobs", None)
@@ -107,6 +127,20 @@ class OpenAIBackend:
         except openai.APIError as exc:
             raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
         return response.model_dump()
+
+    def _thinking_budget(self, tokens: int) -> dict[str, Any]:
+        """The request fields that cap thinking at `tokens`, in this server's dialect."""
+        if self.thinking_budget_field is None:
+            raise BackendError(
+                f"{self.name} at {self._client.base_url} was given no thinking_budget_field, so "
+                "it cannot cap thinking (max_thinking_tokens); set the option if the server "
+                "takes one, or use strategy budget_forcing"
+            )
+        *outer, field = self.thinking_budget_field.split(".")
+        fields: dict[str, Any] = {field: tokens}
+        for name in reversed(outer):
+            fields = {name: fields}
+        return fields
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[Generation]:
         return self.generate_until(requests, params, None)

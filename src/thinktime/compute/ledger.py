@@ -30,10 +30,18 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from thinktime.answers.extract import reasoning_tokens
-from thinktime.backends.base import Backend, Cancellable, DeltaStreaming, OnDelta, seed_stride
+from thinktime.backends.base import (
+    Backend,
+    Cancellable,
+    DeltaStreaming,
+    OnDelta,
+    caps_thinking,
+    seed_stride,
+)
 from thinktime.compute.budget import Budget, SampleCapError
 from thinktime.compute.flops import generation_flops
 from thinktime.compute.prices import Price
+from thinktime.errors import ThinktimeError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
 from thinktime.types import Bill, Generation, Request
@@ -87,6 +95,12 @@ class Ledger:
         `answered` False: the texts are plain replies with no final answer (plain chat), so only
         a reasoning model's thinking is billed as reasoning, not the whole reply."""
         backend = backend or self.backend
+        if params.max_thinking_tokens is not None and not caps_thinking(backend):
+            raise ThinktimeError(  # never drop a cap silently: the model would think on
+                f"backend {backend.name!r} cannot cap thinking (max_thinking_tokens): give "
+                "the openai backend thinking_budget_field for a server that takes one, or "
+                "use strategy budget_forcing"
+            )
         if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))
         params = self._fit(requests, params, backend)

@@ -71,20 +71,7 @@ class Context:
         generations = self.ledger.generate(
             requests, params or self.params, role=role, answered=answered
         )
-        return [
-            [
-                Sample(
-                    text=c.text,
-                    answer=extract_answer(c.text) if answered else None,
-                    finish_reason=c.finish_reason,
-                    completion_tokens=c.completion_tokens,
-                    reasoning_tokens=reasoning_tokens(c, answered),
-                    reasoning=c.reasoning,
-                )
-                for c in g.completions
-            ]
-            for g in generations
-        ]
+        return [[as_sample(c, answered) for c in g.completions] for g in generations]
 
     def draw(
         self,
@@ -137,6 +124,19 @@ class Context:
         requests = [Request(prompt=prompt, n=n) for prompt in prompts]
         generations = self.ledger.generate(requests, params or self.params, role=role)
         return [list(g.completions) for g in generations]
+
+
+def as_sample(completion: Completion, answered: bool = True) -> Sample:
+    """A completion as a strategy's sample: its answer extracted (from what follows any
+    thinking) and its reasoning tokens counted; `answered` False: a plain reply, no answer."""
+    return Sample(
+        text=completion.text,
+        answer=extract_answer(completion.text) if answered else None,
+        finish_reason=completion.finish_reason,
+        completion_tokens=completion.completion_tokens,
+        reasoning_tokens=reasoning_tokens(completion, answered),
+        reasoning=completion.reasoning,
+    )
 
 
 @dataclass(frozen=True)

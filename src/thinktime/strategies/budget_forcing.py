@@ -8,6 +8,11 @@ The model thinks in plain text until it starts its final answer (`\\boxed`) or e
    tokens complete it.
 Works on any backend that can continue a raw text (it renders the chat template once).
 
+Where the backend's engine caps thinking itself (`backends.base.ThinkingBudget`: vLLM's
+`thinking_token_budget`, SGLang's `thinking_budget`) and no minimum is asked, the cap is the
+server's: one chat call with `max_thinking_tokens`, no continuation, no Wait loop; the server
+ends the thinking at the cap and the model answers after it (up to the caller's `max_tokens`).
+
 Reference: Muennighoff et al. 2025, "s1: Simple test-time scaling", arXiv:2501.19393.
 
     >>> from thinktime.backends.fake import FakeBackend
@@ -23,9 +28,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from thinktime.answers.extract import extract_answer
-from thinktime.strategies.base import Context, Outcome, majority, register_strategy
-from thinktime.types import Sample
+from thinktime.answers.extract import extract_answer, thinking_tokens
+from thinktime.backends.base import caps_thinking
+from thinktime.strategies.base import Context, Outcome, as_sample, majority, register_strategy
+from thinktime.types import Request, Sample
 
 WAIT = "\nWait,"
 FORCE_ANSWER = "\n\nFinal answer: \\boxed{"
@@ -52,16 +58,20 @@ class BudgetForcingParams(BaseModel):
     BudgetForcingParams,
 )
 def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> Outcome:
+    # the cap: the strategy's, lowered by a sampling max_thinking_tokens where one was given
+    cap = min(params.max_thinking_tokens, ctx.params.max_thinking_tokens or 65536)
+    if caps_thinking(ctx.ledger.backend) and params.min_thinking_tokens == 0:
+        return _server_budget(question, ctx, cap)
     prompt = ctx.chat_prompt(ctx.messages(question))
     thinking, spent, waits, cut = "", 0, 0, False
     while not ctx.exhausted():
         # 1) think until the answer starts (the stop string) or the thinking budget is used up
-        room = params.max_thinking_tokens - spent
-        step = ctx.params.with_(max_tokens=room, stop=("\\boxed",))
+        room = cap - spent
+        step = ctx.params.with_(max_tokens=room, stop=("\\boxed",), max_thinking_tokens=None)
         [[completion]] = ctx.continue_text([prompt + thinking], params=step)
         thinking += completion.text
         spent += completion.completion_tokens
-        if completion.finish_reason == "length" or spent >= params.max_thinking_tokens:
+        if completion.finish_reason == "length" or spent >= cap:
             cut = True
             break
         # 2) it wants to stop: below the minimum, suppress that and make it re-check
@@ -82,6 +92,19 @@ def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> 
     return majority([sample], {"thinking_tokens": spent, "waits": waits, "cut": cut})
 
 
+def _server_budget(question: str, ctx: Context, cap: int) -> Outcome:
+    """One call whose thinking the engine itself ends at `cap` tokens; the reply after it can
+    take the caller's `max_tokens`."""
+    total = min(cap + ctx.params.max_tokens, 131072)
+    step = ctx.params.with_(max_thinking_tokens=cap, max_tokens=total)
+    [generation] = ctx.ledger.generate([Request(messages=ctx.messages(question))], step)
+    [completion] = generation.completions
+    spent = thinking_tokens(completion)
+    cut = spent >= cap or completion.finish_reason == "length"
+    details = {"thinking_tokens": spent, "waits": 0, "cut": cut, "server_budget": True}
+    return majority([as_sample(completion)], details)
+
+
 def force_answer(ctx: Context, prompt: str, thinking: str, max_tokens: int = 24) -> tuple[str, int]:
     """Make the model answer now: `thinking`, then "Final answer: \\boxed{", then a few greedy
     tokens up to the closing brace. Returns that whole text and the tokens the answer took.
@@ -95,6 +118,8 @@ def force_answer(ctx: Context, prompt: str, thinking: str, max_tokens: int = 24)
         >>> force_answer(ctx, "q: ", "36 - 10 = 26")
         ('36 - 10 = 26\\n\\nFinal answer: \\\\boxed{26}', 1)
     """
-    params = ctx.params.with_(temperature=0.0, max_tokens=max_tokens, stop=("}",))
+    params = ctx.params.with_(
+        temperature=0.0, max_tokens=max_tokens, stop=("}",), max_thinking_tokens=None
+    )
     [[answer]] = ctx.continue_text([prompt + thinking + FORCE_ANSWER], params=params)
     return thinking + FORCE_ANSWER + answer.text.split("}")[0] + "}", answer.completion_tokens
