@@ -59,6 +59,7 @@ def test_a_backend_without_a_chat_template_is_a_clear_error():
 TAKES_NO = "backend {!r} takes no option {!r} (its options: {})"
 OPENAI_TAKES = (
     "base_url, api_key, max_concurrency, max_retries, timeout, use_n, card, http_client, think_tags"
+    ", thinking_budget_field"
 )
 
 
