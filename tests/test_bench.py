@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from math import comb
+from pathlib import Path
 
 import pytest
 
@@ -196,27 +197,12 @@ def test_sweep_stores_every_sample_and_derives_curves(tmp_path):
     assert run_sweep(_task(5), {"fake": FakeBackend(_adder)}, ["cot"], store) == 0
 
 
-SLOW_SWEEP = """
-import sys, time
-from thinktime.backends.fake import FakeBackend
-from thinktime.bench.runner import run_sweep
-from thinktime.bench.store import Store
-from thinktime.tasks import Problem, Task
-
-class Slow(FakeBackend):
-    def generate(self, requests, params):
-        time.sleep(0.05)
-        return super().generate(requests, params)
-
-task = Task("toy", [Problem(f"toy/{i}", f"{i} + 1?", str(i + 1)) for i in range(60)])
-backends = {"fake": Slow(["\\\\boxed{1}"])}
-run_sweep(task, backends, ["self_consistency:n=4"], Store(sys.argv[1]), slots=8)
-"""
+SLOW_SWEEP = [str(Path(__file__).parent / "helpers" / "slow_sweep.py")]  # + STORE 60 0.05 8
 
 
 def test_resume_after_sigkill(tmp_path):
     db = tmp_path / "r.db"
-    process = subprocess.Popen([sys.executable, "-c", SLOW_SWEEP, str(db)])
+    process = subprocess.Popen([sys.executable, *SLOW_SWEEP, str(db), "60", "0.05", "8"])
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until some (not all) results are stored
         time.sleep(0.1)
@@ -226,7 +212,9 @@ def test_resume_after_sigkill(tmp_path):
     process.wait()
     partial = len(Store(db).results())
     assert 0 < partial < 60
-    subprocess.run([sys.executable, "-c", SLOW_SWEEP, str(db)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, *SLOW_SWEEP, str(db), "60", "0.05", "8"], check=True, timeout=120
+    )
     rows = Store(db).results()
     ids = [r["question_id"] for r in rows]
     assert sorted(ids) == sorted(f"toy/{i}" for i in range(60))  # no gaps, no duplicates

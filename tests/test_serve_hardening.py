@@ -3,6 +3,7 @@ the operator's policy, and work that stops when nobody waits for it (scripted ba
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -141,7 +142,9 @@ def test_policy_token_cap_bounds_what_is_generated():
 
 
 class SlowBackend(FakeBackend):
-    """Generates for `seconds` unless cancelled; records how many calls are still running."""
+    """Generates for `seconds` unless cancelled; records how many calls are still running.
+    Both ways the server calls an engine are slow: plain (`generate_until`) and with its text
+    streamed through `solve` (`generate_streamed`)."""
 
     def __init__(self, seconds: float = 30.0) -> None:
         super().__init__(["\\boxed{5}"])
@@ -150,36 +153,40 @@ class SlowBackend(FakeBackend):
         self.stopped_at: list[float] = []
         self._count = threading.Lock()
 
+    @contextlib.contextmanager
+    def _busy(self) -> Iterator[None]:
+        with self._count:
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._count:
+                self.running -= 1
+                self.stopped_at.append(time.monotonic())
+
+    def _ticks(self, cancel: threading.Event | None) -> Iterator[None]:
+        """One tick every 10 ms until `seconds` pass or `cancel` is set."""
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline and not (cancel and cancel.is_set()):
+            time.sleep(0.01)
+            yield
+
     def generate_until(
         self,
         requests: Sequence[Request],
         params: SamplingParams,
         cancel: threading.Event | None,
     ) -> list[Generation]:
-        with self._count:
-            self.running += 1
-        try:
-            deadline = time.monotonic() + self.seconds
-            while time.monotonic() < deadline and not (cancel and cancel.is_set()):
-                time.sleep(0.01)
+        with self._busy():
+            for _ in self._ticks(cancel):
+                pass
             return self.generate(requests, params)
-        finally:
-            with self._count:
-                self.running -= 1
-                self.stopped_at.append(time.monotonic())
 
-    def stream(self, request, params, cancel=None):  # type: ignore[no-untyped-def]
-        with self._count:
-            self.running += 1
-        try:
-            deadline = time.monotonic() + self.seconds
-            while time.monotonic() < deadline and not (cancel and cancel.is_set()):
-                time.sleep(0.01)
-                yield " tick"
-        finally:
-            with self._count:
-                self.running -= 1
-                self.stopped_at.append(time.monotonic())
+    def generate_streamed(self, requests, params, cancel, on_delta):  # type: ignore[no-untyped-def]
+        with self._busy():
+            for _ in self._ticks(cancel):
+                on_delta(0, " tick")
+            return self.generate(requests, params)
 
 
 def test_a_504_stops_the_engine_call_and_then_frees_the_slot():

@@ -159,27 +159,15 @@ def test_a_lock_held_too_long_is_a_clear_error(tmp_path, monkeypatch):
     other.close()
 
 
-WRITER = """
-import sys, time
-from thinktime.backends.fake import FakeBackend
-from thinktime.bench.runner import run_sweep
-from thinktime.bench.store import Store
-from thinktime.tasks import Problem, Task
-
-class Slow(FakeBackend):
-    def generate(self, requests, params):
-        time.sleep(0.01)
-        return super().generate(requests, params)
-
-task = Task("toy", [Problem(f"toy/{i}", f"{i} + 1?", str(i + 1)) for i in range(40)])
-run_sweep(task, {"fake": Slow(["\\\\boxed{1}"])}, ["self_consistency:n=4"], Store(sys.argv[1]))
-"""
+WRITER = [str(Path(__file__).parent / "helpers" / "slow_sweep.py")]  # + STORE 40 0.01
 
 
 def test_two_benches_write_one_new_store_at_once(tmp_path):
     db = str(tmp_path / "shared.db")
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, db], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, *WRITER, db, "40", "0.01"], stderr=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     errors = [w.communicate(timeout=120)[1] for w in writers]

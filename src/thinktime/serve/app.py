@@ -118,8 +118,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     def prometheus() -> Response:
         """thinktime's counters, then the engine's own (`thinktime_engine_*`) where it has them."""
         text = generate_latest(metrics.registry).decode()
-        stats = backend.engine_stats if isinstance(backend, EngineMetrics) else None
-        for name, value in (stats() if callable(stats) else {}).items():
+        stats = backend.engine_stats() if isinstance(backend, EngineMetrics) else {}
+        for name, value in stats.items():
             text += f"thinktime_engine_{name} {value}\n"
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 

@@ -253,8 +253,7 @@ def _collect(
         process.wait(timeout=0 if (timed_out or truncated) else max(deadline - time.monotonic(), 0))
     except subprocess.TimeoutExpired:
         timed_out = not truncated
-    if process.returncode is None or timed_out or truncated:
-        _kill(process)
+    _kill(process)  # a no-op once the program has exited and been reaped
     out, err = (bytes(b).decode("utf-8", "replace") for b in buffers.values())
     code = process.returncode
     if isolated and code is not None and code > 128:  # bwrap reports a killed child as 128+sig
