@@ -96,3 +96,15 @@ def test_effort_table_per_model_and_user_override(tmp_path, monkeypatch):
         99,
     )
     assert effort_for("high", "other").strategy == "adaptive_consistency"
+
+
+def test_a_budget_that_shrinks_the_caps_limits_only_answers_it_cut():
+    """Sharing the budget between samples lowers each one's cap; the answer is budget-limited
+    only when a sample actually ran into that cap."""
+    budget = {"max_completion_tokens": 40}  # 10 tokens for each of 4 samples
+    short = solve("?", backend=FakeBackend(["\\boxed{7}"]), strategy="self_consistency", n=4,
+                  budget=budget)  # fmt: skip
+    assert not short.budget_limited
+    cut = solve("?", backend=FakeBackend([" ".join(["w"] * 30)]), strategy="self_consistency",
+                n=4, budget=budget)  # fmt: skip
+    assert cut.budget_limited

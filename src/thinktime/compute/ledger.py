@@ -103,6 +103,7 @@ class Ledger:
             )
         if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))
+        asked = params.max_tokens
         params = self._fit(requests, params, backend)
         # a seeded strategy that calls the engine again (another round of votes, concurrent
         # sub-strategy runs on one prompt) must get new samples, not replays of its first call:
@@ -122,6 +123,10 @@ class Ledger:
         elapsed = time.perf_counter() - started
         if self.cancel is not None and self.cancel.is_set():
             self.limited = True  # the call may have been stopped mid-way: the answer is cut
+        if params.max_tokens < asked and any(
+            c.finish_reason == "length" for g in generations for c in g.completions
+        ):
+            self.limited = True  # a sample was cut at the cap the budget set, not its own
         with self._lock:
             self._engine_seconds += elapsed
             for generation in generations:
@@ -174,8 +179,7 @@ class Ledger:
             return params
         samples = sum(r.n for r in requests)
         share = max(1, left // max(samples, 1))
-        if share < params.max_tokens:
-            self.limited = True
+        if share < params.max_tokens:  # the answer is limited only if a sample hits this cap
             return params.with_(max_tokens=share)
         return params
 
