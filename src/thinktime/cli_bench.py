@@ -13,7 +13,14 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli_common import at_least, console, fail, print_json, run_with_progress
+from thinktime.cli_common import (
+    at_least,
+    console,
+    fail,
+    print_json,
+    run_on_ray,
+    run_with_progress,
+)
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
@@ -43,6 +50,16 @@ def bench(
     ] = None,
     max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 512,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Spread the sweep over Ray workers (pip install ray).")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: start a local one).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Ray workers, each with its own backend.")] = 2,
+    worker_threads: Annotated[
+        int | None, typer.Option(help="CPU threads of each worker's embedded engine.")
+    ] = None,
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
     import os
@@ -64,6 +81,10 @@ def bench(
         at_least("--limit", limit, 1)
         at_least("--offset", offset, 0)
         at_least("--size", size, 1)
+        at_least("--workers", workers, 1)
+        at_least("--worker-threads", worker_threads, 1)
+        if (ray_address or worker_threads) and not ray:
+            raise ThinktimeError("--ray-address and --worker-threads go with --ray")
         if level is not None and not 1 <= level <= 5:
             raise ThinktimeError(f"--level must be 1 to 5 (a MATH level), got {level}")
         name = task.partition(":")[0]
@@ -79,8 +100,22 @@ def bench(
             )
         path = Path(store or f"runs/{name}.db")
         results = Store(path)
-        backends = {m: load_backend(m, hints={"n_parallel": 16}) for m in model or [DEFAULT_MODEL]}
-        overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
+        models = model or [DEFAULT_MODEL]
+        overhead = None
+        if ray:
+            threads = {"n_threads": worker_threads} if worker_threads else {}
+            stats = run_on_ray(
+                the_task, models, configs, results, workers=workers, address=ray_address,
+                max_tokens=max_tokens, seed=seed, cpus_per_worker=worker_threads or 1,
+                hints={"n_parallel": 16, **threads},
+            )  # fmt: skip
+            console.print(
+                f"ray: {workers} workers stored {stats.stored} results; "
+                f"{stats.workers_lost} workers lost, {stats.retried} items retried"
+            )
+        else:
+            backends = {m: load_backend(m, hints={"n_parallel": 16}) for m in models}
+            overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     points = print_summary(results, overhead)

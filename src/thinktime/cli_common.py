@@ -39,13 +39,9 @@ def at_least(option: str, value: object, low: int) -> None:
         raise ThinktimeError(f"{option} must be at least {low}, got {value}")
 
 
-def run_with_progress(
-    task: Any, backends: Any, configs: list[str], store: Any, max_tokens: int, seed: int | None
-) -> dict[tuple[str, str], float]:
-    """`run_sweep` with a rich progress bar per (model, config): done/total, ETA, tokens/s.
-
-    Each (model, config) sweep runs under a `CpuMeter`; returns its orchestration share of the
-    CPU time, (model, config) → share, for sweeps that used at least a CPU-second."""
+def sweep_progress() -> Any:
+    """A rich progress display and the `Progress` callback that draws a bar per (model, config):
+    done/total, ETA, tokens/s."""
     import time
 
     from rich.progress import (
@@ -56,12 +52,6 @@ def run_with_progress(
         TimeRemainingColumn,
     )
 
-    from thinktime.bench.configs import parse_config
-    from thinktime.bench.overhead import CpuMeter
-    from thinktime.bench.runner import run_sweep
-
-    for config in configs:
-        parse_config(config)  # every config is checked before any compute is spent
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -69,18 +59,36 @@ def run_with_progress(
         TimeRemainingColumn(),
         TextColumn("{task.fields[rate]}"),
     )
+    progress = Progress(*columns, console=errors)
+    bars: dict[str, Any] = {}
+
+    def report(label: str, done: int, total: int, tokens: int) -> None:
+        if label not in bars:
+            bars[label] = (progress.add_task(label, total=total, rate=""), time.monotonic())
+        bar, started = bars[label]
+        rate = f"{tokens / max(time.monotonic() - started, 1e-9):.0f} tok/s" if tokens else ""
+        progress.update(bar, completed=done, rate=rate)
+
+    return progress, report
+
+
+def run_with_progress(
+    task: Any, backends: Any, configs: list[str], store: Any, max_tokens: int, seed: int | None
+) -> dict[tuple[str, str], float]:
+    """`run_sweep` with a rich progress bar per (model, config).
+
+    Each (model, config) sweep runs under a `CpuMeter`; returns its orchestration share of the
+    CPU time, (model, config) → share, for sweeps that used at least a CPU-second."""
+    from thinktime.bench.configs import parse_config
+    from thinktime.bench.overhead import CpuMeter
+    from thinktime.bench.runner import run_sweep
+
+    for config in configs:
+        parse_config(config)  # every config is checked before any compute is spent
     shares: dict[tuple[str, str], float] = {}
     cpu_total = cpu_engine = 0.0
-    with Progress(*columns, console=errors) as progress:
-        bars: dict[str, Any] = {}
-
-        def report(label: str, done: int, total: int, tokens: int) -> None:
-            if label not in bars:
-                bars[label] = (progress.add_task(label, total=total, rate=""), time.monotonic())
-            bar, started = bars[label]
-            rate = f"{tokens / max(time.monotonic() - started, 1e-9):.0f} tok/s" if tokens else ""
-            progress.update(bar, completed=done, rate=rate)
-
+    progress, report = sweep_progress()
+    with progress:
         for model, backend in backends.items():
             for config in configs:
                 with CpuMeter() as meter:
@@ -98,3 +106,14 @@ def run_with_progress(
             f"{cpu_engine:.1f} s inside)"
         )
     return shares
+
+
+def run_on_ray(task: Any, models: list[str], configs: list[str], store: Any, **options: Any) -> Any:
+    """`run_ray_sweep` with the same progress bars; returns the driver's `RaySweepStats`."""
+    from thinktime.bench.ray_sweep import RaySweepStats, run_ray_sweep
+
+    stats = RaySweepStats()
+    progress, report = sweep_progress()
+    with progress:
+        run_ray_sweep(task, models, configs, store, progress=report, stats=stats, **options)
+    return stats

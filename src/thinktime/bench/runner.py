@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from typing import Any
 
 from thinktime.api import solve
 from thinktime.backends.base import Backend
@@ -56,17 +57,17 @@ def concurrency(samples: int, slots: int) -> int:
     return -(-slots // max(samples, 1)) + 1
 
 
-def run_one(
+def solve_and_grade(
     task: Task,
     problem: Problem,
     backend: Backend,
     model: str,
     config: Config,
-    store: Store,
     max_tokens: int,
     seed: int | None,
-) -> int:
-    """Solve, grade and store one problem under one config; returns the tokens it generated."""
+) -> tuple[dict[str, Any], list[SampleRow]]:
+    """Solve and grade one problem under one config: the result's row and its samples' rows,
+    ready for `Store.add` (a Ray worker returns them to the driver, which alone writes)."""
     sampling = {"max_tokens": max_tokens, "seed": seed, **config.sampling}  # the config wins
     result = solve(
         problem.question,
@@ -109,8 +110,23 @@ def run_one(
         "verdict": verdict,
         **{column: bill[column] for column in BILL_COLUMNS},
     }
+    return row, samples
+
+
+def run_one(
+    task: Task,
+    problem: Problem,
+    backend: Backend,
+    model: str,
+    config: Config,
+    store: Store,
+    max_tokens: int,
+    seed: int | None,
+) -> int:
+    """Solve, grade and store one problem under one config; returns the tokens it generated."""
+    row, samples = solve_and_grade(task, problem, backend, model, config, max_tokens, seed)
     store.add(row, samples)
-    return int(bill["completion_tokens"])
+    return int(row["completion_tokens"])
 
 
 def run_sweep(
