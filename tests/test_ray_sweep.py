@@ -145,3 +145,11 @@ def test_a_real_sweep_on_two_workers_each_with_its_own_engine(cluster, tmp_path)
     assert all(r["completion_tokens"] > 0 for r in results)
     texts = [s["text"] for r in results for s in store.samples(r["id"])]
     assert all(text.strip() for text in texts)
+
+
+def test_a_short_sweep_is_shared_by_every_worker(cluster, tmp_path):
+    """Fewer items than one worker's depth still go to both workers, not all to the first."""
+    store = Store(tmp_path / "t.db")
+    run_ray_sweep(toy_task(6), ["fake"], ["cot"], store, workers=2, factory=cluster.pid_answers)
+    workers = {r["answer"] for r in store.results()}  # each answer is its worker's pid
+    assert len(workers) == 2, workers

@@ -126,3 +126,29 @@ def test_a_server_budget_with_a_minimum_still_forces_the_thinking_itself():
         solve("2+2?", backend=backend(seen, "thinking_token_budget"),
               strategy="budget_forcing", min_thinking_tokens=8)  # fmt: skip
     assert seen == []
+
+
+@pytest.mark.parametrize(("level", "cap"), [("low", 512), ("high", 4096)])
+def test_reasoning_effort_sends_its_thinking_cap_to_a_server_that_takes_one(level, cap):
+    seen: list = []
+    solve("2+2?", backend=backend(seen, "thinking_token_budget"), reasoning_effort=level)
+    assert {body["thinking_token_budget"] for body in seen} == {cap}
+    # an explicit cap wins over the level's
+    seen.clear()
+    solve("2+2?", backend=backend(seen, "thinking_token_budget"), reasoning_effort=level,
+          max_thinking_tokens=32)  # fmt: skip
+    assert {body["thinking_token_budget"] for body in seen} == {32}
+
+
+def test_reasoning_effort_on_a_backend_without_a_thinking_budget_sends_none():
+    seen: list = []
+    result = solve("2+2?", backend=backend(seen, None), reasoning_effort="low")
+    assert result.answer == "4" and "thinking_token_budget" not in seen[0]
+
+
+def test_a_bad_thinking_cap_in_an_effort_file_is_one_clear_error(tmp_path, monkeypatch):
+    efforts = tmp_path / "efforts.toml"
+    efforts.write_text('[default.low]\nstrategy = "cot"\nmax_thinking_tokens = -3\n')
+    monkeypatch.setenv("THINKTIME_EFFORTS", str(efforts))
+    with pytest.raises(ThinktimeError, match="bad max_thinking_tokens for reasoning_effort 'low'"):
+        solve("2+2?", backend=FakeBackend(), reasoning_effort="low")

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from thinktime.backends.base import Backend, OnDelta, load_backend
+from thinktime.backends.base import Backend, OnDelta, caps_thinking, load_backend
 from thinktime.compute.budget import Budget
 from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
@@ -77,6 +77,7 @@ def solve(
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
     chosen = dict(params) if isinstance(params, Mapping) else params
+    effort = None
     if reasoning_effort is not None:
         effort = effort_for(reasoning_effort, model if backend is None else backend.name)
         if strategy is None:
@@ -88,6 +89,10 @@ def solve(
     the_budget = _budget(budget)
     the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
     backend = backend or load_backend(model)
+    # the level's thinking cap, where the engine can end thinking itself; an explicit cap wins
+    cap = effort.max_thinking_tokens if effort else None
+    if cap and sampling.max_thinking_tokens is None and caps_thinking(backend):
+        sampling = sampling.with_(max_thinking_tokens=cap)
     if price is None:
         price = load_prices().get(backend.name, Price())
     ledger = Ledger(backend, price, the_budget, cancel=cancel, on_call=on_call, on_delta=on_delta)

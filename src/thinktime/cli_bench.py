@@ -24,6 +24,10 @@ from thinktime.cli_common import (
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
+# each backend takes what it declares: the embedded engine's 16 slots, or as many requests in
+# flight to a server as the sweep keeps questions in flight (17 for one-sample configs)
+SWEEP_HINTS = {"n_parallel": 16, "max_concurrency": 17}
+
 
 def bench(
     task: Annotated[
@@ -107,14 +111,14 @@ def bench(
             stats = run_on_ray(
                 the_task, models, configs, results, workers=workers, address=ray_address,
                 max_tokens=max_tokens, seed=seed, cpus_per_worker=worker_threads or 1,
-                hints={"n_parallel": 16, **threads},
+                hints={**SWEEP_HINTS, **threads},
             )  # fmt: skip
             console.print(
                 f"ray: {workers} workers stored {stats.stored} results; "
                 f"{stats.workers_lost} workers lost, {stats.retried} items retried"
             )
         else:
-            backends = {m: load_backend(m, hints={"n_parallel": 16}) for m in models}
+            backends = {m: load_backend(m, hints=SWEEP_HINTS) for m in models}
             overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

@@ -68,3 +68,8 @@ def broken(model: str) -> FakeBackend:
         raise ValueError("the server refused the request")
 
     return FakeBackend(refuse, name=model)
+
+
+def pid_answers(model: str) -> FakeBackend:
+    """Answers with the worker's pid, so a test sees which worker solved what."""
+    return FakeBackend(lambda request, index: f"\\boxed{{{os.getpid()}}}", name=model)

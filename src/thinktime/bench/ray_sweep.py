@@ -10,7 +10,8 @@ as a one-process sweep, and a store on one disk never sees two writers.
 The algorithm, on the driver:
 1. What is already stored is skipped (resume), as in `run_sweep`.
 2. Each live worker is kept `concurrency(samples, slots)` items deep — enough to keep its
-   engine's slots full — from one queue of items in (model, config) order.
+   engine's slots full — from one queue of items in (model, config) order, each next item
+   going to the least loaded worker (so a sweep shorter than every worker's depth is shared).
 3. `ray.wait` returns the first finished item; its rows are stored at once (a killed driver
    loses only the work in flight) and the worker gets the next item.
 4. A worker that dies (its node lost, its process killed) fails every item it held with
@@ -181,8 +182,12 @@ def run_ray_sweep(
         for name, counts in totals.items():
             progress(name, *counts)
 
+    # SPREAD: one worker per node where the cluster has the nodes (each next to its engine)
     actor_class = ray.remote(SweepWorker).options(
-        num_cpus=cpus_per_worker, max_concurrency=slots + 1, max_restarts=0
+        num_cpus=cpus_per_worker,
+        max_concurrency=slots + 1,
+        max_restarts=0,
+        scheduling_strategy="SPREAD",
     )
 
     def start() -> Any:
@@ -195,12 +200,17 @@ def run_ray_sweep(
     added = 0
     try:
         while queue or pending:
-            # keep each live worker as deep as the next item's config needs
-            for worker in list(actors):
-                while queue and load[worker] < concurrency(parsed[queue[0].config].samples, slots):
-                    item = queue.popleft()
-                    pending[actors[worker].run.remote(item)] = (worker, item)
-                    load[worker] += 1
+            # keep each live worker as deep as the next item's config needs, the least
+            # loaded first, so a short sweep is shared by every worker
+            while queue:
+                depth = concurrency(parsed[queue[0].config].samples, slots)
+                room = [worker for worker in actors if load[worker] < depth]
+                if not room:
+                    break
+                worker = min(room, key=load.__getitem__)
+                item = queue.popleft()
+                pending[actors[worker].run.remote(item)] = (worker, item)
+                load[worker] += 1
             if not pending:
                 raise ThinktimeError("every Ray worker died; run again to resume")
             ready, _ = ray.wait(list(pending), num_returns=1)

@@ -5,8 +5,12 @@ The shipped mapping is `efforts.toml`; a model can have its own rows, and a user
 says what that costs on a given model:
 
     >>> effort = effort_for("high", "qwen2.5-coder-0.5b")
-    >>> effort.strategy, effort.budget.max_completion_tokens
-    ('adaptive_consistency', 12000)
+    >>> effort.strategy, effort.budget.max_completion_tokens, effort.max_thinking_tokens
+    ('adaptive_consistency', 12000, 4096)
+
+A row's `max_thinking_tokens` is the thinking cap a level means for a reasoning model; `solve`
+sends it only to a backend whose engine caps thinking (`ThinkingBudget`: vLLM's
+`thinking_token_budget`, SGLang's `thinking_budget`), where the engine itself ends the thinking.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Effort:
     strategy: str
     params: dict[str, Any] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
+    max_thinking_tokens: int | None = None
 
 
 def _table() -> dict[str, Any]:
@@ -57,8 +62,14 @@ def effort_for(level: str, model: str) -> Effort:
     strategy = row.pop("strategy")
     names = {*Budget.model_fields, "max_tokens"}  # max_tokens: the old name, still accepted
     budget_fields = {k: row.pop(k) for k in list(row) if k in names}
+    thinking = row.pop("max_thinking_tokens", None)
+    if thinking is not None and (not isinstance(thinking, int) or thinking < 1):
+        raise ThinktimeError(
+            f"bad max_thinking_tokens for reasoning_effort {level!r}: {thinking!r}; "
+            "give a whole number of tokens >= 1"
+        )
     try:
         budget = Budget(**budget_fields)
     except ValidationError as exc:
         raise ThinktimeError(f"bad budget for reasoning_effort {level!r}: {exc}") from None
-    return Effort(strategy, row, budget)
+    return Effort(strategy, row, budget, thinking)
