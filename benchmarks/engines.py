@@ -13,11 +13,14 @@ Parts (each prints its table; `all` runs them in order):
   in another process (same slots, cache layout and threads) vs the embedded engine.
 - `ray` (c): the same cot sweep on 2 Ray workers with one engine thread each vs one process with
   two threads.
+- `project` (c): what the planner's roofline projects for the whole GSM8K test under the same
+  configs on 8 nodes of vLLM (one H100 each), at the tokens per sample `sweep` measured.
 
     python benchmarks/engines.py layouts
     python benchmarks/engines.py sweep --questions 20 --window 180
     python benchmarks/engines.py server --questions 16
     python benchmarks/engines.py ray --questions 16
+    python benchmarks/engines.py project --sample-tokens 243 --measured-rate 41.5
 """
 
 from __future__ import annotations
@@ -255,16 +258,46 @@ def ray_part(args: argparse.Namespace) -> None:
     )
 
 
+def project(args: argparse.Namespace) -> None:
+    """What the planner's roofline projects for a whole GSM8K sweep on 8 nodes of vLLM.
+
+    The sweep: every GSM8K test question (1,319) under cot and self_consistency:n=8, at
+    --sample-tokens per sample (measured by `sweep`), each node one H100 serving the model at
+    the largest batch its memory holds (at most vLLM's default 256 sequences).
+    """
+    from thinktime.plan.hardware import load_hardware
+    from thinktime.plan.planner import resolve_profile
+    from thinktime.plan.roofline import decode, max_batch
+
+    samples = 1319 * (1 + 8)
+    tokens = samples * args.sample_tokens
+    h100 = load_hardware()["H100"]
+    table = Table(title=f"GSM8K test × (cot + sc n=8): {samples:,} samples, {tokens:,.0f} tokens")
+    for column in ("model", "batch / node", "tok/s / node (roofline)", "8 nodes: seconds"):
+        table.add_column(column)
+    for model in ("qwen2.5-coder-0.5b", "dense-7b"):
+        profile = resolve_profile(model)
+        batch = min(256, max_batch(profile, h100, 2 * args.sample_tokens + 200))
+        rate = decode(profile, h100, batch, args.sample_tokens + 200).tokens_per_second
+        table.add_row(model, str(batch), f"{rate:,.0f}", f"{tokens / (8 * rate):,.1f}")
+    console.print(table)
+    if args.measured_rate:
+        hours = tokens / args.measured_rate / 3600
+        console.print(f"this machine at the measured {args.measured_rate} tok/s: {hours:.1f} h")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "part", choices=["layouts", "sweep", "server", "ray", "all", "layout-child"]
+        "part", choices=["layouts", "sweep", "server", "ray", "project", "all", "layout-child"]
     )
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--alone", type=int, default=4, help="layouts: questions run alone")
     parser.add_argument("--questions", type=int, default=16)
     parser.add_argument("--window", type=float, default=180.0, help="sweep: seconds compared")
     parser.add_argument("--every", type=float, default=15.0, help="sweep: counter reads")
+    parser.add_argument("--sample-tokens", type=int, default=243, help="project: per sample")
+    parser.add_argument("--measured-rate", type=float, default=0.0, help="project: tok/s here")
     parser.add_argument("--unified", type=int, default=0)
     parser.add_argument("--flash", type=int, default=1)
     args = parser.parse_args()
@@ -274,7 +307,8 @@ def main() -> None:
                               args.alone).result()  # fmt: skip
         print(json.dumps(row), flush=True)
         os._exit(0)  # the engine's threads need no orderly shutdown
-    parts = {"layouts": layouts, "sweep": sweep, "server": server, "ray": ray_part}
+    parts = {"layouts": layouts, "sweep": sweep, "server": server, "ray": ray_part,
+             "project": project}  # fmt: skip
     for name in parts if args.part == "all" else [args.part]:
         parts[name](args)
 
