@@ -12,7 +12,7 @@ DVTS) final samples and their verifier scores, not its tree of steps; `Answer.no
     >>> [(v.answer, v.samples) for v in vote_table(samples)]
     [('18', [0, 1]), ('17', [2])]
     >>> samples[0].highlight
-    (3, 13)
+    (3, 14)
 """
 
 from __future__ import annotations
@@ -96,7 +96,12 @@ def highlight(text: str, answer: str | None) -> tuple[int, int] | None:
     if span is None:
         return None
     at = text.find(span.value, span.start)
-    return (span.start, at + len(span.value)) if at >= 0 else None
+    if at < 0:
+        return None
+    end = at + len(span.value)
+    if text.startswith("\\", span.start) and text.startswith("}", end):
+        end += 1  # a boxed answer is marked with its closing brace
+    return (span.start, end)
 
 
 def vote_table(samples: list[SampleView], chosen: str | None = None) -> list[VoteClass]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from thinktime.bench.results import summarize
 from thinktime.bench.store import Store
+from thinktime.view.questions import natural
 
 
 def stderr(values: list[float]) -> float:
@@ -88,10 +89,11 @@ def samples_lines(store: Store, task: str, model: str, config: str) -> list[dict
 
 
 def _rows(store: Store, task: str, model: str, config: str) -> list[dict[str, Any]]:
-    return store.query(
-        "SELECT * FROM results WHERE task = ? AND model = ? AND config = ? ORDER BY id",
-        (task, model, config),
+    """The run's results in question order (`doc_id` is the place in it)."""
+    rows = store.query(
+        "SELECT * FROM results WHERE task = ? AND model = ? AND config = ?", (task, model, config)
     )
+    return sorted(rows, key=lambda r: natural(r["question_id"]))
 
 
 def slug(text: str) -> str:
