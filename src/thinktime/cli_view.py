@@ -7,12 +7,15 @@ $ thinktime view runs/gsm8k.db --export out/lm-eval  # each run in lm-eval's res
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from thinktime.cli_common import console, errors, fail
 from thinktime.errors import ThinktimeError
+
+if TYPE_CHECKING:
+    from thinktime.bench.store import Store
 
 
 def view(
@@ -57,15 +60,14 @@ def view(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _export(stores: list[object], out: Path) -> None:
-    from thinktime.bench.store import Store
+def _export(stores: list[Store], out: Path) -> None:
+    """Each store's every run, in lm-eval's layout, under `out/<model>/`."""
     from thinktime.view.export import write_run
     from thinktime.view.runs import run_keys
 
     written = []
     try:
         for store in stores:
-            assert isinstance(store, Store)
             for task, model, config in run_keys(store):
                 written += write_run(store, task, model, config, out)
     except OSError as exc:

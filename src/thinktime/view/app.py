@@ -23,6 +23,7 @@ Stores are named, never given by path, so only the files named at start are read
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from importlib.resources import files
@@ -113,7 +114,9 @@ def create_view_app(
                 "SELECT (SELECT count(*) FROM results) AS results, "
                 "(SELECT count(*) FROM samples) AS samples"
             )[0]
-            found.append(StoreInfo(name=name, path=str(opened.path), runs=len(keys(name)), **counts))
+            found.append(
+                StoreInfo(name=name, path=str(opened.path), runs=len(keys(name)), **counts)
+            )
         return found
 
     @app.get("/api/stores/{store}/runs")
@@ -185,10 +188,8 @@ def create_view_app(
         """Derive each store's runs and curves in the background, so the first page is ready."""
         for name in catalog.names():
             for key, compute in (("runs", runs.runs), ("curves", runs.curves)):
-                try:
+                with contextlib.suppress(StoreError, OSError):  # the route will say what is wrong
                     catalog.cached(name, key, compute)
-                except (StoreError, OSError):
-                    pass  # the route will say what is wrong
 
     if warm:
         threading.Thread(target=derive, name="view-warm", daemon=True).start()

@@ -54,7 +54,9 @@ class Opened:
     store: Store
     version: tuple[int, ...]
     cache: dict[Any, Any] = field(default_factory=dict)
-    locks: defaultdict[Any, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
+    locks: defaultdict[Any, threading.Lock] = field(
+        default_factory=lambda: defaultdict(threading.Lock)
+    )
 
 
 class Catalog:

@@ -136,10 +136,14 @@ def note_for(strategy: str) -> str | None:
     return None
 
 
-def question(store: Store, question_id: str, run_ids: dict[tuple[str, str, str], int]) -> list[Answer]:
+def question(
+    store: Store, question_id: str, run_ids: dict[tuple[str, str, str], int]
+) -> list[Answer]:
     """Every stored run's answer to `question_id` (empty when no run has it)."""
     answers = []
-    for row in store.query("SELECT * FROM results WHERE question_id = ? ORDER BY id", (question_id,)):
+    for row in store.query(
+        "SELECT * FROM results WHERE question_id = ? ORDER BY id", (question_id,)
+    ):
         samples = [
             SampleView.of(s["idx"], s["text"] or "", s["answer"], s["verdict"],
                           s["finish_reason"], s["completion_tokens"], s["score"])

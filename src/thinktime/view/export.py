@@ -97,7 +97,7 @@ def _rows(store: Store, task: str, model: str, config: str) -> list[dict[str, An
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a model or config: `self_consistency:n=16` → `self_consistency_n-16`."""
+    """A file-safe model or config name: `self_consistency:n=16` → `self_consistency_n-16`."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("=", "-")).strip("_")
 
 

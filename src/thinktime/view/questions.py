@@ -73,11 +73,17 @@ def table(store: Store, task: str, model: str, config: str) -> list[Question]:
     )
     return [
         Question(
-            question_id=r["question_id"], result_id=r["id"], gold=r["gold"], answer=r["answer"],
-            verdict=r["verdict"], tokens=r["completion_tokens"] or 0, flops=r["flops"],
-            seconds=r["seconds"], samples=r["samples"],
+            question_id=r["question_id"],
+            result_id=r["id"],
+            gold=r["gold"],
+            answer=r["answer"],
+            verdict=r["verdict"],
+            tokens=r["completion_tokens"] or 0,
+            flops=r["flops"],
+            seconds=r["seconds"],
+            samples=r["samples"],
             agreement=(r["agree"] or 0) / r["samples"] if r["samples"] else None,
-        )  # fmt: skip
+        )
         for r in rows
     ]
 

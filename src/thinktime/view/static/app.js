@@ -54,7 +54,7 @@ function params() { return new URLSearchParams(location.search); }
 function storeName() { return params().get("store") || document.getElementById("store").value; }
 function go(href) { history.pushState(null, "", href); route(); }
 window.addEventListener("popstate", () => route());
-function show(...nodes) { main.replaceChildren(...nodes); }
+function show(...nodes) { main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined)); }
 function runLabel(r) { return `${r.model} · ${r.config}` + (r.task ? ` (${r.task})` : ""); }
 
 // ---- tooltips ------------------------------------------------------------------------------
