@@ -73,10 +73,15 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A page that records console errors and uncaught exceptions; none may happen."""
+def problems() -> list[str]:
+    """The page's console errors and uncaught exceptions (a test may expect some)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, problems):
+    """A page that records console errors and uncaught exceptions; none may be left."""
     page = browser.new_page(viewport={"width": 1300, "height": 900})
-    problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     yield page
@@ -95,7 +100,9 @@ def test_runs_page_lists_every_config_and_draws_the_curves(viewer, page):
     rows = page.locator("#runs tr[data-run]")
     assert rows.count() == len(runs) == 4
     for run, row in zip(runs, rows.all(), strict=True):
-        assert run["model"] in row.inner_text() and run["config"] in row.inner_text()
+        text = row.inner_text()
+        assert run["model"] in text and run["config"] in text and "object" not in text
+        assert f"correct {run['verdicts']['correct']}" in text
     charts = page.locator("svg.chart")
     assert charts.count() == 2
     points = _json(viewer + "/api/stores/toy/curves")["points"]
@@ -149,10 +156,12 @@ def test_the_question_page_shows_every_sample_its_answer_and_the_votes(viewer, p
     assert page.locator("#gold").inner_text() == "2"
 
 
-def test_the_deep_link_opens_the_question(viewer, page):
+def test_the_deep_link_opens_the_question(viewer, page, problems):
     page.goto(viewer + "/q/toy/4?store=toy")
     page.wait_for_selector("section.answer-block")
     assert page.locator("h1").inner_text() == "Question toy/4"
     assert page.locator("mark.answer").count() > 0
     page.goto(viewer + "/q/toy/404?store=toy")
     expect(page.locator("p.error")).to_contain_text("no question 'toy/404'")
+    # the one console error: the browser's own line for the route's 404, which the page shows
+    assert len(problems) == 1 and "404 (Not Found)" in problems.pop()

@@ -63,7 +63,8 @@ class Page(BaseModel):
 
 
 def table(store: Store, task: str, model: str, config: str) -> list[Question]:
-    """Every question of one run, with the pool's agreement, in one aggregate query."""
+    """Every question of one run, with the pool's agreement, in one aggregate query; in question
+    order (gsm8k/9 before gsm8k/10), so a page sorts only by its column."""
     rows = store.query(
         "SELECT r.id, r.question_id, r.gold, r.answer, r.verdict, r.completion_tokens, r.flops,"
         " r.seconds, count(s.idx) AS samples, sum(s.answer = r.answer) AS agree"
@@ -71,7 +72,7 @@ def table(store: Store, task: str, model: str, config: str) -> list[Question]:
         " WHERE r.task = ? AND r.model = ? AND r.config = ? GROUP BY r.id",
         (task, model, config),
     )
-    return [
+    questions = [
         Question(
             question_id=r["question_id"],
             result_id=r["id"],
@@ -86,6 +87,7 @@ def table(store: Store, task: str, model: str, config: str) -> list[Question]:
         )
         for r in rows
     ]
+    return sorted(questions, key=lambda q: natural(q.question_id))
 
 
 def solved(store: Store, task: str, model: str, config: str) -> frozenset[str]:
@@ -110,7 +112,7 @@ def select(
     solved_by: frozenset[str] | None = None,
     missed_by: frozenset[str] | None = None,
 ) -> Page:
-    """Filter, sort (None last either way) and slice one page."""
+    """Filter, sort (None last either way) and slice one page of rows in question order."""
     # 1) keep the rows that pass every filter
     kept = [
         q
@@ -119,8 +121,7 @@ def select(
         and (solved_by is None or q.question_id in solved_by)
         and (missed_by is None or q.question_id not in missed_by)
     ]
-    # 2) sort by the column, ties (and missing values) by question id
-    kept.sort(key=lambda q: natural(q.question_id))
+    # 2) sort by the column (stable: ties stay in question order), missing values last
     if filters.sort != "question":
         column = filters.sort
         present = [q for q in kept if getattr(q, column) is not None]

@@ -18,7 +18,7 @@ function el(tag, attrs, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -178,7 +178,7 @@ async function questionPage(id) {
 
 function answerBlock(a, store) {
   const bill = el("div", { class: "kv bill" }, Object.entries(a.bill).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) =>
-    el("span", {}, el("span", { class: "muted" }, k.replaceAll("_", " ") + " "), typeof v === "number" && !Number.isInteger(v) ? (Math.abs(v) > 1e5 ? si(v) : v.toFixed(2)) : v)));
+    el("span", {}, el("span", { class: "muted" }, k.replaceAll("_", " ") + " "), typeof v !== "number" ? v : Math.abs(v) >= 1e5 ? si(v) : Number.isInteger(v) ? v : v.toFixed(2))));
   const votes = el("table", { class: "votes" }, el("tr", {}, ["answer (class)", "votes", "score", "samples", "verdict"].map((h, i) => el("th", { class: i === 0 ? "l" : "" }, h))),
     a.votes.map((c) => el("tr", { class: c.chosen ? "chosen" : "" }, el("td", { class: "l" }, c.answer, c.chosen ? " ← chosen" : ""), el("td", {}, c.votes),
       el("td", {}, c.score === null ? "—" : c.score.toFixed(2)), el("td", {}, c.samples.map((i) => "#" + i).join(" ")), el("td", {}, verdict(c.verdict)))));
