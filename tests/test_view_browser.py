@@ -165,3 +165,13 @@ def test_the_deep_link_opens_the_question(viewer, page, problems):
     expect(page.locator("p.error")).to_contain_text("no question 'toy/404'")
     # the one console error: the browser's own line for the route's 404, which the page shows
     assert len(problems) == 1 and "404 (Not Found)" in problems.pop()
+
+
+def test_compare_pairs_two_runs(viewer, page):
+    page.goto(viewer + "/compare?store=toy&a=0&b=2")
+    page.wait_for_selector("#paired")
+    pair = _json(viewer + "/api/stores/toy/compare?a=0&b=2")
+    cells = [c.inner_text() for c in page.locator("#paired td").all()]
+    assert cells == [str(pair[k]) for k in ("both", "only_a", "only_b", "neither")]
+    links = page.locator("main p a")
+    assert [a.inner_text() for a in links.all()] == pair["only_a_ids"] + pair["only_b_ids"]

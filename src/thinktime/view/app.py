@@ -185,11 +185,14 @@ def create_view_app(
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     def derive() -> None:
-        """Derive each store's runs and curves in the background, so the first page is ready."""
+        """Derive each store's runs, question tables and curves (slowest last) in the
+        background, so the first pages are ready."""
         for name in catalog.names():
-            for key, compute in (("runs", runs.runs), ("curves", runs.curves)):
-                with contextlib.suppress(StoreError, OSError):  # the route will say what is wrong
-                    catalog.cached(name, key, compute)
+            with contextlib.suppress(StoreError, OSError):  # the route will say what is wrong
+                catalog.cached(name, "runs", runs.runs)
+                for run in range(len(keys(name))):
+                    run_table(name, run)
+                catalog.cached(name, "curves", runs.curves)
 
     if warm:
         threading.Thread(target=derive, name="view-warm", daemon=True).start()

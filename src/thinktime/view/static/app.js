@@ -55,6 +55,7 @@ function storeName() { return params().get("store") || document.getElementById("
 function go(href) { history.pushState(null, "", href); route(); }
 window.addEventListener("popstate", () => route());
 function show(...nodes) { main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined)); }
+const questionPath = (id) => "/q/" + id.split("/").map(encodeURIComponent).join("/");
 function runLabel(r) { return `${r.model} · ${r.config}` + (r.task ? ` (${r.task})` : ""); }
 
 // ---- tooltips ------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ async function questionsPage() {
     el("label", {}, "sort ", select("sort", ["question", "verdict", "agreement", "tokens", "flops", "seconds"].map((s) => [s, s]), state.sort)),
     select("order", [["asc", "ascending"], ["desc", "descending"]], state.order));
   const rows = page.questions.map((x) => el("tr", { "data-verdict": x.verdict },
-    el("td", { class: "l" }, link("/q/" + x.question_id, { store }, x.question_id)), el("td", { class: "l" }, verdict(x.verdict)),
+    el("td", { class: "l" }, link(questionPath(x.question_id), { store }, x.question_id)), el("td", { class: "l" }, verdict(x.verdict)),
     el("td", {}, x.answer ?? "—"), el("td", {}, x.gold ?? "—"), el("td", {}, x.samples ? `${pct(x.agreement)} of ${x.samples}` : "—"),
     el("td", {}, x.tokens), el("td", {}, si(x.flops)), el("td", {}, num(x.seconds, 1))));
   const pages = Math.max(1, Math.ceil(page.total / page.size));
@@ -212,7 +213,7 @@ async function comparePage() {
   const pair = await api(`/api/stores/${encodeURIComponent(store)}/compare?a=${a}&b=${b}`);
   const pick = (name, value) => el("select", { name, onchange: (e) => go(ROOT + "/compare?" + new URLSearchParams({ store, a, b, [name]: e.target.value })) },
     runs.map((r) => el("option", { value: r.id, selected: String(r.id) === String(value) }, runLabel(r))));
-  const ids = (list) => el("p", {}, list.length ? list.map((id) => [link("/q/" + id, { store }, id), " "]) : "none");
+  const ids = (list) => el("p", {}, list.length ? list.map((id) => [link(questionPath(id), { store }, id), " "]) : "none");
   const [ra, rb] = [runs.find((r) => String(r.id) === String(a)), runs.find((r) => String(r.id) === String(b))];
   show(el("h1", {}, "Compare"), el("div", { class: "controls" }, el("label", {}, "A ", pick("a", a)), el("label", {}, "B ", pick("b", b))),
     el("table", { id: "paired" }, el("tr", {}, el("th", {}), el("th", {}, "B correct"), el("th", {}, "B not")),
