@@ -12,7 +12,7 @@ DVTS) final samples and their verifier scores, not its tree of steps; `Answer.no
     >>> [(v.answer, v.samples) for v in vote_table(samples)]
     [('18', [0, 1]), ('17', [2])]
     >>> samples[0].highlight
-    (3, 14)
+    (3, 13)
 """
 
 from __future__ import annotations

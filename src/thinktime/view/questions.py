@@ -64,16 +64,18 @@ class Page(BaseModel):
 
 def table(store: Store, task: str, model: str, config: str) -> list[Question]:
     """Every question of one run, with the pool's agreement, in one aggregate query; in question
-    order (gsm8k/9 before gsm8k/10), so a page sorts only by its column."""
+    order (shorter ids first, so gsm8k/9 comes before gsm8k/10), so a page sorts only by its
+    column. Rows come from the store's own columns, so they are built without re-validation."""
     rows = store.query(
         "SELECT r.id, r.question_id, r.gold, r.answer, r.verdict, r.completion_tokens, r.flops,"
         " r.seconds, count(s.idx) AS samples, sum(s.answer = r.answer) AS agree"
         " FROM results r LEFT JOIN samples s ON s.result_id = r.id"
-        " WHERE r.task = ? AND r.model = ? AND r.config = ? GROUP BY r.id",
+        " WHERE r.task = ? AND r.model = ? AND r.config = ? GROUP BY r.id"
+        " ORDER BY length(r.question_id), r.question_id",
         (task, model, config),
     )
-    questions = [
-        Question(
+    return [
+        Question.model_construct(
             question_id=r["question_id"],
             result_id=r["id"],
             gold=r["gold"],
@@ -87,7 +89,6 @@ def table(store: Store, task: str, model: str, config: str) -> list[Question]:
         )
         for r in rows
     ]
-    return sorted(questions, key=lambda q: natural(q.question_id))
 
 
 def solved(store: Store, task: str, model: str, config: str) -> frozenset[str]:
