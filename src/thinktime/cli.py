@@ -17,6 +17,7 @@ from thinktime.cli_distill import distill_app
 from thinktime.cli_list import models, strategies
 from thinktime.cli_plan import plan
 from thinktime.cli_policy import policy
+from thinktime.cli_view import view
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
@@ -137,6 +138,7 @@ app.command()(strategies)
 app.command()(bench)
 app.command()(report)
 app.command()(plan)
+app.command()(view)
 
 
 @app.command()
@@ -166,6 +168,12 @@ def serve(
         bool,
         typer.Option(help="Run model code with process limits alone where namespaces are missing."),
     ] = False,
+    view: Annotated[
+        bool, typer.Option("--view", help="Show recent answers at /view (thinktime view).")
+    ] = False,
+    view_size: Annotated[
+        int, typer.Option(help="With --view: answers kept in memory.", min=1, max=100_000)
+    ] = 100,
 ) -> None:
     """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
     import ipaddress
@@ -204,8 +212,14 @@ def serve(
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, max_concurrent=max_concurrent,
                           max_queue=max_queue, timeout=timeout, policy=rules,
-                          open_metrics=open_metrics)  # fmt: skip
-    uvicorn.run(create_app(backend, config), host=host, port=port, log_level="warning")
+                          open_metrics=open_metrics,
+                          recent=view_size if view else 0)  # fmt: skip
+    server = create_app(backend, config)
+    if view:
+        from thinktime.view.app import create_view_app
+
+        server.mount("/view", create_view_app([], recent=server.state.recent))
+    uvicorn.run(server, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

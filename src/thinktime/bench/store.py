@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,22 +69,27 @@ class Store:
 
     Opening checks the file before anything is written: a folder, a file that is not SQLite, a
     SQLite file that is not a store, a newer schema or an unwritable place is a `StoreError`,
-    and a failed open leaves no file or folder behind. `create=False` refuses a missing file.
+    and a failed open leaves no file or folder behind. `create=False` refuses a missing file;
+    `readonly=True` (for viewers) opens an existing store through a read-only connection that
+    neither migrates nor writes anything.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = str(path)
+        self.readonly = readonly
         self._lock = threading.Lock()
         target = Path(path)
         memory = self.path == ":memory:"
-        folders = [] if memory else _check_path(target, create)
+        folders = [] if memory else _check_path(target, create and not readonly)
         existed = memory or target.exists()
         try:
             for folder in folders:
                 folder.mkdir()
             self._db = sqlite3.connect(
-                self.path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None
-            )
+                _readonly_uri(target) if readonly else self.path,
+                timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None,
+                uri=readonly,
+            )  # fmt: skip
             try:
                 self._open()
             except BaseException:
@@ -109,6 +114,8 @@ class Store:
         ).fetchone()
         self._check(version, objects)
         self._db.row_factory = sqlite3.Row
+        if self.readonly:
+            return  # an older schema reads fine: its missing columns are absent from rows
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -195,8 +202,19 @@ class Store:
         )
         return [dict(r) for r in rows]
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read query (readers with their own aggregates: the viewer)."""
+        return [dict(r) for r in self._db.execute(sql, params)]
+
     def close(self) -> None:
         self._db.close()
+
+
+def _readonly_uri(path: Path) -> str:
+    """A read-only SQLite URI; with no `-wal` file beside it (no writer connected) the file is
+    opened `immutable`, so reading it leaves no `-wal`/`-shm` files behind either."""
+    quiet = not Path(f"{path}-wal").exists()
+    return f"{path.absolute().as_uri()}?mode=ro" + ("&immutable=1" if quiet else "")
 
 
 def _check_path(path: Path, create: bool) -> list[Path]:

@@ -38,7 +38,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -64,9 +64,11 @@ from thinktime.serve.intake import (
 from thinktime.serve.intake import error as _error
 from thinktime.serve.metrics import Metrics
 from thinktime.serve.policy import PolicyViolation
+from thinktime.serve.recent import Recent
 from thinktime.serve.schemas import ChatCompletion, ChatRequest, Usage
 from thinktime.serve.stream import Chunks, Job, events
 from thinktime.strategies import STRATEGIES
+from thinktime.types import Result
 
 __all__ = ["ServerConfig", "create_app"]
 
@@ -79,6 +81,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     timeout = config.wall_seconds
     open_paths = {"/health", *(["/metrics"] if config.open_metrics else [])}
     background: set[asyncio.Task[None]] = set()
+    recent = Recent(config.recent) if config.recent else None
+    app.state.recent = recent  # what `thinktime serve --view` shows
 
     app.add_middleware(RequireKey, key=config.api_key, open_paths=frozenset(open_paths))
 
@@ -109,6 +113,15 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     def count(usage: Usage) -> None:
         metrics.tokens.labels(kind="prompt").inc(usage.prompt_tokens)
         metrics.tokens.labels(kind="completion").inc(usage.completion_tokens)
+
+    def recorder(model: str) -> Callable[[Result], None]:
+        """Keep a request's answers in the ring buffer (a no-op without `--view`)."""
+
+        def record(result: Result) -> None:
+            if recent is not None:
+                recent.add(model, result)
+
+        return record
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -222,6 +235,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             release_later(tasks)
         reply = completion(f"chatcmpl-{uuid.uuid4().hex}", body.model, results, plan.budget)
         count(reply.usage)
+        for result in results:
+            recorder(body.model)(result)
         return JSONResponse(reply.model_dump(mode="json"))
 
     async def _watch_disconnect(request: Request, cancel: threading.Event) -> None:
@@ -262,7 +277,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 watcher = _watch_disconnect(self.request, self.cancel)
                 self.tasks.append(asyncio.create_task(watcher))
                 job = Job(backend, self.plan, Chunks(self.body.model), self.cancel, self.track,
-                          timeout, self.body.include_usage(), count)  # fmt: skip
+                          timeout, self.body.include_usage(), count,
+                          recorder(self.body.model))  # fmt: skip
                 async for event in events(job):
                     if await self.request.is_disconnected():
                         return

@@ -22,6 +22,7 @@ class ServerConfig:
     default_max_tokens: int = 1024  # one sample's cap when the client sets no smaller budget
     policy: ServerPolicy = field(default_factory=ServerPolicy)
     open_metrics: bool = False  # let a scraper read /metrics without the key
+    recent: int = 0  # answers kept in memory for `serve --view` (0: none kept)
 
     @property
     def wall_seconds(self) -> float:

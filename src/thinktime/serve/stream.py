@@ -80,6 +80,7 @@ class Job:
     timeout: float  # wall seconds; past them the work is cancelled
     include_usage: bool = False
     count: Callable[[Usage], None] = lambda usage: None  # the server's token counters
+    record: Callable[[Result], None] = lambda result: None  # the recent answers (`--view`)
 
 
 async def events(job: Job) -> AsyncIterator[str]:
@@ -128,6 +129,7 @@ async def token_stream(job: Job) -> AsyncIterator[str]:
     yield job.chunks.delta(Delta(), finish, extension)
     usage = Usage.billed([result.bill])
     job.count(usage)
+    job.record(result)
     if job.include_usage:
         yield job.chunks.usage(usage)
 
@@ -157,5 +159,6 @@ async def progress_stream(job: Job) -> AsyncIterator[str]:
     yield job.chunks.delta(delta, finish, extension)
     usage = Usage.billed([result.bill])
     job.count(usage)
+    job.record(result)
     if job.include_usage:
         yield job.chunks.usage(usage)

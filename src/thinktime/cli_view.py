@@ -1,0 +1,79 @@
+"""`thinktime view`: the trace viewer over bench stores, in the browser; or their export.
+
+$ thinktime view runs/gsm8k.db                       # open http://127.0.0.1:8765
+$ thinktime view runs/gsm8k.db --export out/lm-eval  # each run in lm-eval's results layout
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from thinktime.cli_common import console, errors, fail
+from thinktime.errors import ThinktimeError
+
+if TYPE_CHECKING:
+    from thinktime.bench.store import Store
+
+
+def view(
+    stores: Annotated[
+        list[Path] | None, typer.Argument(help="Results files written by `thinktime bench`.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8765,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write every run to this folder in lm-eval's layout and exit."),
+    ] = None,
+) -> None:
+    """Look at the thinking: runs, questions, every sample and vote, in the browser."""
+    import ipaddress
+
+    from thinktime.bench.store import Store
+
+    if not stores:
+        raise fail("name at least one store, e.g. `thinktime view runs/gsm8k.db`")
+    try:
+        opened = [Store(path, create=False, readonly=True) for path in stores]
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
+    if export is not None:
+        _export(opened, export)
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise fail(f"--host {host!r} is not an IP address or localhost") from None
+    if not loopback:
+        errors.print(f"warning: serving {len(stores)} store(s) to every host that reaches {host}")
+    import uvicorn
+
+    from thinktime.view.app import create_view_app
+
+    for store in opened:
+        store.close()
+    app = create_view_app(stores)
+    console.print(f"thinktime view: http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _export(stores: list[Store], out: Path) -> None:
+    """Each store's every run, in lm-eval's layout, under `out/<model>/`."""
+    from thinktime.view.export import write_run
+    from thinktime.view.runs import run_keys
+
+    written = []
+    try:
+        for store in stores:
+            for task, model, config in run_keys(store):
+                written += write_run(store, task, model, config, out)
+    except OSError as exc:
+        raise fail(
+            f"cannot write the export to {out} ({exc.strerror}); pass --export with a writable "
+            "folder"
+        ) from None
+    for path in written:
+        console.print(str(path))
