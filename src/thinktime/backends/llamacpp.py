@@ -104,7 +104,8 @@ class LlamaCppBackend:
         # token attend over the cells of every slot (masked): its cost grows with slots × the
         # cells the sweep has touched. Measured with 16 cot questions at once, 256 tokens each
         # (benchmarks/engines.py): per-slot caches + flash attention decode 1.69x the tokens/s
-        # of the unified cache, 1.66x one question alone. A request's n samples still share one prefill (copied per slot).
+        # of the unified cache, 1.66x one question alone. A request's n samples still share
+        # one prefill (copied per slot).
         params.n_parallel = n_parallel
         params.kv_unified = kv_unified
         params.flash_attn_type = 1 if flash_attention else 0
