@@ -74,7 +74,9 @@ OPENAI_TAKES = (
             "llamacpp:m.gguf",
             {"timeout": 5},
             TAKES_NO.format(
-                "llamacpp", "timeout", "n_parallel, context_per_sequence, n_threads, think_tags"
+                "llamacpp",
+                "timeout",
+                "n_parallel, context_per_sequence, n_threads, kv_unified, flash_attention, think_tags",
             ),
         ),
     ],
