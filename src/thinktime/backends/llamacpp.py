@@ -36,6 +36,7 @@ from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, register_backe
 from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
+from thinktime.backends.toolcalls import call_schema, parse_tool_calls
 from thinktime.backends.wire import (
     delta_text,
     generated_text,
@@ -73,6 +74,7 @@ class LlamaCppBackend:
     """llama.cpp in process, with parallel slots shared by all requests (see module docs)."""
 
     seed_stride = DEFAULT_SEED_STRIDE  # chunk k of a call samples with seed + k (DerivesSeeds)
+    constrains_output = True  # response_format and forced calls by its grammar (ConstrainsOutput)
 
     def __init__(
         self,
@@ -136,16 +138,19 @@ class LlamaCppBackend:
         every token, whether to go on: setting `cancel` frees its slots at the next decode
         step; `on_delta` sees each choice's text as it is made.
         """
-        body = request_body(request, params, n, seed)
+        body = engine_body(request, params, n, seed)
         handler = (
             self._server.handle_completions
             if request.prompt is not None
             else self._server.handle_chat_completions
         )
-        if cancel is None and on_delta is None:
-            response = handler(body)
-        else:
-            response = streamed(handler, body, cancel or threading.Event(), on_delta)
+        try:
+            if cancel is None and on_delta is None:
+                response = handler(body)
+            else:
+                response = streamed(handler, body, cancel or threading.Event(), on_delta)
+        except ValueError as exc:  # e.g. a JSON schema its grammar compiler cannot take
+            raise BackendError(f"llama.cpp refused the request: {exc}") from None
         if "error" in response:
             error = response["error"]
             raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
@@ -159,6 +164,10 @@ class LlamaCppBackend:
                 completion = replace(completion, completion_tokens=count, tokens=pieces)
             if n == 1:  # usage is this choice's own: keep the engine's thinking count, if any
                 completion = replace(completion, reasoning_tokens=reasoning_usage(usage))
+            fmt = request.reply_format
+            if fmt is not None and not completion.tool_calls:  # calls the engine left as text
+                text, calls = parse_tool_calls(completion.text, fmt)
+                completion = replace(completion, text=text, tool_calls=calls)
             completions.append(completion)
         return usage, completions
 
@@ -272,6 +281,30 @@ class LlamaCppBackend:
                 key, _, value = line.partition(" ")
                 stats[key.removeprefix("llamacpp:")] = float(value)
         return stats
+
+
+def engine_body(
+    request: Request, params: SamplingParams, n: int, seed: int | None
+) -> dict[str, Any]:
+    """The engine's body for one call: the wire body, with a reply that must be a tool call
+    (`required`, a named function) held to the call's JSON schema by the engine's grammar —
+    llama.cpp's own `required` does not constrain a model that writes no `<tool_call>` tags.
+
+    >>> from thinktime.backends.toolcalls import FUNCTION
+    >>> from thinktime.types import Message, ReplyFormat
+    >>> fmt = ReplyFormat(tools=(FUNCTION,), tool_choice="required")
+    >>> body = engine_body(Request(messages=(Message("user", "2*3?"),), reply_format=fmt),
+    ...                    SamplingParams(), 1, None)
+    >>> body["tool_choice"], body["response_format"]["type"]
+    ('auto', 'json_schema')
+    """
+    body = request_body(request, params, n, seed)
+    fmt = request.reply_format
+    if fmt is not None and fmt.must_call():
+        schema = {"name": "tool_call", "schema": call_schema(fmt)}
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
+        body["tool_choice"] = "auto"  # the schema decides; the template still shows the tools
+    return body
 
 
 @register_backend("llamacpp", LlamaCppOptions)
