@@ -36,7 +36,7 @@ from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, register_backe
 from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
-from thinktime.backends.toolcalls import call_schema, parse_tool_calls
+from thinktime.backends.toolcalls import constrained_body, parse_tool_calls
 from thinktime.backends.wire import (
     delta_text,
     generated_text,
@@ -138,7 +138,8 @@ class LlamaCppBackend:
         every token, whether to go on: setting `cancel` frees its slots at the next decode
         step; `on_delta` sees each choice's text as it is made.
         """
-        body = engine_body(request, params, n, seed)
+        # a call that must be made is held to its schema by the engine's grammar
+        body = constrained_body(request_body(request, params, n, seed), request.reply_format)
         handler = (
             self._server.handle_completions
             if request.prompt is not None
@@ -281,30 +282,6 @@ class LlamaCppBackend:
                 key, _, value = line.partition(" ")
                 stats[key.removeprefix("llamacpp:")] = float(value)
         return stats
-
-
-def engine_body(
-    request: Request, params: SamplingParams, n: int, seed: int | None
-) -> dict[str, Any]:
-    """The engine's body for one call: the wire body, with a reply that must be a tool call
-    (`required`, a named function) held to the call's JSON schema by the engine's grammar —
-    llama.cpp's own `required` does not constrain a model that writes no `<tool_call>` tags.
-
-    >>> from thinktime.backends.toolcalls import FUNCTION
-    >>> from thinktime.types import Message, ReplyFormat
-    >>> fmt = ReplyFormat(tools=(FUNCTION,), tool_choice="required")
-    >>> body = engine_body(Request(messages=(Message("user", "2*3?"),), reply_format=fmt),
-    ...                    SamplingParams(), 1, None)
-    >>> body["tool_choice"], body["response_format"]["type"]
-    ('auto', 'json_schema')
-    """
-    body = request_body(request, params, n, seed)
-    fmt = request.reply_format
-    if fmt is not None and fmt.must_call():
-        schema = {"name": "tool_call", "schema": call_schema(fmt)}
-        body["response_format"] = {"type": "json_schema", "json_schema": schema}
-        body["tool_choice"] = "auto"  # the schema decides; the template still shows the tools
-    return body
 
 
 @register_backend("llamacpp", LlamaCppOptions)

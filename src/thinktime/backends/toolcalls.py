@@ -183,3 +183,19 @@ def wire_fields(fmt: ReplyFormat | None) -> dict[str, Any]:
     if fmt.response_format is not None:
         fields["response_format"] = fmt.response_format
     return fields
+
+
+def constrained_body(body: dict[str, Any], fmt: ReplyFormat | None) -> dict[str, Any]:
+    """An engine body whose reply must be a tool call (`required`, a named function) held to
+    the call's JSON schema by the engine's grammar (`response_format`) — llama.cpp's own
+    `required` does not constrain a model that writes no `<tool_call>` tags.
+
+    >>> body = constrained_body({}, ReplyFormat(tools=(FUNCTION,), tool_choice="required"))
+    >>> body["tool_choice"], body["response_format"]["type"]
+    ('auto', 'json_schema')
+    """
+    if fmt is not None and fmt.must_call():
+        schema = {"name": "tool_call", "schema": call_schema(fmt)}
+        body = {**body, "response_format": {"type": "json_schema", "json_schema": schema}}
+        body["tool_choice"] = "auto"  # the schema decides; the template still shows the tools
+    return body

@@ -78,7 +78,7 @@ class ChatMessage(BaseModel):
                 f"a {self.role} message needs content (only an assistant's with tool_calls "
                 "may be null)"
             )
-        if self.tool_calls and self.role != "assistant":
+        if self.tool_calls is not None and self.role != "assistant":
             raise ValueError("only assistant messages carry tool_calls")
         return self
 
