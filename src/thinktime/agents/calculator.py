@@ -2,11 +2,15 @@
 `eval` — so a model's expression can only compute, never run code.
 
 Allowed: numbers, `+ - * / // % **`, unary signs, parentheses; exponents and sizes are bounded
-so `9**9**9` cannot stall the process. Anything else is an error the model reads as the
+so `9**9**9` cannot stall the process. Written as people write sums, it is read as meant:
+thousands commas and currency signs dropped, `^` `×` `÷` as powers and products, and of
+`expr = value` only `expr` computed. Anything else is an error the model reads as the
 tool's result (agents recover from a bad call; they do not crash).
 
     >>> calculate("37*91"), calculate("(12 - 2) / 4"), calculate("2 ** 10")
     ('3367', '2.5', '1024')
+    >>> calculate("$80,000 + $50,000"), calculate("2 + 0.5 * 2 = 3")
+    ('130000', '3')
     >>> calculate("__import__('os')")
     'error: only numbers and + - * / // % ** ( ) are allowed'
 """
@@ -71,7 +75,8 @@ def _shown(value: float) -> str:
 
 def calculate(expression: str) -> str:
     """The value of `expression`, or `error: …` saying what was wrong with it."""
-    text = expression.replace(",", "").replace("×", "*").replace("÷", "/").replace("^", "**")
+    text = expression.split("=")[0].replace(",", "").replace("×", "*").replace("÷", "/")
+    text = text.replace("^", "**").translate(str.maketrans("", "", "$€£"))
     if len(text) > MAX_LENGTH:
         return f"error: the expression is over {MAX_LENGTH} characters"
     try:

@@ -6,9 +6,9 @@ action — tool calls, which are run and their results appended, or a final text
    `tool_vote` (k candidate steps, voted);
 2) a reply with tool calls: run each (`tools.py`), append the call and its results, go to 1;
 3) a text reply ends the run; its answer is extracted as for any sample;
-4) stop early when a step's results repeat the previous step's (the agent learnt nothing new:
-   it is looping — small models re-call the tool on its own result); the answer is then that
-   result. At `max_steps` the run stops too, its answer the last result if there is one.
+4) stop early when a step's results were all seen before (the agent learnt nothing new: it
+   is looping — small models re-call the tool on its own result); the answer is then the
+   step's last result. At `max_steps` the run stops too, its answer the last result.
 Every step keeps its samples' actions, the vote and its bill; the run's bill is their sum.
 
     >>> from thinktime.backends.fake import FakeBackend
@@ -31,7 +31,7 @@ from thinktime.api import solve
 from thinktime.backends.base import Backend
 from thinktime.sampling import SamplingParams
 from thinktime.strategies.tool_vote import action
-from thinktime.types import Bill, Message, ReplyFormat, ToolCall
+from thinktime.types import Bill, Message, ReplyFormat, ToolCall, ToolChoice
 
 SYSTEM = (
     "You are a careful math assistant. Use the calculator tool for every arithmetic step. "
@@ -79,13 +79,16 @@ def run_agent(
     sampling: SamplingParams | None = None,
     max_steps: int = 6,
     system: str = SYSTEM,
+    first_tool_choice: ToolChoice = "auto",
 ) -> AgentRun:
-    """Answer `question` as a tool-using agent (see the module docstring)."""
-    fmt = ReplyFormat(tools=definitions(tools))
+    """Answer `question` as a tool-using agent (see the module docstring); the first step
+    uses the tools as `first_tool_choice` says (`required`: it must call one)."""
+    offered = definitions(tools)
+    fmt = ReplyFormat(tools=offered, tool_choice=first_tool_choice)
     history = (Message("system", system),) if system else ()
     after: list[Message] = []
     steps: list[Step] = []
-    bill, last = Bill(), None
+    bill, seen = Bill(), set[str]()
     for _ in range(max_steps):
         # 1) one step: the conversation so far, through solve (the strategy, the ledger)
         result = solve(question, backend=backend, strategy=strategy, params=params,
@@ -104,11 +107,12 @@ def run_agent(
                           result.bill))  # fmt: skip
         if not calls:  # 3) a text reply: the final answer
             return AgentRun(question, final_answer(text), tuple(steps), True, bill)
-        if last is not None and outputs == last:  # 4) nothing new: the agent is looping
+        if seen and seen.issuperset(outputs):  # 4) nothing new: the agent is looping
             break
+        seen.update(outputs)
+        fmt = ReplyFormat(tools=offered)  # after the first step: call or answer, as it likes
         after += [Message("assistant", text, calls)]
         after += [Message("tool", out, tool_call_id=c.id) for c, out in zip(calls, outputs)]
-        last = outputs
     final = steps[-1].outputs if steps else ()  # the newest results
     answer = final[-1] if final and not final[-1].startswith("error") else None
     return AgentRun(question, answer, tuple(steps), False, bill)

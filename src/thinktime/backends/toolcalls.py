@@ -88,7 +88,12 @@ def _call(data: Any, names: tuple[str, ...]) -> ToolCall | None:
 
 
 def _objects(text: str) -> list[Any] | None:
-    """The JSON values of `text`, one or more in a row; None when it is anything else."""
+    """The JSON values of `text`, one or more in a row; None when it is anything else. A last
+    object cut off mid-way (the sample ran into its token cap) is dropped, the whole ones kept.
+
+    >>> _objects('{"a": 1}\\n{"b": 2}'), _objects('{"a": 1}\\n{"b": '), _objects("{} and text")
+    ([{'a': 1}, {'b': 2}], [{'a': 1}], None)
+    """
     decoder, values, position = json.JSONDecoder(), [], 0
     while position < len(text):
         if text[position].isspace():
@@ -96,8 +101,9 @@ def _objects(text: str) -> list[Any] | None:
             continue
         try:
             value, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            return None
+        except json.JSONDecodeError as exc:
+            cut = values and text[position] == "{" and exc.pos >= len(text)  # ran out of text
+            return values if cut else None
         values.append(value)
     return values
 

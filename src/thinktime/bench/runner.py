@@ -146,7 +146,8 @@ def run_agent_one(
     """Run one problem as a tool-using agent, grade its final answer, store it with every
     step (its candidate actions, vote, calls, results and bill); returns the tokens generated."""
     run = run_agent(problem.question, backend, tools=task.tools, strategy=config.strategy,
-                    params=config.params, sampling=sampling)  # fmt: skip
+                    params=config.params, sampling=sampling,
+                    first_tool_choice=task.first_tool_choice)  # fmt: skip
     last = run.steps[-1] if run.steps else None
     finish = "stop" if run.finished else "length"  # no final answer within the steps allowed
     verdict = diagnose(last.text if last else "", run.answer, finish,

@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from thinktime.registry import Registry
 from thinktime.verifiers.gold import GoldVerifier, Grader
@@ -45,6 +45,7 @@ class Task:
     problems: list[Problem]
     grader: Callable[[Problem], Grader] = gold_grader
     tools: tuple[str, ...] = ()  # answered as a tool-using agent with these tools (bench)
+    first_tool_choice: Literal["auto", "required"] = "auto"  # the agent's first step must call?
 
     def grade(self, problem: Problem, answer: str | None) -> float:
         """`answer` (extracted) graded by the task's grader: 1.0 = correct, partial credit below."""

@@ -1,8 +1,9 @@
 """`gsm8k_tools`: GSM8K answered as a tool-using agent with a calculator.
 
 The same problems and gold answers as `gsm8k` (same sources, same options); the bench runs each
-as an agent (`thinktime.agents.loop`): the model may call `calculator` at every step, and the
-final text answer is graded against the gold one. Strategies that reply with the model's own
+as an agent (`thinktime.agents.loop`): its first step must call `calculator` (`tool_choice`
+required: left free, the 0.5B model answers in prose without calculating), later steps may
+call it or answer, and the final answer is graded against the gold one. Strategies that reply with the model's own
 message run the steps: `none` (one sample per step) or `tool_vote` (voted steps).
 
     $ thinktime bench --task gsm8k_tools --data-dir ../shared/data --limit 20 -s none -s tool_vote
@@ -29,4 +30,4 @@ def load(
     seed: int | None = None,
 ) -> Task:
     task = load_gsm8k(source, split, limit, offset, seed)
-    return Task("gsm8k_tools", task.problems, task.grader, tools=TOOLS)
+    return Task("gsm8k_tools", task.problems, task.grader, TOOLS, first_tool_choice="required")
