@@ -77,8 +77,12 @@ def main() -> None:
     Console(width=140).print(table)
     example = next((r for r in store.results("gsm8k_tools") if r["question_id"] in ids), None)
     if example is not None:
-        print("first question's steps:", json.dumps(
-            [(s["action"], json.loads(s["outputs"])) for s in store.steps(example["id"])]))
+        print(
+            "first question's steps:",
+            json.dumps(
+                [(s["action"], json.loads(s["outputs"])) for s in store.steps(example["id"])]
+            ),
+        )
 
 
 if __name__ == "__main__":

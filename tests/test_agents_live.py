@@ -11,8 +11,14 @@ CALLED: list[str] = []
 
 
 def test_openai_agents_sdk_runs_a_tool_task(serve_url):
-    from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool
-    from agents import set_tracing_disabled
+    from agents import (
+        Agent,
+        ModelSettings,
+        OpenAIChatCompletionsModel,
+        Runner,
+        function_tool,
+        set_tracing_disabled,
+    )
     from openai import AsyncOpenAI
 
     from thinktime.agents.calculator import calculate

@@ -16,7 +16,9 @@ TOOLS = ReplyFormat(tools=(FUNCTION,))
 
 
 def call(expression: str, spacing: str = " ") -> str:
-    return f'{{"name":{spacing}"calculator", "arguments": {{"expression":{spacing}"{expression}"}}}}'
+    return (
+        f'{{"name":{spacing}"calculator", "arguments": {{"expression":{spacing}"{expression}"}}}}'
+    )
 
 
 def run(script, **params):

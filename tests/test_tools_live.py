@@ -130,7 +130,8 @@ def test_response_format_json_schema_output_validates(client):
     reply = client.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Describe a person called Ann who is 30."}],
-        response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema}},
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "person", "schema": schema}},
         temperature=0, max_tokens=64,
     )  # fmt: skip
     data = json.loads(reply.choices[0].message.content)

@@ -62,9 +62,10 @@ def solve(
     The default strategy is `cot`. `history` holds earlier turns of a conversation (and a system
     prompt). An agent's step: `reply_format` offers tools (or a JSON schema) and `after` holds
     the turns after the question (the agent's calls and their results); only a strategy that
-    replies with the model's own message (`none`, `tool_vote`) takes them. Setting `cancel` stops the work at the next token; `on_call` sees the bill after
-    each call; `on_delta(choice, text)` sees the strategy's own samples as they are generated
-    (on engines that stream: how a single-sample strategy's answer streams through `solve`).
+    replies with the model's own message (`none`, `tool_vote`) takes them. Setting `cancel`
+    stops the work at the next token; `on_call` sees the bill after each call;
+    `on_delta(choice, text)` sees the strategy's own samples as they are generated (on
+    engines that stream: how a single-sample strategy's answer streams through `solve`).
 
     Notebook shortcut: other keyword arguments are strategy parameters or sampling fields, each
     name resolved to exactly one of them (the strategy's own first), so nothing can collide:

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from thinktime.agents.tools import definitions, run_call
 from thinktime.answers.extract import extract_answer
 from thinktime.api import solve
@@ -75,7 +77,7 @@ def run_agent(
     *,
     tools: Sequence[str] = ("calculator",),
     strategy: str = "none",
-    params: Mapping[str, Any] | None = None,
+    params: BaseModel | Mapping[str, Any] | None = None,
     sampling: SamplingParams | None = None,
     max_steps: int = 6,
     system: str = SYSTEM,
@@ -112,7 +114,9 @@ def run_agent(
         seen.update(outputs)
         fmt = ReplyFormat(tools=offered)  # after the first step: call or answer, as it likes
         after += [Message("assistant", text, calls)]
-        after += [Message("tool", out, tool_call_id=c.id) for c, out in zip(calls, outputs)]
+        after += [
+            Message("tool", out, tool_call_id=c.id) for c, out in zip(calls, outputs, strict=True)
+        ]
     final = steps[-1].outputs if steps else ()  # the newest results
     answer = final[-1] if final and not final[-1].startswith("error") else None
     return AgentRun(question, answer, tuple(steps), False, bill)

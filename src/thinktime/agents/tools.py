@@ -58,13 +58,21 @@ def _function(name: str, description: str, argument: str, about: str) -> dict[st
 
 TOOLS: dict[str, Tool] = {
     "calculator": Tool(
-        _function("calculator", "Evaluate an arithmetic expression and return its value.",
-                  "expression", "e.g. (12 - 2) * 4 / 5"),  # fmt: skip
+        _function(
+            "calculator",
+            "Evaluate an arithmetic expression and return its value.",
+            "expression",
+            "e.g. (12 - 2) * 4 / 5",
+        ),
         _calculator,
     ),
     "python": Tool(
-        _function("python", "Run a Python program and return what it prints.",
-                  "code", "a program that prints its result"),  # fmt: skip
+        _function(
+            "python",
+            "Run a Python program and return what it prints.",
+            "code",
+            "a program that prints its result",
+        ),
         _python,
     ),
 }

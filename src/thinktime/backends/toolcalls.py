@@ -94,7 +94,8 @@ def _objects(text: str) -> list[Any] | None:
     >>> _objects('{"a": 1}\\n{"b": 2}'), _objects('{"a": 1}\\n{"b": '), _objects("{} and text")
     ([{'a': 1}, {'b': 2}], [{'a': 1}], None)
     """
-    decoder, values, position = json.JSONDecoder(), [], 0
+    decoder, position = json.JSONDecoder(), 0
+    values: list[Any] = []
     while position < len(text):
         if text[position].isspace():
             position += 1
@@ -116,7 +117,9 @@ def parse_tool_calls(text: str, fmt: ReplyFormat) -> tuple[str, tuple[ToolCall, 
     # 1) tagged calls: the format the chat template teaches
     tagged = _TAGGED.findall(text)
     if tagged:
-        calls = [c for body in tagged for v in (_objects(body) or []) if (c := _call(v, names))]
+        calls = [
+            c for b in tagged for v in (_objects(b) or []) if (c := _call(v, names)) is not None
+        ]
         if calls:
             left = _TAGGED.sub("", text).strip()
             return left, tuple(calls if fmt.parallel_tool_calls else calls[:1])
@@ -125,9 +128,9 @@ def parse_tool_calls(text: str, fmt: ReplyFormat) -> tuple[str, tuple[ToolCall, 
     if values and len(values) == 1 and isinstance(values[0], list):
         values = values[0]
     if values:
-        calls = [_call(v, names) for v in values]
-        if all(calls):
-            found = tuple(c for c in calls if c is not None)
+        read = [_call(v, names) for v in values]
+        found = tuple(c for c in read if c is not None)
+        if len(found) == len(read):
             return "", found if fmt.parallel_tool_calls else found[:1]
     return text, ()
 

@@ -76,7 +76,9 @@ def run_one(
     """Solve, grade and store one problem under one config; returns the tokens it generated."""
     sampling = {"max_tokens": max_tokens, "seed": seed, **config.sampling}  # the config wins
     if task.tools:  # a tool-using task: the problem is answered by an agent, step by step
-        return run_agent_one(task, problem, backend, model, config, store, SamplingParams(**sampling))
+        return run_agent_one(
+            task, problem, backend, model, config, store, SamplingParams(**sampling)
+        )
     result = solve(
         problem.question,
         backend=backend,
@@ -105,7 +107,9 @@ def run_one(
         chosen.finish_reason if chosen else "stop",
         task.grade(problem, result.answer),
     )
-    store.add(result_row(task, problem, model, config, result.answer, verdict, result.bill), samples)
+    store.add(
+        result_row(task, problem, model, config, result.answer, verdict, result.bill), samples
+    )
     return result.bill.completion_tokens
 
 

@@ -46,8 +46,8 @@ from thinktime.serve.schemas import (
     ThinktimeAnswer,
     Usage,
 )
-from thinktime.strategies import STRATEGIES, get_strategy
 from thinktime.serve.tools import WireToolCall
+from thinktime.strategies import STRATEGIES, get_strategy
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, ReplyFormat, Result
 from thinktime.types import Message as Turn

@@ -158,7 +158,9 @@ async def progress_stream(job: Job) -> AsyncIterator[str]:
         yield f"data: {json.dumps(error_body(str(exc)))}\n\n"
         return
     message, finish, extension = reply(result, job.plan.budget)
-    calls = [DeltaToolCall.whole(i, call.value()) for i, call in enumerate(message.tool_calls or ())]
+    calls = [
+        DeltaToolCall.whole(i, call.value()) for i, call in enumerate(message.tool_calls or ())
+    ]
     delta = Delta(
         content=message.content,
         reasoning_content=message.reasoning_content,

@@ -27,7 +27,7 @@ from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from thinktime.types import ReplyFormat, ToolCall
+from thinktime.types import ReplyFormat, ToolCall, ToolChoice
 
 MAX_TOOLS = 128  # OpenAI's own limit on tools per request
 
@@ -180,8 +180,11 @@ class ToolRequest(BaseModel):
         response = self.response_format.wire() if self.response_format else None
         if not tools and response is None:
             return None
-        choice, forced = self.tool_choice or "auto", None
-        if isinstance(choice, NamedToolChoice):
-            choice, forced = "required", choice.function.name
+        choice: ToolChoice = "auto"
+        forced = None
+        if isinstance(self.tool_choice, NamedToolChoice):
+            choice, forced = "required", self.tool_choice.function.name
+        elif self.tool_choice is not None:
+            choice = self.tool_choice
         parallel = True if self.parallel_tool_calls is None else self.parallel_tool_calls
         return ReplyFormat(tools, choice, forced, parallel, response)
