@@ -8,7 +8,8 @@ request outside it gets 403 naming the rule. Defaults are safe for a public endp
   when the operator lists them;
 - at most 16 samples per request (choices × the strategy's samples, nested samplers included:
   the ledger refuses a call past it; verifier calls count in the token cap), 16,384 tokens per
-  request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters.
+  request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters;
+- tools and response_format allowed, at most 32 tools per request.
 
 Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-verifier NAME`.
 
