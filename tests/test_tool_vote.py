@@ -3,6 +3,8 @@ adaptive stopping, the bill of every candidate."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from thinktime import solve
@@ -85,3 +87,36 @@ def test_parser_leaves_what_is_not_a_call_alone():
     text, calls = parse_tool_calls(f"[{call('1')}, {call('2')}]", TOOLS)
     assert text == "" and [c.arguments for c in calls] == ['{"expression": "1"}',
                                                            '{"expression": "2"}']  # fmt: skip
+
+
+def test_an_openai_compatible_server_gets_the_tools_and_its_calls_come_back_counted():
+    import httpx2
+
+    from thinktime.backends.openai_compat import OpenAIBackend
+    from thinktime.sampling import SamplingParams
+    from thinktime.types import Request
+
+    seen = []
+
+    def handler(request):
+        seen.append(json.loads(request.content))
+        reply = {"role": "assistant", "content": None, "tool_calls": [{"id": "call_9",
+                 "type": "function", "function": {"name": "calculator",
+                 "arguments": '{"expression": "6*7"}'}}]}  # fmt: skip
+        return httpx2.Response(200, json={
+            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": reply}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
+        })  # fmt: skip
+
+    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    backend = OpenAIBackend("m", base_url="http://test/v1", http_client=client)
+    fmt = ReplyFormat(tools=(FUNCTION,), forced="calculator", parallel_tool_calls=False)
+    request = Request(messages=(Message("user", "6*7?"),), reply_format=fmt)
+    [generation] = backend.generate([request], SamplingParams())
+    body = seen[0]
+    assert body["tools"] == [FUNCTION] and body["parallel_tool_calls"] is False
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "calculator"}}
+    [completion] = generation.completions
+    assert completion.tool_calls == (ToolCall("call_9", "calculator", '{"expression": "6*7"}'),)
+    assert completion.completion_tokens == 12  # the server's count of this one choice
