@@ -150,7 +150,7 @@ class LlamaCppBackend:
                 response = handler(body)
             else:
                 response = streamed(handler, body, cancel or threading.Event(), on_delta)
-        except ValueError as exc:  # e.g. a JSON schema its grammar compiler cannot take
+        except (ValueError, RuntimeError) as exc:  # e.g. a schema its grammar cannot take
             raise BackendError(f"llama.cpp refused the request: {exc}") from None
         if "error" in response:
             error = response["error"]

@@ -39,6 +39,8 @@ def check_schema(schema: dict[str, Any]) -> dict[str, Any]:
     except SchemaError as exc:
         where = "/".join(map(str, exc.path)) or "the schema"
         raise ValueError(f"invalid JSON schema at {where}: {exc.message}") from None
+    except Exception as exc:  # hostile input (an unhashable $schema, …) is a 400, never a 500
+        raise ValueError(f"invalid JSON schema: {type(exc).__name__}") from None
     return schema
 
 
