@@ -3,8 +3,9 @@
 Runs `gsm8k_tools` through the bench (the same path as `thinktime bench`: every step a `solve`
 call, every step stored with its candidates, vote and bill) for two configs on the embedded
 model, then reports per config: accuracy with a 95% bootstrap CI, steps per question,
-completion tokens per question (every sample of every step), and the share of steps where
-the vote took another action than the first sample would have.
+completion tokens per question (every sample of every step), the share of steps where the
+vote took another action than the first sample would have, and the runs that ended with a
+text answer (the rest stopped looping on the calculator, or at the step limit).
 
     python benchmarks/agent_tools.py --data-dir ../shared/data --offset 0 --limit 20 \
         --store runs/agent_tools.db
@@ -65,7 +66,8 @@ def main() -> None:
         hits = [float(r["verdict"] == "correct") for r in rows]
         low, high = bootstrap_ci(hits)
         changed = statistics.fmean(s["changed"] for s in steps) if steps else 0.0
-        finished = sum(1 for r in rows if r["verdict"] != "truncated")
+        # a run finished when its last step answered in text (not a loop, not max steps)
+        finished = sum(1 for r in rows if json.loads(store.steps(r["id"])[-1]["calls"]) == [])
         table.add_row(
             config, str(len(rows)),
             f"{statistics.fmean(hits):.1%} [{low:.0%}, {high:.0%}]",
