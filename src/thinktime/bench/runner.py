@@ -8,7 +8,6 @@ Re-running the same sweep skips what is stored, so an interrupted run resumes.
     >>> from thinktime.backends.fake import FakeBackend
     >>> from thinktime.bench.store import Store
     >>> from thinktime.tasks import Problem, Task
-from thinktime.types import Bill
     >>> task = Task("toy", [Problem("toy/0", "2+2?", "4")])
     >>> store = Store(":memory:")
     >>> run_sweep(task, {"fake": FakeBackend(["\\\\boxed{4}"])}, ["cot"], store)
