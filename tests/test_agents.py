@@ -47,6 +47,13 @@ def test_tools_answer_calls_and_bad_calls_with_a_readable_error():
         definitions(["shell"])
 
 
+def test_the_python_tool_runs_in_the_sandbox():
+    code = ToolCall("1", "python", json.dumps({"code": "print(6 * 7)"}))
+    assert run_call(code, ("python",)) == "42"
+    escape = ToolCall("2", "python", json.dumps({"code": "import socket; socket.socket()"}))
+    assert run_call(escape, ("python",)).startswith("error")
+
+
 def test_an_agent_calls_reads_the_result_and_answers():
     backend = FakeBackend([call("3*12"), call("36-10"), "So he has 26 apples. The answer is 26."])
     run = run_agent("3 baskets of 12, sells 10?", backend)

@@ -37,7 +37,10 @@ def _calculator(arguments: dict[str, Any]) -> str:
 
 
 def _python(arguments: dict[str, Any]) -> str:
-    result = run_python(str(arguments.get("code", "")))
+    try:
+        result = run_python(str(arguments.get("code", "")))
+    except ThinktimeError as exc:  # no sandbox on this machine: the model reads why
+        return f"error: {exc}"
     return result.stdout.strip() if result.ok else f"error: {result.reason}"
 
 
