@@ -76,7 +76,8 @@ OPENAI_TAKES = (
             TAKES_NO.format(
                 "llamacpp",
                 "timeout",
-                "n_parallel, context_per_sequence, n_threads, kv_unified, flash_attention, think_tags",
+                "n_parallel, context_per_sequence, n_threads, kv_unified, flash_attention, "
+                "think_tags",
             ),
         ),
     ],

@@ -1,9 +1,5 @@
 """The official openai client against a live server on loopback running the real embedded model."""
 
-import socket
-import threading
-import time
-
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -11,29 +7,10 @@ EASY = "Tom has 3 apples and buys 2 more apples. How many apples does Tom have n
 
 
 @pytest.fixture(scope="module")
-def live(embedded):
-    import uvicorn
-
-    from thinktime.serve.app import ServerConfig, create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = ServerConfig(model="qwen2.5-coder-0.5b", default_max_tokens=256)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(embedded, config), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+def live(serve_url):
     from openai import OpenAI
 
-    yield OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
-    server.should_exit = True
-    thread.join(timeout=10)
+    return OpenAI(base_url=serve_url, api_key="unused")
 
 
 def test_plain_chat(live):

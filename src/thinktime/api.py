@@ -24,9 +24,9 @@ from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 from thinktime.sampling import SamplingParams, sampling_params
-from thinktime.strategies import Context, StrategySpec, get_strategy
+from thinktime.strategies import STRATEGIES, Context, StrategySpec, get_strategy
 from thinktime.strategies.effort import effort_for
-from thinktime.types import Bill, Message, Result
+from thinktime.types import Bill, Message, ReplyFormat, Result
 from thinktime.verifiers.base import Verifier, make_verifier
 
 
@@ -42,6 +42,8 @@ def solve(
     reasoning_effort: str | None = None,
     verifier: str | Verifier = "judge",
     history: tuple[Message, ...] = (),
+    reply_format: ReplyFormat | None = None,
+    after: tuple[Message, ...] = (),
     cancel: threading.Event | None = None,
     on_call: Callable[[Bill], None] | None = None,
     on_delta: OnDelta | None = None,
@@ -58,9 +60,12 @@ def solve(
     their best answer so far when it runs out). `reasoning_effort` (low | medium | high) picks
     strategy, parameters and budget from the effort table; anything passed explicitly wins.
     The default strategy is `cot`. `history` holds earlier turns of a conversation (and a system
-    prompt). Setting `cancel` stops the work at the next token; `on_call` sees the bill after
-    each call; `on_delta(choice, text)` sees the strategy's own samples as they are generated
-    (on engines that stream: how a single-sample strategy's answer streams through `solve`).
+    prompt). An agent's step: `reply_format` offers tools (or a JSON schema) and `after` holds
+    the turns after the question (the agent's calls and their results); only a strategy that
+    replies with the model's own message (`none`, `tool_vote`) takes them. Setting `cancel`
+    stops the work at the next token; `on_call` sees the bill after each call;
+    `on_delta(choice, text)` sees the strategy's own samples as they are generated (on
+    engines that stream: how a single-sample strategy's answer streams through `solve`).
 
     Notebook shortcut: other keyword arguments are strategy parameters or sampling fields, each
     name resolved to exactly one of them (the strategy's own first), so nothing can collide:
@@ -85,6 +90,12 @@ def solve(
             chosen = {**effort.params, **(chosen if isinstance(chosen, dict) else {})}
         budget = budget if budget is not None else effort.budget
     spec = get_strategy(strategy or "cot")
+    if (reply_format is not None or after) and not spec.replies:
+        replying = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).replies))
+        raise ThinktimeError(
+            f"strategy {spec.name!r} writes its own prompt and answer, so it cannot take tools, "
+            f"a response_format or tool results; use one of: {replying}"
+        )
     typed_params, sampling = resolve_params(spec, chosen, sampling, shortcuts)
     the_budget = _budget(budget)
     the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
@@ -96,7 +107,8 @@ def solve(
     if price is None:
         price = load_prices().get(backend.name, Price())
     ledger = Ledger(backend, price, the_budget, cancel=cancel, on_call=on_call, on_delta=on_delta)
-    outcome = spec.run(question, Context(ledger, sampling, the_verifier, history), typed_params)
+    context = Context(ledger, sampling, the_verifier, history, reply_format, after)
+    outcome = spec.run(question, context, typed_params)
     return Result(
         question=question,
         answer=outcome.answer,

@@ -16,15 +16,64 @@ from typing import Any, Literal
 
 from thinktime.errors import ThinktimeError
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call of a function tool, as OpenAI's `tool_calls[]` names it: `arguments` is the
+    JSON text the model wrote (not parsed: a client parses it, a vote normalises it)."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class Message:
-    """One chat turn, named as in OpenAI's chat API."""
+    """One chat turn, named as in OpenAI's chat API: an assistant turn may hold `tool_calls`
+    (its content then often empty), a `tool` turn answers the call `tool_call_id`."""
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+ToolChoice = Literal["auto", "none", "required"]
+
+
+@dataclass(frozen=True)
+class ReplyFormat:
+    """What shape a reply may take, as OpenAI's chat fields say: calls of `tools` (function
+    definitions in OpenAI's shape) under `tool_choice` (`forced` names the one function it must
+    call), or text constrained by `response_format` (`json_object` / `json_schema`).
+
+        >>> ReplyFormat(tools=({"type": "function", "function": {"name": "add"}},)).names()
+        ('add',)
+    """
+
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: ToolChoice = "auto"
+    forced: str | None = None  # a named tool_choice: this function must be called
+    parallel_tool_calls: bool = True
+    response_format: dict[str, Any] | None = None
+
+    def names(self) -> tuple[str, ...]:
+        """The functions the model may call."""
+        return tuple(str(tool["function"]["name"]) for tool in self.tools)
+
+    def calls_tools(self) -> bool:
+        """Whether the reply may be tool calls (tools given and not switched off)."""
+        return bool(self.tools) and self.tool_choice != "none"
+
+    def constrained(self) -> bool:
+        """Whether the engine must hold the reply to a schema (JSON asked, or a call forced)."""
+        return self.response_format is not None or self.must_call()
+
+    def must_call(self) -> bool:
+        """Whether the reply must be a tool call (`required`, or a named function)."""
+        return self.calls_tools() and (self.tool_choice == "required" or self.forced is not None)
 
 
 @dataclass(frozen=True)
@@ -37,6 +86,7 @@ class Request:
     messages: tuple[Message, ...] = ()
     prompt: str | None = None
     n: int = 1
+    reply_format: ReplyFormat | None = None  # tools / response_format (chat requests only)
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -74,6 +124,7 @@ class Completion:
     # the server's count of this choice's thinking tokens (its usage's
     # completion_tokens_details.reasoning_tokens), where it gave one for this choice alone
     reasoning_tokens: int | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # the functions the model called (text: what else)
 
 
 @dataclass(frozen=True)
@@ -106,6 +157,7 @@ class Sample:
     reasoning_tokens: int
     score: float | None = None
     reasoning: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # the next step of an agent: the calls it makes
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,26 @@ class ThinkingBudget(Protocol):
     """The request field that carries the cap; None where this engine was not told one."""
 
 
+@runtime_checkable
+class ConstrainsOutput(Protocol):
+    """A backend whose engine holds a reply to a JSON schema: `response_format` and a call
+    that must be made (`tool_choice` required or named). llama.cpp does it with its grammar;
+    an OpenAI-compatible server is trusted to do what the API says."""
+
+    constrains_output: bool
+
+
+def needs_constraint(requests: Sequence[Request]) -> bool:
+    """Whether any request asks for a reply held to a schema (see `ConstrainsOutput`).
+
+    >>> from thinktime.types import ReplyFormat
+    >>> fmt = ReplyFormat(response_format={"type": "json_object"})
+    >>> needs_constraint([Request(messages=(Message("user", "hi"),), reply_format=fmt)])
+    True
+    """
+    return any(r.reply_format is not None and r.reply_format.constrained() for r in requests)
+
+
 def caps_thinking(backend: Backend) -> bool:
     """Whether `backend` sends `max_thinking_tokens` to its engine (else it would be dropped).
 

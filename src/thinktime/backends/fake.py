@@ -2,7 +2,10 @@
 
 Hand it a list of texts (given out in order, cycling) or a function of (request, sample index).
 Tokens are whitespace-delimited words, so counts are easy to check by hand; every call is kept
-in `calls` so tests can assert on batching.
+in `calls` so tests can assert on batching. A request that offers tools gets its scripted text
+read for calls as the embedded engine's is (`{"name": …, "arguments": …}` or `<tool_call>`
+blocks), so agent logic is scripted as text. It cannot hold a reply to a schema, so a request
+that needs one (`response_format`, a required call) is refused by the ledger.
 
     >>> backend = FakeBackend(["The answer is \\\\boxed{4}", "\\\\boxed{5}"])
     >>> from thinktime.types import Message, Request
@@ -19,9 +22,11 @@ import itertools
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 from thinktime.backends.base import OnDelta, register_backend
 from thinktime.backends.options import NoOptions
+from thinktime.backends.toolcalls import parse_tool_calls
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
@@ -82,6 +87,13 @@ class FakeBackend:
             logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
         return Completion(text, finish, len(tokens), logprobs, tuple(tokens))
 
+    def _reply(self, request: Request, completion: Completion) -> Completion:
+        """The completion with the tool calls its text makes, where the request offers tools."""
+        if request.reply_format is None:
+            return completion
+        text, calls = parse_tool_calls(completion.text, request.reply_format)
+        return replace(completion, text=text, tool_calls=calls)
+
     def stream(
         self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[str]:
@@ -119,7 +131,8 @@ class FakeBackend:
         for request in requests:
             prompt_length = len(tokenize(render(request)))
             completions = tuple(
-                self._complete(self._text(request, i), params) for i in range(request.n)
+                self._reply(request, self._complete(self._text(request, i), params))
+                for i in range(request.n)
             )
             generations.append(Generation(completions, prompt_length, prompt_length))
         return generations

@@ -36,6 +36,7 @@ from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, register_backe
 from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
+from thinktime.backends.toolcalls import constrained_body, parse_tool_calls
 from thinktime.backends.wire import (
     delta_text,
     generated_text,
@@ -79,6 +80,7 @@ class LlamaCppBackend:
     """llama.cpp in process, with parallel slots shared by all requests (see module docs)."""
 
     seed_stride = DEFAULT_SEED_STRIDE  # chunk k of a call samples with seed + k (DerivesSeeds)
+    constrains_output = True  # response_format and forced calls by its grammar (ConstrainsOutput)
 
     def __init__(
         self,
@@ -150,16 +152,20 @@ class LlamaCppBackend:
         every token, whether to go on: setting `cancel` frees its slots at the next decode
         step; `on_delta` sees each choice's text as it is made.
         """
-        body = request_body(request, params, n, seed)
+        # a call that must be made is held to its schema by the engine's grammar
+        body = constrained_body(request_body(request, params, n, seed), request.reply_format)
         handler = (
             self._server.handle_completions
             if request.prompt is not None
             else self._server.handle_chat_completions
         )
-        if cancel is None and on_delta is None:
-            response = handler(body)
-        else:
-            response = streamed(handler, body, cancel or threading.Event(), on_delta)
+        try:
+            if cancel is None and on_delta is None:
+                response = handler(body)
+            else:
+                response = streamed(handler, body, cancel or threading.Event(), on_delta)
+        except (ValueError, RuntimeError) as exc:  # e.g. a schema its grammar cannot take
+            raise BackendError(f"llama.cpp refused the request: {exc}") from None
         if "error" in response:
             error = response["error"]
             raise BackendError(f"llama.cpp refused the request: {error.get('message', error)}")
@@ -173,6 +179,10 @@ class LlamaCppBackend:
                 completion = replace(completion, completion_tokens=count, tokens=pieces)
             if n == 1:  # usage is this choice's own: keep the engine's thinking count, if any
                 completion = replace(completion, reasoning_tokens=reasoning_usage(usage))
+            fmt = request.reply_format
+            if fmt is not None and not completion.tool_calls:  # calls the engine left as text
+                text, calls = parse_tool_calls(completion.text, fmt)
+                completion = replace(completion, text=text, tool_calls=calls)
             completions.append(completion)
         return usage, completions
 

@@ -4,8 +4,8 @@ xllamacpp's server asks a streamed request's callback after every chunk whether 
 non-streamed request cannot be stopped. So calls that may be cancelled (a client left, the time
 ran out) or whose text is wanted as it comes (`on_delta`) run streamed, and the chunks are put
 back together into the reply the non-streamed call would have given: each choice's text (and
-thinking, where the engine streams it apart as `reasoning_content`), finish_reason and
-logprobs, and the usage of the final chunk.
+thinking, where the engine streams it apart as `reasoning_content`; tool calls, whose name
+and arguments come in pieces), finish_reason and logprobs, and the usage of the final chunk.
 
     >>> def engine(body, callback):  # a stand-in for the engine's handler: two chunks
     ...     callback({"choices": [{"index": 0, "delta": {"content": "4"}}]})
@@ -35,6 +35,7 @@ def streamed(
     thoughts: dict[int, list[str]] = {}
     logprobs: dict[int, list[dict[str, Any]]] = {}
     finish: dict[int, str] = {}
+    calls: dict[int, dict[int, dict[str, str]]] = {}  # choice → call index → id, name, arguments
     reply: dict[str, Any] = {}
 
     def on_chunk(chunk: dict[str, Any]) -> bool:
@@ -49,6 +50,8 @@ def streamed(
             logprobs.setdefault(index, []).extend(
                 (choice.get("logprobs") or {}).get("content") or []
             )
+            for piece_of_call in (choice.get("delta") or {}).get("tool_calls") or ():
+                _add_call_piece(calls.setdefault(index, {}), piece_of_call)
             if choice.get("finish_reason"):
                 finish[index] = choice["finish_reason"]
             if on_delta is not None and piece and "raised" not in reply:
@@ -69,7 +72,9 @@ def streamed(
     asked = bool(body.get("logprobs"))
     choices = [
         {
-            "message": _message("".join(texts.get(i, [])), "".join(thoughts.get(i, []))),
+            "message": _message(
+                "".join(texts.get(i, [])), "".join(thoughts.get(i, [])), calls.get(i, {})
+            ),
             "finish_reason": finish.get(i, "cancelled"),
             "logprobs": {"content": logprobs.get(i)} if asked and logprobs.get(i) else None,
         }
@@ -78,6 +83,25 @@ def streamed(
     return {"choices": choices, "usage": reply.get("usage") or {}}
 
 
-def _message(content: str, thinking: str) -> dict[str, str]:
-    """A reassembled chat message, with the thinking the engine streamed apart (if any)."""
-    return {"content": content, "reasoning_content": thinking} if thinking else {"content": content}
+def _add_call_piece(calls: dict[int, dict[str, str]], piece: dict[str, Any]) -> None:
+    """Add one streamed piece of a tool call (its id and name come first, then arguments)."""
+    call = calls.setdefault(int(piece.get("index", 0)), {"id": "", "name": "", "arguments": ""})
+    function = piece.get("function") or {}
+    call["id"] = call["id"] or str(piece.get("id") or "")
+    call["name"] += str(function.get("name") or "")
+    call["arguments"] += str(function.get("arguments") or "")
+
+
+def _message(content: str, thinking: str, calls: dict[int, dict[str, str]]) -> dict[str, Any]:
+    """A reassembled chat message, with the thinking the engine streamed apart and the tool
+    calls it parsed (if any)."""
+    message: dict[str, Any] = {"content": content}
+    if thinking:
+        message["reasoning_content"] = thinking
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function",
+             "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for _, c in sorted(calls.items())
+        ]  # fmt: skip
+    return message

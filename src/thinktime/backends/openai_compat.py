@@ -15,6 +15,9 @@ kept as the choice's thinking count where its usage is that choice's own (a one-
 an n-choice call's usage is not split between its choices (servers differ on whether it is one
 choice's or the sum), so there each choice's thinking is counted from its own logprobs.
 
+Tools and `response_format` pass through as OpenAI's fields; the server's `tool_calls` come
+back as `Completion.tool_calls`, counted in the choice's tokens like any text.
+
 A thinking budget (`SamplingParams.max_thinking_tokens`) is sent where the server takes one,
 named by the `thinking_budget_field` option: vLLM started with a reasoning config takes
 `thinking_token_budget`, SGLang `chat_template_kwargs.thinking_budget`.
@@ -70,6 +73,8 @@ class OpenAIOptions(BackendOptions):
 
 class OpenAIBackend:
     """Talks to `base_url` with the official client; see the module docstring."""
+
+    constrains_output = True  # tools and response_format pass through (ConstrainsOutput)
 
     def __init__(
         self,

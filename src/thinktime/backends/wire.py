@@ -29,8 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 from thinktime.backends.thinking import THINK, ThinkTags, message_thinking
+from thinktime.backends.toolcalls import calls_text, read_wire_calls, wire_calls, wire_fields
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Request, TokenLogprob
+from thinktime.types import Completion, Message, Request, TokenLogprob
 
 
 def request_body(
@@ -62,8 +63,28 @@ def request_body(
     if request.prompt is not None:
         body["prompt"] = request.prompt
     else:
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        body["messages"] = [wire_message(m) for m in request.messages]
+        body.update(wire_fields(request.reply_format))  # tools, tool_choice, response_format
     return body
+
+
+def wire_message(message: Message) -> dict[str, Any]:
+    """One turn in OpenAI's shape: an assistant's calls (content null when it said nothing
+    else), a tool result with the id of the call it answers.
+
+    >>> from thinktime.types import ToolCall
+    >>> wire_message(Message("assistant", "", (ToolCall("c1", "f", "{}"),)))["content"] is None
+    True
+    >>> wire_message(Message("tool", "6", tool_call_id="c1"))
+    {'role': 'tool', 'content': '6', 'tool_call_id': 'c1'}
+    """
+    turn: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        turn["tool_calls"] = wire_calls(message.tool_calls)
+        turn["content"] = message.content or None
+    if message.tool_call_id is not None:
+        turn["tool_call_id"] = message.tool_call_id
+    return turn
 
 
 def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
@@ -107,7 +128,8 @@ def parse_choice(choice: dict[str, Any], tags: ThinkTags | None = THINK) -> Comp
     count = len(logprobs) if logprobs is not None else -1
     pieces = tuple(t.token for t in logprobs) if logprobs is not None else None
     finish = choice.get("finish_reason") or "stop"
-    return Completion(text, finish, count, logprobs, pieces, reasoning)
+    calls = read_wire_calls((choice.get("message") or {}).get("tool_calls"))
+    return Completion(text, finish, count, logprobs, pieces, reasoning, tool_calls=calls)
 
 
 def generated_text(choice: dict[str, Any]) -> str:
@@ -122,7 +144,8 @@ def generated_text(choice: dict[str, Any]) -> str:
         return str(choice.get("text") or "")
     message = choice["message"]
     thinking = message.get("reasoning") or message.get("reasoning_content") or ""
-    return str(thinking) + str(message.get("content") or "")
+    calls = calls_text(read_wire_calls(message.get("tool_calls")))  # parsed by the engine
+    return str(thinking) + str(message.get("content") or "") + calls
 
 
 def delta_text(choice: dict[str, Any]) -> str:

@@ -39,8 +39,8 @@ from typing import Any
 
 from thinktime.backends.base import Backend, load_backend
 from thinktime.bench.configs import Config, parse_config
-from thinktime.bench.runner import Progress, concurrency, solve_and_grade
-from thinktime.bench.store import SampleRow, Store
+from thinktime.bench.runner import Graded, Progress, concurrency, solve_and_grade
+from thinktime.bench.store import Store
 from thinktime.errors import ThinktimeError
 from thinktime.tasks import Task
 
@@ -73,7 +73,7 @@ class SweepWorker:
 
         >>> from thinktime.tasks import Problem, Task
         >>> worker = SweepWorker(Task("toy", [Problem("toy/0", "2+2?", "4")]), 64, 0)
-        >>> row, samples = worker.run(Item("fake", "cot", "toy/0"))
+        >>> row, samples, steps = worker.run(Item("fake", "cot", "toy/0"))
         >>> row["question_id"], len(samples)
         ('toy/0', 1)
     """
@@ -101,7 +101,7 @@ class SweepWorker:
             self.built[model] = make(model)
         return self.built[model]
 
-    def run(self, item: Item) -> tuple[dict[str, Any], list[SampleRow]]:
+    def run(self, item: Item) -> Graded:
         config = self.configs.get(item.config) or parse_config(item.config)
         self.configs[item.config] = config
         problem = self.problems[item.question_id]
@@ -217,7 +217,7 @@ def run_ray_sweep(
             worker, item = pending.pop(ready[0])
             load[worker] -= 1
             try:
-                row, samples = ray.get(ready[0])
+                row, samples, steps = ray.get(ready[0])
             except ray.exceptions.RayActorError:
                 queue.appendleft(item)  # retried on another worker, stored only once
                 stats.retried += 1
@@ -234,7 +234,7 @@ def run_ray_sweep(
                     f"{item.model} · {item.config} · {item.question_id} failed on a worker: "
                     f"{exc.cause if exc.cause is not None else exc}"
                 ) from None
-            store.add(row, samples)
+            store.add(row, samples, steps)
             added += 1
             stats.stored += 1
             counts = totals[label(item.model, item.config)]

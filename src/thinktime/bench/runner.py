@@ -18,20 +18,27 @@ Re-running the same sweep skips what is stored, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+from thinktime.agents.loop import run_agent
 from thinktime.api import solve
 from thinktime.backends.base import Backend
 from thinktime.bench.configs import Config, parse_config
 from thinktime.bench.grading import diagnose
-from thinktime.bench.store import SampleRow, Store
+from thinktime.bench.store import SampleRow, StepRow, Store
+from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams
+from thinktime.strategies import get_strategy
 from thinktime.tasks import Problem, Task
+from thinktime.types import Bill
 
 Progress = Callable[[str, int, int, int], None]  # (label, done, total, tokens generated)
+# one graded answer, ready for `Store.add`: the result's row, its samples, an agent's steps
+Graded = tuple[dict[str, Any], list[SampleRow], list[StepRow]]
 # the bill's fields that become columns of a stored result
 BILL_COLUMNS = (
     "prompt_tokens",
@@ -65,10 +72,13 @@ def solve_and_grade(
     config: Config,
     max_tokens: int,
     seed: int | None,
-) -> tuple[dict[str, Any], list[SampleRow]]:
-    """Solve and grade one problem under one config: the result's row and its samples' rows,
-    ready for `Store.add` (a Ray worker returns them to the driver, which alone writes)."""
+) -> Graded:
+    """Solve and grade one problem under one config: the result's row, its samples' rows and
+    (for an agent) its steps' rows, ready for `Store.add` (a Ray worker returns them to the
+    driver, which alone writes)."""
     sampling = {"max_tokens": max_tokens, "seed": seed, **config.sampling}  # the config wins
+    if task.tools:  # a tool-using task: the problem is answered by an agent, step by step
+        return run_agent_one(task, problem, backend, model, config, SamplingParams(**sampling))
     result = solve(
         problem.question,
         backend=backend,
@@ -97,8 +107,25 @@ def solve_and_grade(
         chosen.finish_reason if chosen else "stop",
         task.grade(problem, result.answer),
     )
-    bill = asdict(result.bill)
-    row = {
+    return (
+        result_row(task, problem, model, config, result.answer, verdict, result.bill),
+        samples,
+        [],
+    )
+
+
+def result_row(
+    task: Task,
+    problem: Problem,
+    model: str,
+    config: Config,
+    answer: str | None,
+    verdict: str,
+    bill: Bill,
+) -> dict[str, Any]:
+    """The stored row of one graded answer."""
+    spent = asdict(bill)
+    return {
         "task": task.name,
         "question_id": problem.id,
         "model": model,
@@ -106,11 +133,10 @@ def solve_and_grade(
         "strategy": config.strategy,
         "params": config.assignments,
         "gold": problem.gold,
-        "answer": result.answer,
+        "answer": answer,
         "verdict": verdict,
-        **{column: bill[column] for column in BILL_COLUMNS},
+        **{column: spent[column] for column in BILL_COLUMNS},
     }
-    return row, samples
 
 
 def run_one(
@@ -124,9 +150,36 @@ def run_one(
     seed: int | None,
 ) -> int:
     """Solve, grade and store one problem under one config; returns the tokens it generated."""
-    row, samples = solve_and_grade(task, problem, backend, model, config, max_tokens, seed)
-    store.add(row, samples)
+    row, samples, steps = solve_and_grade(task, problem, backend, model, config, max_tokens, seed)
+    store.add(row, samples, steps)
     return int(row["completion_tokens"])
+
+
+def run_agent_one(
+    task: Task,
+    problem: Problem,
+    backend: Backend,
+    model: str,
+    config: Config,
+    sampling: SamplingParams,
+) -> Graded:
+    """Run one problem as a tool-using agent and grade its final answer: its row, no samples,
+    and every step (its candidate actions, vote, calls, results and bill)."""
+    run = run_agent(problem.question, backend, tools=task.tools, strategy=config.strategy,
+                    params=config.params, sampling=sampling,
+                    first_tool_choice=task.first_tool_choice)  # fmt: skip
+    last = run.steps[-1] if run.steps else None
+    finish = "stop" if run.finished else "length"  # no final answer within the steps allowed
+    verdict = diagnose(last.text if last else "", run.answer, finish,
+                       task.grade(problem, run.answer))  # fmt: skip
+    steps = [
+        StepRow(json.dumps(step.actions), json.dumps(step.votes), step.action, step.changed,
+                json.dumps([asdict(call) for call in step.calls]), json.dumps(step.outputs),
+                step.text, step.bill.prompt_tokens, step.bill.completion_tokens,
+                step.bill.samples)
+        for step in run.steps
+    ]  # fmt: skip
+    return result_row(task, problem, model, config, run.answer, verdict, run.bill), [], steps
 
 
 def run_sweep(
@@ -141,6 +194,12 @@ def run_sweep(
 ) -> int:
     """Run what is missing; returns how many results were added."""
     parsed = [parse_config(config) for config in configs]  # all checked before any compute
+    for config in parsed if task.tools else ():
+        if not get_strategy(config.strategy).replies:
+            raise ThinktimeError(
+                f"task {task.name} is answered by a tool-using agent, and strategy "
+                f"{config.strategy!r} cannot take tools; use none or tool_vote"
+            )
     added = 0
     for model, backend in backends.items():
         for config in parsed:

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,16 @@ MIGRATIONS: list[str] = [
     """,
     # 2: engine-side seconds, to measure orchestration overhead
     "ALTER TABLE results ADD COLUMN engine_seconds REAL;",
+    # 3: an agent's steps (tool-using tasks): each step's candidate actions, vote, calls and bill
+    """
+    CREATE TABLE steps (
+        result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL, actions TEXT NOT NULL, votes TEXT NOT NULL, action TEXT,
+        changed INTEGER NOT NULL, calls TEXT NOT NULL, outputs TEXT NOT NULL, text TEXT,
+        prompt_tokens INTEGER, completion_tokens INTEGER, samples INTEGER,
+        PRIMARY KEY (result_id, idx)
+    );
+    """,
 ]
 
 
@@ -62,6 +72,22 @@ class SampleRow:
     finish_reason: str
     completion_tokens: int
     score: float | None = None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step of an agent's run: JSON text for the lists and the vote table."""
+
+    actions: str
+    votes: str
+    action: str | None
+    changed: bool
+    calls: str
+    outputs: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    samples: int
 
 
 class Store:
@@ -163,8 +189,11 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    def add(self, result: dict[str, Any], samples: Iterable[SampleRow]) -> None:
-        """Store one result and its samples atomically; one another writer stored first stays."""
+    def add(
+        self, result: dict[str, Any], samples: Iterable[SampleRow], steps: Iterable[StepRow] = ()
+    ) -> None:
+        """Store one result, its samples and (an agent's) steps atomically; one another writer
+        stored first stays."""
         columns = list(result)
         values = [json.dumps(v) if isinstance(v, dict) else v for v in result.values()]
         with self._lock:
@@ -184,6 +213,12 @@ class Store:
                     for i, s in enumerate(samples)
                 ] if cursor.rowcount else []  # fmt: skip
                 self._db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                steps_rows = [
+                    (cursor.lastrowid, i, *astuple(step)) for i, step in enumerate(steps)
+                ] if cursor.rowcount else []  # fmt: skip
+                self._db.executemany(
+                    f"INSERT INTO steps VALUES ({', '.join('?' * 12)})", steps_rows
+                )
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -195,6 +230,11 @@ class Store:
     def results(self, task: str | None = None) -> list[dict[str, Any]]:
         query = "SELECT * FROM results" + (" WHERE task=?" if task else "") + " ORDER BY id"
         return [dict(r) for r in self._db.execute(query, (task,) if task else ())]
+
+    def steps(self, result_id: int) -> list[dict[str, Any]]:
+        """An agent's steps of one result, in order (none for a result that is not an agent's)."""
+        rows = self._db.execute("SELECT * FROM steps WHERE result_id=? ORDER BY idx", (result_id,))
+        return [dict(r) for r in rows]
 
     def samples(self, result_id: int) -> list[dict[str, Any]]:
         rows = self._db.execute(

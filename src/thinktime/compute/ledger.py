@@ -33,9 +33,11 @@ from thinktime.answers.extract import reasoning_tokens
 from thinktime.backends.base import (
     Backend,
     Cancellable,
+    ConstrainsOutput,
     DeltaStreaming,
     OnDelta,
     caps_thinking,
+    needs_constraint,
     seed_stride,
 )
 from thinktime.compute.budget import Budget, SampleCapError
@@ -100,6 +102,12 @@ class Ledger:
                 f"backend {backend.name!r} cannot cap thinking (max_thinking_tokens): give "
                 "the openai backend thinking_budget_field for a server that takes one, or "
                 "use strategy budget_forcing"
+            )
+        if needs_constraint(requests) and not isinstance(backend, ConstrainsOutput):
+            raise ThinktimeError(  # never ignore a schema: the reply would not be held to it
+                f"backend {backend.name!r} cannot hold a reply to a JSON schema "
+                "(response_format, or tool_choice required / a named function); "
+                "use the llamacpp or openai backend"
             )
         if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))

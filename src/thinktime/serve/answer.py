@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -41,21 +41,20 @@ from thinktime.serve.schemas import (
     ChatCompletion,
     ChatRequest,
     Choice,
+    FinishReason,
     Message,
     ThinktimeAnswer,
     Usage,
 )
+from thinktime.serve.tools import WireToolCall
 from thinktime.strategies import STRATEGIES, get_strategy
 from thinktime.strategies.effort import effort_for
-from thinktime.types import Bill, Result
+from thinktime.types import Bill, ReplyFormat, Result
 from thinktime.types import Message as Turn
 
 # `solve`'s own arguments: a client's `thinktime.params` cannot set them (the server does)
 RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question", "budget",
             "history", "cancel", "price", "on_call", "reasoning_effort", "strategy")  # fmt: skip
-
-
-FinishReason = Literal["stop", "length"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,8 @@ class Plan:
     question: str
     history: tuple[Turn, ...]
     effort: str | None = None  # the reasoning_effort the strategy came from
+    reply_format: ReplyFormat | None = None  # tools / response_format, as the engine is told
+    after: tuple[Turn, ...] = ()  # an agent's turns after the question: its calls, their results
 
     def choice(self, index: int) -> Plan:
         """The plan of choice `index`: a seeded request's choices get seeds far apart, so n
@@ -105,9 +106,17 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
     if body.thinktime and body.thinktime.budget:
         budget.update(body.thinktime.budget)
     the_budget = _choice_budget(body, budget, config)
-    question, history = split_conversation(body)
+    question, history, after = split_conversation(body)
+    fmt = body.reply_format()
+    if (fmt is not None or after) and not get_strategy(strategy).replies:
+        replying = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).replies))
+        raise BadRequest(
+            f"strategy {strategy!r} writes its own prompt and answer, so it cannot take tools, "
+            f"response_format or tool results; use one of: {replying}",
+            "thinktime.strategy",
+        )
     return Plan(strategy, params, _sampling(body, the_budget, config), the_budget, question,
-                history, effort)  # fmt: skip
+                history, effort, fmt, after)  # fmt: skip
 
 
 def _client_params(body: ChatRequest) -> dict[str, Any]:
@@ -196,12 +205,20 @@ def _sampling(body: ChatRequest, budget: Budget, config: ServerConfig) -> Sampli
         raise BadRequest(str(exc)) from None
 
 
-def split_conversation(body: ChatRequest) -> tuple[str, tuple[Turn, ...]]:
-    """(the last user message, every turn before it — system prompts as system turns)."""
+def split_conversation(body: ChatRequest) -> tuple[str, tuple[Turn, ...], tuple[Turn, ...]]:
+    """(the last user message, every turn before it — system prompts as system turns —, the
+    turns after it: an agent's calls and their results)."""
     turns = tuple(
-        Turn("system" if m.role == "developer" else m.role, m.text()) for m in body.messages
+        Turn(
+            "system" if m.role == "developer" else m.role,
+            m.text(),
+            tuple(call.value() for call in m.tool_calls or ()),
+            m.tool_call_id,
+        )
+        for m in body.messages
     )
-    return turns[-1].content, turns[:-1]
+    last = max(i for i, turn in enumerate(turns) if turn.role == "user")
+    return turns[last].content, turns[:last], turns[last + 1 :]
 
 
 CHOICE_SEED_STRIDE = 1_000_003  # past any seed a ledger derives for one choice's calls
@@ -226,6 +243,8 @@ def run_choice(
         budget=plan.budget,
         verifier=verifier,
         history=plan.history,
+        reply_format=plan.reply_format,
+        after=plan.after,
         cancel=cancel,
         on_call=on_call,
         on_delta=on_delta,
@@ -246,9 +265,17 @@ def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, Thinkt
     cut = any(sample.finish_reason in ("length", "cancelled") for sample in shown)
     limited = result.budget_limited or (cut and budget.exceeded(result.bill))
     # a reasoning model's thinking (its `<think>` or `reasoning` field) comes before the text
-    thinking = result.samples[result.chosen].reasoning if result.chosen is not None else None
+    chosen = result.samples[result.chosen] if result.chosen is not None else None
+    thinking = chosen.reasoning if chosen is not None else None
     worked = "\n\n".join(part for part in (thinking, result.reasoning) if part)
-    if result.answer is not None:
+    calls = chosen.tool_calls if chosen is not None else ()
+    if calls or get_strategy(result.strategy).replies:  # the model's own message: text or calls
+        message = Message(
+            content=result.reasoning or (None if calls else ""),
+            reasoning_content=thinking or None,
+            tool_calls=[WireToolCall.of(call) for call in calls] or None,
+        )
+    elif result.answer is not None:
         message = Message(content=result.answer, reasoning_content=worked or None)
     else:
         message = Message(content=result.reasoning, reasoning_content=thinking or None)
@@ -259,7 +286,8 @@ def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, Thinkt
         budget_limited=limited,
         bill=result.bill.to_dict(),
     )
-    return message, "length" if cut or limited else "stop", extension
+    finish: FinishReason = "length" if cut or limited else "tool_calls" if calls else "stop"
+    return message, finish, extension
 
 
 def completion(cid: str, model: str, results: Sequence[Result], budget: Budget) -> ChatCompletion:

@@ -49,7 +49,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
-from thinktime.backends.base import Backend, EngineMetrics
+from thinktime.backends.base import Backend, ConstrainsOutput, EngineMetrics
 from thinktime.compute.budget import SampleCapError
 from thinktime.errors import ThinktimeError
 from thinktime.serve.answer import Plan, completion, plan_request, run_choice
@@ -182,6 +182,14 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 sum(len(m.text()) for m in body.messages),
                 body.completion_cap() or 0,
             )
+            config.policy.check_tools(len(body.tools or ()), body.response_format is not None)
+            fmt = plan.reply_format
+            if fmt is not None and fmt.constrained() and not isinstance(backend, ConstrainsOutput):
+                raise BadRequest(  # refused, never ignored
+                    f"backend {backend.name!r} cannot hold a reply to a JSON schema "
+                    "(response_format, or tool_choice required / a named function)",
+                    "response_format" if fmt.response_format is not None else "tool_choice",
+                )
         except ValidationError as exc:
             refused = refusal(data, exc.errors())
             return _error(400, str(refused), refused.param)

@@ -8,7 +8,8 @@ request outside it gets 403 naming the rule. Defaults are safe for a public endp
   when the operator lists them;
 - at most 16 samples per request (choices × the strategy's samples, nested samplers included:
   the ledger refuses a call past it; verifier calls count in the token cap), 16,384 tokens per
-  request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters.
+  request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters;
+- tools and response_format allowed, at most 32 tools per request.
 
 Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-verifier NAME`.
 
@@ -59,6 +60,8 @@ class ServerPolicy(BaseModel):
     )
     max_seconds: float = Field(300.0, gt=0, description="Wall seconds per request.")
     max_prompt_chars: int = Field(32000, ge=1, description="Characters over all messages.")
+    tools: bool = Field(True, description="Clients may offer tools and ask for response_format.")
+    max_tools: int = Field(32, ge=0, description="Tools one request may offer.")
 
     @classmethod
     def load(cls, path: Path, **overrides: Any) -> ServerPolicy:
@@ -79,6 +82,26 @@ class ServerPolicy(BaseModel):
             first = exc.errors()[0]
             where = ".".join(map(str, first["loc"]))
             raise ThinktimeError(f"{source}: {where}: {first['msg']}") from None
+
+    def check_tools(self, tools: int, structured: bool) -> None:
+        """Raise `PolicyViolation` when a request's `tools` (how many) or `response_format`
+        (`structured`) is more than the operator allows.
+
+        >>> ServerPolicy(max_tools=2).check_tools(3, False)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        thinktime.serve.policy.PolicyViolation: the request offers 3 tools, over ...
+        """
+        if (tools or structured) and not self.tools:
+            raise PolicyViolation(
+                "tools and response_format are not allowed on this server (policy.tools)",
+                "tools" if tools else "response_format",
+            )
+        if tools > self.max_tools:
+            raise PolicyViolation(
+                f"the request offers {tools} tools, over this server's limit of "
+                f"{self.max_tools} (policy.max_tools)",
+                "tools",
+            )
 
     def check(
         self, strategy: str, params: Mapping[str, Any], choices: int, prompt: int, tokens: int = 0

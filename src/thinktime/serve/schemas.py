@@ -5,8 +5,11 @@ What each wire field becomes:
   generate in all (every sample, reasoning and verifier call) → `Budget.max_completion_tokens`;
   one sample is capped at the smaller of it and the server's default;
 - `temperature`, `top_p`, `stop`, `seed` → `SamplingParams`; `n`: independent choices;
-- fields thinktime does not implement (`UNSUPPORTED`: penalties, logprobs, tools,
-  response_format, audio, …) are 400 "FIELD is not supported by this server" unless left at
+- `tools`, `tool_choice`, `parallel_tool_calls`, `response_format` and an agent's turns
+  (assistant `tool_calls`, `tool` messages): see `tools.py`; the reply's `message.tool_calls`
+  with `finish_reason: "tool_calls"`;
+- fields thinktime does not implement (`UNSUPPORTED`: penalties, logprobs, the deprecated
+  `functions`, audio, …) are 400 "FIELD is not supported by this server" unless left at
   their default, so nothing a client asks for is silently dropped;
 - harmless bookkeeping (`user`, `metadata`, `store`, `service_tier`) is accepted and unused;
   `stream_options.include_usage` ends a stream with a usage chunk.
@@ -26,8 +29,9 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from thinktime.serve.tools import MAX_TOOLS, DeltaToolCall, ToolRequest, WireToolCall
 from thinktime.types import Bill
 
 # OpenAI (and vLLM) fields thinktime does not implement → the values that mean "not used"
@@ -42,12 +46,8 @@ UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "top_k": (0, -1),
     "min_p": (0,),
     "best_of": (1,),
-    "response_format": ({"type": "text"},),
-    "tools": ([],),
-    "tool_choice": ("none", "auto"),  # with no tools, both mean: answer in text
-    "functions": ([],),
+    "functions": ([],),  # deprecated by OpenAI for `tools`, which are supported
     "function_call": ("none", "auto"),
-    "parallel_tool_calls": (True, False),  # with no tools there is nothing to run in parallel
     "modalities": (["text"],),
     "audio": (),
     "prediction": (),
@@ -61,13 +61,31 @@ def _unsupported(default: str = "absent") -> Any:
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[dict[str, Any]]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: Annotated[list[WireToolCall], Field(max_length=MAX_TOOLS)] | None = Field(
+        None, description="An assistant's calls (its content may then be null)."
+    )
+    tool_call_id: str | None = Field(None, max_length=256, description="The call a tool answers.")
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(
+                f"a {self.role} message needs content (only an assistant's with tool_calls "
+                "may be null)"
+            )
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
 
     def text(self) -> str:
         """The message's text (text parts of a multi-part content list joined)."""
-        if isinstance(self.content, str):
-            return self.content
+        if self.content is None or isinstance(self.content, str):
+            return self.content or ""
         return "".join(
             str(part.get("text", "")) for part in self.content if part.get("type") == "text"
         )
@@ -90,7 +108,7 @@ class StreamOptions(BaseModel):
     )
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(ToolRequest):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(..., min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=256)
@@ -128,23 +146,30 @@ class ChatRequest(BaseModel):
     top_k: int | None = _unsupported("0 or -1")
     min_p: float | None = _unsupported("0")
     best_of: int | None = _unsupported("1")
-    response_format: dict[str, Any] | None = _unsupported('{"type": "text"}')
-    tools: list[dict[str, Any]] | None = _unsupported("[]")
-    tool_choice: str | dict[str, Any] | None = _unsupported('"none" or "auto"')
     functions: list[dict[str, Any]] | None = _unsupported("[]")
     function_call: str | dict[str, Any] | None = _unsupported('"none" or "auto"')
-    parallel_tool_calls: bool | None = _unsupported("true or false (there are no tools)")
     modalities: list[str] | None = _unsupported('["text"]')
     audio: dict[str, Any] | None = _unsupported()
     prediction: dict[str, Any] | None = _unsupported()
 
     @field_validator("messages")
     @classmethod
-    def _ends_with_user(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
-        if messages[-1].role != "user":
-            raise ValueError("the last message must be from the user")
-        if not messages[-1].text().strip():
+    def _a_question(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """A conversation ends with the user's question, or with the results of the calls
+        made after it; every tool result answers a call made before it."""
+        if messages[-1].role not in ("user", "tool"):
+            raise ValueError("the last message must be from the user (or a tool's result)")
+        users = [m for m in messages if m.role == "user"]
+        if not users or not users[-1].text().strip():
             raise ValueError("the last user message is empty; send the question in it")
+        called: set[str] = set()
+        for message in messages:
+            called.update(call.id for call in message.tool_calls or ())
+            if message.role == "tool" and message.tool_call_id not in called:
+                raise ValueError(
+                    f"tool message answers tool_call_id {message.tool_call_id!r}, which no "
+                    "earlier assistant message called"
+                )
         return messages
 
     def unsupported(self) -> str | None:
@@ -232,12 +257,16 @@ class Message(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
     reasoning_content: str | None = Field(None, description="The chosen sample's reasoning.")
+    tool_calls: list[WireToolCall] | None = _omitted_when_none("The functions the model calls.")
+
+
+FinishReason = Literal["stop", "length", "tool_calls"]
 
 
 class Choice(BaseModel):
     index: int
     message: Message
-    finish_reason: Literal["stop", "length"]
+    finish_reason: FinishReason
 
 
 class ChatCompletion(BaseModel):
@@ -256,12 +285,13 @@ class Delta(BaseModel):
     role: Literal["assistant"] | None = _omitted_when_none("Set on the first chunk only.")
     content: str | None = _omitted_when_none("The next piece of the reply.")
     reasoning_content: str | None = _omitted_when_none("The chosen sample's reasoning.")
+    tool_calls: list[DeltaToolCall] | None = _omitted_when_none("Calls, or pieces of them.")
 
 
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta = Field(default_factory=Delta)
-    finish_reason: Literal["stop", "length"] | None = None
+    finish_reason: FinishReason | None = None
 
 
 class ChatCompletionChunk(BaseModel):

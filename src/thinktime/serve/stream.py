@@ -6,7 +6,10 @@ Two kinds, chosen by what the strategy can know early:
   as the engine makes it, then a chunk with the finish_reason and the extracted answer;
 - **progress** — every other strategy cannot know its answer before the vote: it runs through
   `solve` while a chunk every half second reports the samples and tokens so far (content
-  empty), then one chunk carries the answer.
+  empty), then one chunk carries the answer. A request offering tools streams this way too,
+  whatever its strategy: a call is known to be one only once it is whole, so the answer's
+  chunk carries each call whole (`delta.tool_calls[i]` with its id, name and arguments) and
+  `finish_reason: "tool_calls"`, which OpenAI's clients assemble as they do pieces.
 Every stream starts with the assistant's role and ends with `data: [DONE]`.
 
 Usage (`stream_options.include_usage`): just before `[DONE]` comes a chunk with no choices and
@@ -41,6 +44,7 @@ from thinktime.serve.schemas import (
     Usage,
     error_body,
 )
+from thinktime.serve.tools import DeltaToolCall
 from thinktime.types import Bill, Result
 
 STREAMED = ("none", "cot", "direct")  # single-sample strategies whose tokens can stream
@@ -86,8 +90,9 @@ class Job:
 async def events(job: Job) -> AsyncIterator[str]:
     """Every server-sent event of the stream, `[DONE]` last."""
     yield job.chunks.delta(Delta(role="assistant", content=""))
-    backend = job.backend
-    if job.plan.strategy in STREAMED and isinstance(backend, DeltaStreaming):
+    backend, fmt = job.backend, job.plan.reply_format
+    calls = fmt is not None and fmt.calls_tools()
+    if job.plan.strategy in STREAMED and isinstance(backend, DeltaStreaming) and not calls:
         pieces = token_stream(job)
     else:
         pieces = progress_stream(job)
@@ -155,7 +160,14 @@ async def progress_stream(job: Job) -> AsyncIterator[str]:
         yield f"data: {json.dumps(error_body(str(exc)))}\n\n"
         return
     message, finish, extension = reply(result, job.plan.budget)
-    delta = Delta(content=message.content, reasoning_content=message.reasoning_content)
+    calls = [
+        DeltaToolCall.whole(i, call.value()) for i, call in enumerate(message.tool_calls or ())
+    ]
+    delta = Delta(
+        content=message.content,
+        reasoning_content=message.reasoning_content,
+        tool_calls=calls or None,
+    )
     yield job.chunks.delta(delta, finish, extension)
     usage = Usage.billed([result.bill])
     job.count(usage)

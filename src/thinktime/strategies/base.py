@@ -31,7 +31,7 @@ from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
 from thinktime.registry import Registry
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Message, Request, Sample
+from thinktime.types import Completion, Message, ReplyFormat, Request, Sample
 from thinktime.verifiers.base import Verifier
 
 DRAW_WORKERS = 16  # runs of a composed sampler `Context.draw` keeps going at once
@@ -45,10 +45,20 @@ class Context:
     params: SamplingParams
     verifier: Verifier | None = None
     history: tuple[Message, ...] = ()  # earlier turns (and the caller's system prompt)
+    # an agent's conversation: what its policy samples may be (tools, a JSON schema), and the
+    # turns after the question (its tool calls and their results); only strategies that
+    # reply with the model's message as it is (`StrategySpec.replies`) are given them
+    reply_format: ReplyFormat | None = None
+    after: tuple[Message, ...] = ()
 
     def messages(self, question: str) -> tuple[Message, ...]:
         """The chain-of-thought prompt for `question`, after the conversation so far."""
         return cot_messages(question, self.history)
+
+    def conversation(self, question: str) -> tuple[Message, ...]:
+        """The conversation exactly as the caller sent it: earlier turns, the question, then
+        the agent's turns after it."""
+        return (*self.history, Message("user", question), *self.after)
 
     def exhausted(self) -> bool:
         """True when the budget is spent: stop and return the best answer so far."""
@@ -67,7 +77,8 @@ class Context:
 
         `answered` False: the texts are plain replies (plain chat): no answer is extracted, and
         only the thinking counts as reasoning tokens."""
-        requests = [Request(messages=messages, n=n) for messages in prompts]
+        fmt = self.reply_format if role == "policy" else None  # a verifier answers in text
+        requests = [Request(messages=messages, n=n, reply_format=fmt) for messages in prompts]
         generations = self.ledger.generate(
             requests, params or self.params, role=role, answered=answered
         )
@@ -136,6 +147,7 @@ def as_sample(completion: Completion, answered: bool = True) -> Sample:
         completion_tokens=completion.completion_tokens,
         reasoning_tokens=reasoning_tokens(completion, answered),
         reasoning=completion.reasoning,
+        tool_calls=completion.tool_calls,
     )
 
 
@@ -198,6 +210,9 @@ class StrategySpec:
     # the most samples one question holds in the engine at once (its widest batched draw),
     # from the typed params: the bench fills the engine's slots by it
     samples: Samples = one_sample
+    # the answer is the model's message as it is (text or tool calls): the strategy runs the
+    # caller's conversation unchanged, so it may be given tools and a response_format
+    replies: bool = False
 
     def parse_params(self, values: dict[str, Any]) -> BaseModel:
         """Validate strategy parameters; bad ones become a one-line error naming the field."""
@@ -220,7 +235,7 @@ STRATEGIES: Registry[StrategySpec] = Registry(
         name: f"thinktime.strategies.{name}"
         for name in (
             "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
-            "budget_forcing", "verify_revise", "beam_search", "dvts", "route",
+            "budget_forcing", "verify_revise", "beam_search", "dvts", "route", "tool_vote",
         )
     } | {"none": "thinktime.strategies.passthrough"},  # `none`: the plain model, in one call
 )  # fmt: skip
@@ -233,13 +248,15 @@ def register_strategy(
     params_type: type[BaseModel],
     default_temperature: float = 0.7,
     samples: Samples = one_sample,
+    replies: bool = False,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
-    declares how many samples one question holds at once, from the typed params."""
+    declares how many samples one question holds at once, from the typed params; `replies`
+    that it answers with the model's own message, so it can take tools (an agent's step)."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
-            name, description, reference, params_type, run, default_temperature, samples
+            name, description, reference, params_type, run, default_temperature, samples, replies
         )
         return run
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from thinktime.strategies.base import Context, Outcome, register_strategy
-from thinktime.types import Message
 
 
 class PassthroughParams(BaseModel):
@@ -33,9 +32,11 @@ class PassthroughParams(BaseModel):
     "The plain model: the conversation sent unchanged, no prompt added, no answer extracted.",
     "— (the baseline: the chat model as served)",
     PassthroughParams,
+    replies=True,
 )
 def passthrough(question: str, ctx: Context, params: PassthroughParams) -> Outcome:
     # the caller's turns and question exactly as sent, with the caller's sampling; the text is
     # the reply: no answer is extracted from it, and only its thinking is billed as reasoning
-    [[sample]] = ctx.sample([(*ctx.history, Message("user", question))], answered=False)
+    # (an agent's tool calls and results after the question included, its tools offered)
+    [[sample]] = ctx.sample([ctx.conversation(question)], answered=False)
     return Outcome(answer=None, samples=(sample,), chosen=0)

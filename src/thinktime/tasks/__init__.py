@@ -1,10 +1,11 @@
 """Tasks: question sets with gold answers and graders, one module per source.
 
 `load_task(spec)` builds one from a spec string:
-`gsm8k`, `math500`, `reasoning_gym:chain_sum`, `jsonl:/path/file.jsonl`.
+`gsm8k`, `gsm8k_tools` (answered as an agent with a calculator), `math500`,
+`reasoning_gym:chain_sum`, `jsonl:/path/file.jsonl`.
 
     >>> sorted(TASKS)
-    ['gsm8k', 'jsonl', 'math500', 'reasoning_gym']
+    ['gsm8k', 'gsm8k_tools', 'jsonl', 'math500', 'reasoning_gym']
 """
 
 from __future__ import annotations

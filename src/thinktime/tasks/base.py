@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from thinktime.registry import Registry
 from thinktime.verifiers.gold import GoldVerifier, Grader
@@ -44,6 +44,8 @@ class Task:
     name: str
     problems: list[Problem]
     grader: Callable[[Problem], Grader] = gold_grader
+    tools: tuple[str, ...] = ()  # answered as a tool-using agent with these tools (bench)
+    first_tool_choice: Literal["auto", "required"] = "auto"  # the agent's first step must call?
 
     def grade(self, problem: Problem, answer: str | None) -> float:
         """`answer` (extracted) graded by the task's grader: 1.0 = correct, partial credit below."""
@@ -69,7 +71,10 @@ def select(
 # built-in task sources: name → the module whose `load` registers it (imported on first use)
 TASKS: Registry[Callable[..., Task]] = Registry(
     "task",
-    {name: f"thinktime.tasks.{name}" for name in ("gsm8k", "math500", "reasoning_gym", "jsonl")},
+    {
+        name: f"thinktime.tasks.{name}"
+        for name in ("gsm8k", "gsm8k_tools", "math500", "reasoning_gym", "jsonl")
+    },
 )
 
 
