@@ -65,11 +65,7 @@ class LlamaCppOptions(BackendOptions):
     n_parallel: int = Field(8, ge=1, le=512, description="Sequence slots decoded together.")
     context_per_sequence: int = Field(4096, ge=16, description="KV-cache tokens per slot.")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (default: every core).")
-    kv_unified: bool = Field(
-        False,
-        description="One KV cache for all slots (every token then attends over all slots' cells: "
-        "slower as a sweep goes on); default: a cache per slot.",
-    )
+    kv_unified: bool = Field(False, description="One KV cache for all slots (slower; see below).")
     flash_attention: bool = Field(True, description="llama.cpp's flash attention (faster on CPU).")
     think_tags: ThinkTags | None = Field(
         THINK, description="What the model writes around its thinking in content (None: off)."
@@ -102,12 +98,10 @@ class LlamaCppBackend:
         self.n_parallel = n_parallel
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
-        # a KV cache per slot, each holding a full sequence. One unified cache makes each
-        # token attend over the cells of every slot (masked): its cost grows with slots × the
-        # cells the sweep has touched. Measured with 16 cot questions at once, 256 tokens each
-        # (benchmarks/engines.py): per-slot caches + flash attention decode 1.69x the tokens/s
-        # of the unified cache, 1.66x one question alone. A request's n samples still share
-        # one prefill (copied per slot).
+        # a KV cache per slot. With one unified cache each token attends over every slot's
+        # cells (masked). 16 cot questions at once (benchmarks/engines.py): per-slot caches +
+        # flash attention decode 1.69x the unified cache's tokens/s, 1.66x one question alone.
+        # A request's n samples still share one prefill (copied per slot).
         params.n_parallel = n_parallel
         params.kv_unified = kv_unified
         params.flash_attn_type = 1 if flash_attention else 0

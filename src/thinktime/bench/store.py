@@ -53,6 +53,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (result_id, idx)
     );
     """,
+    # 4: each sample's answer beside its result id, so a run's agreement (samples whose answer
+    # is the chosen one) is counted from the index alone, not by reading every sample's text
+    "CREATE INDEX samples_answers ON samples (result_id, answer);",
 ]
 
 
