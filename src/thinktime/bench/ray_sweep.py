@@ -39,7 +39,7 @@ from typing import Any
 
 from thinktime.backends.base import Backend, load_backend
 from thinktime.bench.configs import Config, parse_config
-from thinktime.bench.runner import Graded, Progress, concurrency, solve_and_grade
+from thinktime.bench.runner import Graded, Progress, concurrency, label, solve_and_grade
 from thinktime.bench.store import Store
 from thinktime.errors import ThinktimeError
 from thinktime.tasks import Task
@@ -246,8 +246,3 @@ def run_ray_sweep(
         for actor in actors.values():
             ray.kill(actor)
     return added
-
-
-def label(model: str, config: str) -> str:
-    """The progress bar's name for a (model, config), as `run_sweep` names it."""
-    return f"{model} · {config}"

@@ -182,6 +182,11 @@ def run_agent_one(
     return result_row(task, problem, model, config, run.answer, verdict, run.bill), [], steps
 
 
+def label(model: str, config: str) -> str:
+    """The progress bar's name for a (model, config) sweep, one process or many."""
+    return f"{model} · {config}"
+
+
 def run_sweep(
     task: Task,
     backends: Mapping[str, Backend],
@@ -205,11 +210,11 @@ def run_sweep(
         for config in parsed:
             done = store.done(task.name, model, config.text)
             todo = [p for p in task.problems if p.id not in done]
-            label = f"{model} · {config.text}"
+            name = label(model, config.text)
             finished = len(task.problems) - len(todo)
             tokens = 0
             if progress:
-                progress(label, finished, len(task.problems), tokens)
+                progress(name, finished, len(task.problems), tokens)
 
             def work(
                 problem: Problem,
@@ -225,5 +230,5 @@ def run_sweep(
                     added += 1
                     tokens += spent
                     if progress:
-                        progress(label, finished, len(task.problems), tokens)
+                        progress(name, finished, len(task.problems), tokens)
     return added
