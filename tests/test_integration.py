@@ -62,7 +62,7 @@ def test_openai_backend_against_the_engines_own_endpoint(embedded):
 
 
 def test_tokenizer_pieces_are_text_even_for_partial_characters(embedded):
-    from thinktime.backends.llamacpp import _piece_text
+    from thinktime.backends.wire import piece_text as _piece_text
 
     assert _piece_text([0xE6, 0x97]) == "" and _piece_text("ab") == "ab"
     pieces = embedded.tokenize("日本語の数学 🍎 apples")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from thinktime.errors import ThinktimeError
 
 Role = Literal["system", "user", "assistant", "tool"]
+CUT = "cut"  # the finish_reason of a sample stopped early by its strategy (a confidence rule)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,9 @@ class Sample:
     score: float | None = None
     reasoning: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()  # the next step of an agent: the calls it makes
+    # how sure the model was of it (`answers.confidence.TraceConfidence`), when the engine gave
+    # top-k logprobs (a strategy asked for them); typed loosely here, below the answers layer
+    confidence: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ class Bill:
     dollars: float = 0.0
     calls: int = 0
     samples: int = 0
+    samples_cut: int = 0  # samples stopped early (DeepConf's online rule): their tokens count
 
     @property
     def total_tokens(self) -> int:

@@ -32,7 +32,7 @@ from thinktime.backends.options import BackendOptions, NoOptions, parse_options
 from thinktime.models.card import ModelCard
 from thinktime.registry import Registry
 from thinktime.sampling import SamplingParams
-from thinktime.types import Generation, Message, Request
+from thinktime.types import Generation, Message, Request, TokenLogprob
 
 
 @runtime_checkable
@@ -77,6 +77,28 @@ class DeltaStreaming(Protocol):
         on_delta: OnDelta,
     ) -> list[Generation]:
         """`generate` (stopping at the next token once `cancel` is set), calling `on_delta`."""
+        ...
+
+
+Watch = Callable[[int, TokenLogprob], bool]
+"""Told (sample index in its request, the token just made with its top-k logprobs); True stops
+that sample there while the request's other samples go on."""
+
+
+@runtime_checkable
+class StopsSequences(Protocol):
+    """A backend that can stop one sample of a request at any token, freeing its slot for the
+    next queued sample, while the others go on (DeepConf's online early stop). A stopped
+    sample's finish_reason is `types.CUT`; the tokens it made are counted."""
+
+    def generate_watched(
+        self,
+        request: Request,
+        params: SamplingParams,
+        watch: Watch,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """`request`'s n samples with top-k logprobs, each shown token by token to `watch`."""
         ...
 
 

@@ -24,12 +24,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
-from thinktime.backends.base import OnDelta, register_backend
+from thinktime.backends.base import OnDelta, Watch, register_backend
 from thinktime.backends.options import NoOptions
 from thinktime.backends.toolcalls import parse_tool_calls
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
+from thinktime.types import CUT, Completion, Generation, Message, Request, TokenLogprob
 
 Script = Sequence[str] | Callable[[Request, int], str]
 _TOKEN = re.compile(r"\s*\S+|\s+")
@@ -57,8 +57,12 @@ class FakeBackend:
         script: Script = ("\\boxed{42}",),
         name: str = "fake",
         card: ModelCard | None = FAKE_CARD,
+        confidence: Callable[[str], float] | None = None,
     ) -> None:
         self.name = name
+        # a token's scripted confidence C (its top-k logprobs are all −C): scripts traces that
+        # a confidence rule keeps or cuts; default 0.1 for every token
+        self.confidence = confidence or (lambda token: 0.1)
         self.card = card
         self._script = script
         self._counter = itertools.count()
@@ -84,8 +88,41 @@ class FakeBackend:
             text = "".join(tokens)
         logprobs = None
         if params.logprobs or params.top_logprobs:
-            logprobs = tuple(TokenLogprob(token, -0.1) for token in tokens)
+            logprobs = tuple(self._logprob(token, params.top_logprobs) for token in tokens)
         return Completion(text, finish, len(tokens), logprobs, tuple(tokens))
+
+    def _logprob(self, token: str, k: int) -> TokenLogprob:
+        """The token at logprob −0.05, and k − 1 alternatives low enough that the top-k mean
+        is −C: a high C is a peaked distribution (self-certainty high), a low C a flat one."""
+        confidence = self.confidence(token)
+        if k <= 1:
+            return TokenLogprob(token, -confidence, ((token, -confidence),) * k)
+        rest = (0.05 - k * confidence) / (k - 1)
+        return TokenLogprob(token, -0.05, ((token, -0.05), *((f"~{token}", rest),) * (k - 1)))
+
+    def generate_watched(
+        self,
+        request: Request,
+        params: SamplingParams,
+        watch: Watch,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """`generate`, each sample shown to `watch` token by token and cut where it says:
+        the cut sample keeps (and counts) only the tokens made up to there."""
+        [generation] = self.generate([request], params)
+        completions = []
+        for index, completion in enumerate(generation.completions):
+            for position, token in enumerate(completion.logprobs or ()):
+                if watch(index, token):
+                    kept = (completion.logprobs or ())[: position + 1]
+                    pieces = tuple(t.token for t in kept)
+                    completion = replace(
+                        completion, text="".join(pieces), finish_reason=CUT,
+                        completion_tokens=len(kept), logprobs=kept, tokens=pieces,
+                    )  # fmt: skip
+                    break
+            completions.append(completion)
+        return replace(generation, completions=tuple(completions))
 
     def _reply(self, request: Request, completion: Completion) -> Completion:
         """The completion with the tool calls its text makes, where the request offers tools."""

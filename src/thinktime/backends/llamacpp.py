@@ -21,26 +21,26 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import threading
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, register_backend
-from thinktime.backends.llamacpp_stream import streamed
+from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, Watch, register_backend
+from thinktime.backends.llamacpp_stream import stream_one, streamed
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
 from thinktime.backends.toolcalls import constrained_body, parse_tool_calls
 from thinktime.backends.wire import (
-    delta_text,
     generated_text,
     parse_choice,
+    piece_text,
     prompt_usage,
     request_body,
 )
@@ -48,15 +48,11 @@ from thinktime.errors import BackendError, ModelError
 from thinktime.models.card import ModelCard, read_card
 from thinktime.models.resolve import resolve_model
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Message, Request
+from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
 
 
-def _piece_text(piece: str | list[int]) -> str:
-    """A token's text; llama.cpp gives the raw bytes of a token that is not valid UTF-8 alone
-    (part of a multi-byte character) as a list of ints — keep what decodes."""
-    if isinstance(piece, str):
-        return piece
-    return bytes(piece).decode("utf-8", errors="ignore")
+def _numbered(watch: Watch, k: int, _: int, token: TokenLogprob) -> bool:
+    return watch(k, token)  # a one-sample call numbers its only choice 0: it is sample k
 
 
 class LlamaCppOptions(BackendOptions):
@@ -139,6 +135,7 @@ class LlamaCppBackend:
         seed: int | None,
         cancel: threading.Event | None = None,
         on_delta: OnDelta | None = None,
+        watch: Watch | None = None,
     ) -> tuple[dict, list[Completion]]:
         """One engine request; returns its usage and each choice, counted on its own.
 
@@ -148,16 +145,12 @@ class LlamaCppBackend:
         """
         # a call that must be made is held to its schema by the engine's grammar
         body = constrained_body(request_body(request, params, n, seed), request.reply_format)
-        handler = (
-            self._server.handle_completions
-            if request.prompt is not None
-            else self._server.handle_chat_completions
-        )
+        handler = self._handler(request)
         try:
-            if cancel is None and on_delta is None:
+            if cancel is None and on_delta is None and watch is None:
                 response = handler(body)
             else:
-                response = streamed(handler, body, cancel or threading.Event(), on_delta)
+                response = streamed(handler, body, cancel or threading.Event(), on_delta, watch)
         except (ValueError, RuntimeError) as exc:  # e.g. a schema its grammar cannot take
             raise BackendError(f"llama.cpp refused the request: {exc}") from None
         if "error" in response:
@@ -241,7 +234,7 @@ class LlamaCppBackend:
         if not text:
             return ()
         tokens = self._post("tokenize", {"content": text, "with_pieces": True})["tokens"]
-        return tuple(_piece_text(t["piece"]) for t in tokens)
+        return tuple(piece_text(t["piece"]) for t in tokens)
 
     def chat_prompt(self, messages: Sequence[Message]) -> str:
         """The model's chat template applied to `messages`, ending where the assistant speaks."""
@@ -252,35 +245,40 @@ class LlamaCppBackend:
         self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[str]:
         """Yield one sample's text as the engine generates it; setting `cancel` stops it."""
-        chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
         body = request_body(request, params, 1, params.seed)
-        body.pop("n")
-        body["stream"] = True
+        return stream_one(self._handler(request), self._pool, body, cancel)
 
-        def on_chunk(chunk: dict[str, Any]) -> bool:
-            chunks.put(chunk)
-            return bool(cancel is not None and cancel.is_set())  # True asks the engine to stop
+    def _handler(self, request: Request) -> Any:
+        """The engine's entry point for a raw-text or a chat request."""
+        if request.prompt is not None:
+            return self._server.handle_completions
+        return self._server.handle_chat_completions
 
-        def run() -> None:
-            try:
-                if cancel is not None and cancel.is_set():
-                    return  # cancelled while queued for a worker: start nothing
-                handler = (
-                    self._server.handle_completions
-                    if request.prompt is not None
-                    else self._server.handle_chat_completions
-                )
-                handler(body, on_chunk)
-            finally:
-                chunks.put(None)
-
-        self._pool.submit(run)
-        while (chunk := chunks.get()) is not None:
-            if "error" in chunk:
-                raise BackendError(f"llama.cpp refused the request: {chunk['error']}")
-            for choice in chunk.get("choices", []):
-                if delta := delta_text(choice):
-                    yield delta
+    def generate_watched(
+        self,
+        request: Request,
+        params: SamplingParams,
+        watch: Watch,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """n one-sample calls, each streamed to `watch`: stopping one ends only its call, and
+        its slot takes the next queued sample (`StopsSequences`). Sample k has seed + k."""
+        one = replace(request, n=1)
+        calls = [
+            self._pool.submit(
+                self._call, one, params, 1, None if params.seed is None else params.seed + k,
+                cancel, None, partial(_numbered, watch, k),
+            )
+            for k in range(request.n)
+        ]  # fmt: skip
+        results = [call.result() for call in calls]
+        usages = [prompt_usage(usage) for usage, _ in results]
+        return Generation(
+            tuple(c for _, choices in results for c in choices),
+            max((length for length, _ in usages), default=0),
+            sum(length for length, _ in usages),
+            sum(cached for _, cached in usages),
+        )
 
     def engine_stats(self) -> dict[str, float]:
         """llama.cpp's own counters (Prometheus names without the `llamacpp:` prefix)."""

@@ -19,17 +19,27 @@ and arguments come in pieces), finish_reason and logprobs, and the usage of the 
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from typing import Any
 
-from thinktime.backends.base import OnDelta
-from thinktime.backends.wire import delta_reasoning, delta_text
+from thinktime.backends.base import OnDelta, Watch
+from thinktime.backends.wire import delta_reasoning, delta_text, token_logprob
+from thinktime.errors import BackendError
+from thinktime.types import CUT
 
 
 def streamed(
-    handler: Any, body: dict[str, Any], cancel: threading.Event, on_delta: OnDelta | None = None
+    handler: Any,
+    body: dict[str, Any],
+    cancel: threading.Event,
+    on_delta: OnDelta | None = None,
+    watch: Watch | None = None,
 ) -> dict[str, Any]:
-    """Run `body` streamed, stopping when `cancel` is set; reassemble the non-streamed reply."""
+    """Run `body` streamed, stopping when `cancel` is set (or `watch` says so of a token: that
+    choice then finishes as `CUT`); reassemble the non-streamed reply."""
     body = {**body, "stream": True, "stream_options": {"include_usage": True}}
     texts: dict[int, list[str]] = {}
     thoughts: dict[int, list[str]] = {}
@@ -47,19 +57,21 @@ def streamed(
             piece = delta_text(choice)
             texts.setdefault(index, []).append(piece)
             thoughts.setdefault(index, []).append(delta_reasoning(choice))
-            logprobs.setdefault(index, []).extend(
-                (choice.get("logprobs") or {}).get("content") or []
-            )
+            items = (choice.get("logprobs") or {}).get("content") or []
+            logprobs.setdefault(index, []).extend(items)
+            if watch is not None and any(watch(index, token_logprob(item)) for item in items):
+                finish[index] = CUT
+                reply["cut"] = True
             for piece_of_call in (choice.get("delta") or {}).get("tool_calls") or ():
                 _add_call_piece(calls.setdefault(index, {}), piece_of_call)
-            if choice.get("finish_reason"):
+            if choice.get("finish_reason") and finish.get(index) != CUT:
                 finish[index] = choice["finish_reason"]
             if on_delta is not None and piece and "raised" not in reply:
                 try:
                     on_delta(index, piece)
                 except Exception as exc:  # the listener failed: stop, re-raise after the call
                     reply["raised"] = exc
-        return cancel.is_set() or "raised" in reply  # True asks the engine to stop
+        return cancel.is_set() or "raised" in reply or "cut" in reply  # True: stop the call
 
     if not cancel.is_set():  # cancelled while queued for a worker: start nothing
         result = handler(body, on_chunk)
@@ -105,3 +117,32 @@ def _message(content: str, thinking: str, calls: dict[int, dict[str, str]]) -> d
             for _, c in sorted(calls.items())
         ]  # fmt: skip
     return message
+
+
+def stream_one(
+    handler: Any, pool: Executor, body: dict[str, Any], cancel: threading.Event | None
+) -> Iterator[str]:
+    """One sample's text as the engine makes it: `handler` runs on a `pool` worker and hands
+    each chunk over a queue; setting `cancel` stops the engine at its next token."""
+    chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    body = {key: value for key, value in body.items() if key != "n"}
+    body["stream"] = True
+
+    def on_chunk(chunk: dict[str, Any]) -> bool:
+        chunks.put(chunk)
+        return bool(cancel is not None and cancel.is_set())  # True asks the engine to stop
+
+    def run() -> None:
+        try:
+            if cancel is None or not cancel.is_set():  # cancelled while queued: start nothing
+                handler(body, on_chunk)
+        finally:
+            chunks.put(None)
+
+    pool.submit(run)
+    while (chunk := chunks.get()) is not None:
+        if "error" in chunk:
+            raise BackendError(f"llama.cpp refused the request: {chunk['error']}")
+        for choice in chunk.get("choices", []):
+            if delta := delta_text(choice):
+                yield delta

@@ -87,23 +87,30 @@ def wire_message(message: Message) -> dict[str, Any]:
     return turn
 
 
+def token_logprob(item: dict[str, Any]) -> TokenLogprob:
+    """One entry of a choice's `logprobs.content`: the token, its logprob, its alternatives.
+
+    >>> token_logprob({"token": "4", "logprob": -0.1, "top_logprobs": [{"token": "4",
+    ...                "logprob": -0.1}, {"token": "5", "logprob": -2.5}]}).top[1]
+    ('5', -2.5)
+    """
+    return TokenLogprob(
+        token=item.get("token", ""),
+        logprob=float(item.get("logprob", 0.0)),
+        top=tuple(
+            (alt.get("token", ""), float(alt.get("logprob", 0.0)))
+            for alt in item.get("top_logprobs") or ()
+        ),
+    )
+
+
 def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
     """A choice's tokens with their logprobs: the chat shape (`content`), else the legacy
     `/v1/completions` shape (`tokens`, counted without logprobs), else None."""
     logprobs = choice.get("logprobs") or {}
     content = logprobs.get("content")
     if content is not None:
-        return tuple(
-            TokenLogprob(
-                token=item.get("token", ""),
-                logprob=float(item.get("logprob", 0.0)),
-                top=tuple(
-                    (alt.get("token", ""), float(alt.get("logprob", 0.0)))
-                    for alt in item.get("top_logprobs") or ()
-                ),
-            )
-            for item in content
-        )
+        return tuple(token_logprob(item) for item in content)
     legacy = logprobs.get("tokens")
     if legacy is not None:
         return tuple(TokenLogprob(token=str(t), logprob=0.0) for t in legacy)
@@ -179,3 +186,11 @@ def prompt_usage(usage: dict[str, Any] | None) -> tuple[int, int]:
     usage = usage or {}
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
     return int(usage.get("prompt_tokens") or 0), int(cached or 0)
+
+
+def piece_text(piece: str | list[int]) -> str:
+    """A token's text; llama.cpp gives the raw bytes of a token that is not valid UTF-8 alone
+    (part of a multi-byte character) as a list of ints — keep what decodes."""
+    if isinstance(piece, str):
+        return piece
+    return bytes(piece).decode("utf-8", errors="ignore")

@@ -21,9 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from thinktime.answers.confidence import TraceConfidence, summarize, unpack
 from thinktime.answers.voting import vote
+from thinktime.backends.base import Watch
+from thinktime.errors import ThinktimeError
 from thinktime.strategies.adaptive_consistency import AdaptiveParams, settled
-from thinktime.types import Sample
+from thinktime.strategies.deepconf import DeepConfParams, run_offline, run_online, weighted_vote
+from thinktime.types import CUT, Sample, TokenLogprob
 
 
 @dataclass(frozen=True)
@@ -34,14 +38,23 @@ class Pool:
     answers: tuple[str | None, ...]
     correct: tuple[bool, ...]
     tokens: tuple[int, ...]
+    # each sample's token confidences and self-certainty, where the pool was drawn with top-k
+    # logprobs (store migration 5); empty otherwise
+    confidences: tuple[TraceConfidence, ...] = ()
 
     @classmethod
-    def of(cls, samples: Sequence[tuple[str | None, bool, int]], question_id: str = "") -> Pool:
+    def of(
+        cls,
+        samples: Sequence[tuple[str | None, bool, int]],
+        question_id: str = "",
+        confidences: Sequence[TraceConfidence] = (),
+    ) -> Pool:
         return cls(
             question_id,
             tuple(s[0] for s in samples),
             tuple(s[1] for s in samples),
             tuple(s[2] for s in samples),
+            tuple(confidences),
         )
 
     def __len__(self) -> int:
@@ -55,6 +68,11 @@ def load_pools(store: Any, model: str, config: str, task: str | None = None) -> 
         if row["model"] != model or row["config"] != config:
             continue
         samples = store.samples(row["id"])
+        confidences = [
+            summarize(unpack(s["token_confidences"]), s["self_certainty"] or 0.0)
+            for s in samples
+            if s.get("token_confidences") is not None
+        ]
         pools.append(
             Pool.of(
                 [
@@ -62,6 +80,7 @@ def load_pools(store: Any, model: str, config: str, task: str | None = None) -> 
                     for s in samples
                 ],
                 row["question_id"],
+                confidences if len(confidences) == len(samples) else (),
             )
         )
     return sorted(pools, key=lambda p: _natural(p.question_id))
@@ -98,3 +117,49 @@ def replay_adaptive(pool: Pool, params: AdaptiveParams) -> tuple[bool, int, int]
             break
     hit, tokens = prefix_vote(pool, used)
     return hit, tokens, used
+
+
+def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int, int]:
+    """(correct, tokens spent, traces drawn, traces cut) of `deepconf` on this pool: the
+    strategy's own loop (`run_online`) drawing the pool's samples in order. A trace the online
+    rule would stop is charged the tokens up to its cut (`first_cut` on its stored token
+    confidences); offline spends the first n whole."""
+    if len(pool.confidences) != len(pool):
+        raise ThinktimeError(
+            f"pool {pool.question_id} has no token confidences; draw it with top_logprobs=20"
+        )
+    drawn = 0
+
+    def draw(k: int, watch: Watch | None) -> list[Sample]:
+        nonlocal drawn
+        samples = []
+        for j, i in enumerate(range(drawn, min(drawn + k, len(pool)))):
+            c = pool.confidences[i]
+            cut = None if watch is None else _cut(c, watch, j)
+            samples.append(
+                Sample("", pool.answers[i], "stop" if cut is None else CUT,
+                       pool.tokens[i] if cut is None else cut, 0, confidence=c)
+            )  # fmt: skip
+        drawn += len(samples)
+        return samples
+
+    if params.mode == "offline":
+        samples = run_offline(draw(params.n, None), params)
+    else:
+        samples, _ = run_online(draw, params.model_copy(update={"n": min(params.n, len(pool))}))
+    winner, _, _ = weighted_vote(samples, params)
+    hit = next(
+        (pool.correct[i] for i, s in enumerate(samples)
+         if s.finish_reason != CUT and s.answer == winner and winner is not None),
+        False,
+    )  # fmt: skip
+    tokens = sum(s.completion_tokens for s in samples)
+    return hit, tokens, len(samples), sum(s.finish_reason == CUT for s in samples)
+
+
+def _cut(confidence: TraceConfidence, watch: Watch, index: int) -> int | None:
+    """Where `watch` stops a stored trace, sample `index` of its call (tokens spent), or None."""
+    for i, value in enumerate(confidence.per_token):
+        if watch(index, TokenLogprob("", -value, (("", -value),))):
+            return i + 1
+    return None

@@ -98,6 +98,7 @@ def solve_and_grade(
                 sample.finish_reason,
                 sample.completion_tokens,
                 sample.score,
+                sample.confidence,
             )
         )
     chosen = result.samples[result.chosen] if result.chosen is not None else None

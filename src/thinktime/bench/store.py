@@ -21,6 +21,7 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
+from thinktime.answers.confidence import TraceConfidence, pack
 from thinktime.errors import ThinktimeError
 
 MIGRATIONS: list[str] = [
@@ -56,7 +57,22 @@ MIGRATIONS: list[str] = [
     # 4: each sample's answer beside its result id, so a run's agreement (samples whose answer
     # is the chosen one) is counted from the index alone, not by reading every sample's text
     "CREATE INDEX samples_answers ON samples (result_id, answer);",
+    # 5: how sure the model was of each sample (DeepConf / self-certainty summaries), and each
+    # token's confidence as float32 bytes, so a pool can be replayed under any window or rule
+    """
+    ALTER TABLE samples ADD COLUMN conf_mean REAL;
+    ALTER TABLE samples ADD COLUMN conf_lowest_group REAL;
+    ALTER TABLE samples ADD COLUMN conf_bottom10 REAL;
+    ALTER TABLE samples ADD COLUMN conf_tail REAL;
+    ALTER TABLE samples ADD COLUMN self_certainty REAL;
+    ALTER TABLE samples ADD COLUMN token_confidences BLOB;
+    """,
 ]
+SAMPLE_COLUMNS = (
+    "result_id", "idx", "text", "answer", "verdict", "finish_reason", "completion_tokens", "score",
+    "conf_mean", "conf_lowest_group", "conf_bottom10", "conf_tail", "self_certainty",
+    "token_confidences",
+)  # fmt: skip
 
 
 BUSY_SECONDS = 30.0  # a second writer waits this long for the lock before it gives up
@@ -75,6 +91,18 @@ class SampleRow:
     finish_reason: str
     completion_tokens: int
     score: float | None = None
+    confidence: TraceConfidence | None = None  # when the engine gave top-k logprobs
+
+    def values(self) -> tuple[Any, ...]:
+        """Its columns after (result_id, idx), in `SAMPLE_COLUMNS` order."""
+        c = self.confidence
+        confidences = (
+            (c.mean, c.lowest_group, c.bottom10, c.tail, c.self_certainty, pack(c.per_token))
+            if c is not None
+            else (None,) * 6
+        )
+        return (self.text, self.answer, self.verdict, self.finish_reason,
+                self.completion_tokens, self.score, *confidences)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -211,11 +239,13 @@ class Store:
                     values,
                 )
                 rows = [
-                    (cursor.lastrowid, i, s.text, s.answer, s.verdict, s.finish_reason,
-                     s.completion_tokens, s.score)
-                    for i, s in enumerate(samples)
+                    (cursor.lastrowid, i, *s.values()) for i, s in enumerate(samples)
                 ] if cursor.rowcount else []  # fmt: skip
-                self._db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._db.executemany(
+                    f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))})",
+                    rows,
+                )
                 steps_rows = [
                     (cursor.lastrowid, i, *astuple(step)) for i, step in enumerate(steps)
                 ] if cursor.rowcount else []  # fmt: skip

@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from thinktime.answers.extract import reasoning_tokens
@@ -36,6 +37,8 @@ from thinktime.backends.base import (
     ConstrainsOutput,
     DeltaStreaming,
     OnDelta,
+    StopsSequences,
+    Watch,
     caps_thinking,
     needs_constraint,
     seed_stride,
@@ -46,7 +49,7 @@ from thinktime.compute.prices import Price
 from thinktime.errors import ThinktimeError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Bill, Generation, Request
+from thinktime.types import CUT, Bill, Generation, Request
 
 Role = Literal["policy", "verifier"]
 
@@ -77,7 +80,7 @@ class Ledger:
         self._started = time.perf_counter()
         self._counts = {
             "prompt": 0, "completion": 0, "reasoning": 0, "verifier": 0,
-            "cached": 0, "calls": 0, "samples": 0,
+            "cached": 0, "calls": 0, "samples": 0, "cut": 0,
         }  # fmt: skip
         self._flops: int | None = 0
         self._engine_seconds = 0.0
@@ -91,11 +94,15 @@ class Ledger:
         role: Role = "policy",
         backend: Backend | None = None,
         answered: bool = True,
+        watch: Watch | None = None,
     ) -> list[Generation]:
         """Run `requests` as one batched call (on `backend`, default the ledger's) and record it.
 
         `answered` False: the texts are plain replies with no final answer (plain chat), so only
-        a reasoning model's thinking is billed as reasoning, not the whole reply."""
+        a reasoning model's thinking is billed as reasoning, not the whole reply. `watch` sees
+        every sample's tokens and may stop one (`StopsSequences`); an engine that cannot stop a
+        single sample generates it whole and it is cut afterwards — same decision, no saving,
+        every token billed."""
         backend = backend or self.backend
         if params.max_thinking_tokens is not None and not caps_thinking(backend):
             raise ThinktimeError(  # never drop a cap silently: the model would think on
@@ -122,7 +129,13 @@ class Ledger:
         if params.seed is not None and index:
             params = params.with_(seed=params.seed + seed_stride(backend) * index)
         started = time.perf_counter()
-        if self.on_delta is not None and role == "policy" and isinstance(backend, DeltaStreaming):
+        if watch is not None and isinstance(backend, StopsSequences):
+            generations = [
+                backend.generate_watched(r, params, watch, self.cancel) for r in requests
+            ]
+        elif watch is not None:
+            generations = [cut_after(g, watch) for g in backend.generate(requests, params)]
+        elif self.on_delta is not None and role == "policy" and isinstance(backend, DeltaStreaming):
             generations = backend.generate_streamed(requests, params, self.cancel, self.on_delta)
         elif self.cancel is not None and isinstance(backend, Cancellable):
             generations = backend.generate_until(requests, params, self.cancel)
@@ -204,6 +217,7 @@ class Ledger:
             counts["verifier"] += generation.prompt_tokens + completion
         else:
             counts["samples"] += len(generation.completions)
+            counts["cut"] += sum(c.finish_reason == CUT for c in generation.completions)
             counts["reasoning"] += sum(
                 reasoning_tokens(c, answered) for c in generation.completions
             )
@@ -234,4 +248,16 @@ class Ledger:
                 dollars=self.price.dollars(c["prompt"], c["completion"], seconds),
                 calls=c["calls"],
                 samples=c["samples"],
+                samples_cut=c["cut"],
             )
+
+
+def cut_after(generation: Generation, watch: Watch) -> Generation:
+    """Apply `watch` to samples already made whole: a sample it would have stopped is marked
+    `CUT` (it no longer votes), but keeps its text and its full token count (all were spent)."""
+    completions = []
+    for index, completion in enumerate(generation.completions):
+        if any(watch(index, token) for token in completion.logprobs or ()):
+            completion = replace(completion, finish_reason=CUT)
+        completions.append(completion)
+    return replace(generation, completions=tuple(completions))

@@ -4,7 +4,9 @@
 2) vote; ask the stopping rule (`beta` posterior or `window` agreement, see `stopping`) whether
    more samples could still change the winner;
 3) stop if settled, at `max_n`, or when the budget runs out; else go to 1.
-Easy questions stop after one batch; contested ones use up to `max_n`.
+Easy questions stop after one batch; contested ones use up to `max_n`. With
+`weight=confidence` the final vote is weighted by confidence (`weighting`); the stopping rule
+still counts answers.
 `details["samples_used"]` records how many were drawn.
 
 Reference: Aggarwal et al. 2023, "Let's Sample Step by Step: Adaptive-Consistency for Efficient
@@ -21,16 +23,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from thinktime.answers.voting import vote
-from thinktime.strategies.base import Context, Outcome, majority, register_strategy
+from thinktime.strategies.base import Context, Outcome, register_strategy
 from thinktime.strategies.stopping import beta_stop, window_stop
+from thinktime.strategies.weighting import WeightParams, confident, weighted
 from thinktime.types import Sample
 
 
-class AdaptiveParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AdaptiveParams(WeightParams):
     max_n: int = Field(16, ge=1, le=1024, description="Most samples to draw.")
     batch: int = Field(4, ge=1, le=256, description="Samples drawn per round (one request).")
     rule: Literal["beta", "window"] = Field("beta", description="Stopping rule.")
@@ -56,11 +58,12 @@ def settled(samples: list[Sample], params: AdaptiveParams) -> bool:
 def adaptive_consistency(question: str, ctx: Context, params: AdaptiveParams) -> Outcome:
     samples: list[Sample] = []
     rounds = 0
+    drawer = confident(ctx, params)  # top-k logprobs when votes are weighted
     while len(samples) < params.max_n and not ctx.exhausted():
         take = min(params.batch, params.max_n - len(samples))
-        [batch] = ctx.sample([ctx.messages(question)], n=take)
+        [batch] = drawer.sample([ctx.messages(question)], n=take)
         samples.extend(batch)
         rounds += 1
         if settled(samples, params):
             break
-    return majority(samples, {"samples_used": len(samples), "batches": rounds})
+    return weighted(samples, params, {"samples_used": len(samples), "batches": rounds})

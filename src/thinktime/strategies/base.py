@@ -23,9 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from thinktime.answers.confidence import trace_confidence
 from thinktime.answers.extract import extract_answer, reasoning_tokens
 from thinktime.answers.voting import vote
-from thinktime.backends.base import ChatTemplating
+from thinktime.backends.base import ChatTemplating, Watch
 from thinktime.compute.ledger import Ledger, Role
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
@@ -71,16 +72,18 @@ class Context:
         params: SamplingParams | None = None,
         role: Role = "policy",
         answered: bool = True,
+        watch: Watch | None = None,
     ) -> list[list[Sample]]:
         """n samples for each prompt, all in one batched engine call; answers extracted (from
         what follows a reasoning model's thinking, which the sample keeps as `reasoning`).
 
         `answered` False: the texts are plain replies (plain chat): no answer is extracted, and
-        only the thinking counts as reasoning tokens."""
+        only the thinking counts as reasoning tokens. `watch` sees each sample's tokens as they
+        come and may stop it (`Ledger.generate`)."""
         fmt = self.reply_format if role == "policy" else None  # a verifier answers in text
         requests = [Request(messages=messages, n=n, reply_format=fmt) for messages in prompts]
         generations = self.ledger.generate(
-            requests, params or self.params, role=role, answered=answered
+            requests, params or self.params, role=role, answered=answered, watch=watch
         )
         return [[as_sample(c, answered) for c in g.completions] for g in generations]
 
@@ -148,7 +151,16 @@ def as_sample(completion: Completion, answered: bool = True) -> Sample:
         reasoning_tokens=reasoning_tokens(completion, answered),
         reasoning=completion.reasoning,
         tool_calls=completion.tool_calls,
+        confidence=_confidence(completion),
     )
+
+
+def _confidence(completion: Completion) -> Any:
+    """The trace's confidence summaries, when the engine returned top-k alternatives."""
+    logprobs = completion.logprobs
+    if not logprobs or not any(token.top for token in logprobs):
+        return None
+    return trace_confidence(logprobs)
 
 
 @dataclass(frozen=True)
@@ -162,11 +174,16 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def majority(samples: Sequence[Sample], details: dict[str, Any] | None = None) -> Outcome:
-    """The majority vote over `samples` as an Outcome; the shown sample is the first that
-    reached the winning answer (the winner is the first-seen member of its class, so one does).
+def majority(
+    samples: Sequence[Sample],
+    details: dict[str, Any] | None = None,
+    weights: Sequence[float] | None = None,
+) -> Outcome:
+    """The majority vote over `samples` (each counting its weight, default 1) as an Outcome;
+    the shown sample is the first that reached the winning answer (the winner is the
+    first-seen member of its class, so one does).
     """
-    winner, table = vote([s.answer for s in samples])
+    winner, table = vote([s.answer for s in samples], weights)
     chosen = next((i for i, s in enumerate(samples) if s.answer == winner), None)
     return Outcome(
         answer=winner,
@@ -236,6 +253,7 @@ STRATEGIES: Registry[StrategySpec] = Registry(
         for name in (
             "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
             "budget_forcing", "verify_revise", "beam_search", "dvts", "route", "tool_vote",
+            "deepconf",
         )
     } | {"none": "thinktime.strategies.passthrough"},  # `none`: the plain model, in one call
 )  # fmt: skip

@@ -1,6 +1,8 @@
 """`best_of_n`: sample n solutions, let a verifier score each, return the best-scored one.
 
-The verifier is passed in (`solve(..., verifier=...)`, default: the model-as-judge). All n samples
+The verifier is passed in (`solve(..., verifier=...)`, default: the model-as-judge);
+`verifier="self_certainty"` scores each sample by its own token distributions instead, at no
+extra call (Kang et al. 2025, arXiv:2502.18581; see `verifiers.self_certainty`). All n samples
 are one batched request, and the verifier's n judge prompts are one batched request too.
 `mode="weighted"` sums the scores of equivalent answers and returns the heaviest answer (as in
 search-and-learn); `sampler=STRATEGY` makes each candidate with another strategy.
@@ -27,6 +29,7 @@ from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import Context, Outcome, draw_width, register_strategy
 from thinktime.strategies.sampler import SamplerParams
+from thinktime.verifiers.base import ScoresSamples
 
 
 class BestOfNParams(SamplerParams):
@@ -46,8 +49,14 @@ class BestOfNParams(SamplerParams):
 def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     if ctx.verifier is None:
         raise ThinktimeError("best_of_n needs a verifier; pass verifier='judge' or a Verifier")
-    samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
-    scores = ctx.verifier.score(question, [s.text for s in samples], ctx.ledger)
+    verifier = ctx.verifier
+    if isinstance(verifier, ScoresSamples):  # it reads each sample's logprobs (self-certainty)
+        drawer = replace(ctx, params=ctx.params.with_(top_logprobs=verifier.top_logprobs))
+        samples = drawer.draw(question, params.n, params.sampler, params.sampler_params)
+        scores = verifier.score_samples(samples)
+    else:
+        samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
+        scores = verifier.score(question, [s.text for s in samples], ctx.ledger)
     scored = tuple(replace(s, score=x) for s, x in zip(samples, scores, strict=True))
     answers = [s.answer for s in scored]
     if params.mode == "weighted":
@@ -69,5 +78,5 @@ def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
         samples=scored,
         votes=table,
         chosen=chosen,
-        details={"scores": list(scores), "verifier": ctx.verifier.name},
+        details={"scores": list(scores), "verifier": verifier.name},
     )

@@ -4,7 +4,8 @@ All n samples are one engine request, so they share the prompt's prefill and dec
 With `sampler=STRATEGY` each candidate is made by another strategy instead (e.g. votes over
 budget-forced samples), n runs at once so the engine still batches them.
 Answers vote by equivalence class (see `voting`); the vote table is kept on the result, and the
-shown reasoning is the first sample that reached the winning answer.
+shown reasoning is the first sample that reached the winning answer. `weight=confidence` weighs
+each vote by the trace's token confidence (DeepConf, see `weighting`).
 
 Reference: Wang et al. 2023, "Self-Consistency Improves Chain of Thought Reasoning in Language
 Models", arXiv:2203.11171.
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from thinktime.strategies.base import Context, Outcome, draw_width, majority, register_strategy
+from thinktime.strategies.base import Context, Outcome, draw_width, register_strategy
 from thinktime.strategies.sampler import SamplerParams
+from thinktime.strategies.weighting import WeightParams, confident, weighted
 
 
-class SelfConsistencyParams(SamplerParams):
+class SelfConsistencyParams(SamplerParams, WeightParams):
     n: int = Field(5, ge=1, le=1024, description="Reasoning paths to sample.")
 
 
@@ -37,5 +39,5 @@ class SelfConsistencyParams(SamplerParams):
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
-    samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
-    return majority(samples)
+    samples = confident(ctx, params).draw(question, params.n, params.sampler, params.sampler_params)
+    return weighted(samples, params)

@@ -5,16 +5,17 @@ It is passed into the strategies that need one (`best_of_n`), never looked up gl
 spends compute through the ledger so its tokens land on the bill as `verifier_tokens`.
 
     >>> sorted(VERIFIERS)
-    ['gold', 'judge', 'prm', 'program']
+    ['gold', 'judge', 'prm', 'program', 'self_certainty']
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from thinktime.compute.ledger import Ledger
 from thinktime.registry import Registry
+from thinktime.types import Sample
 
 
 class Verifier(Protocol):
@@ -30,10 +31,23 @@ class Verifier(Protocol):
         ...
 
 
+@runtime_checkable
+class ScoresSamples(Protocol):
+    """A verifier that reads what the engine returned with each sample (its logprobs), so the
+    strategy draws with `top_logprobs` and hands it the samples, not their texts."""
+
+    top_logprobs: int
+
+    def score_samples(self, samples: Sequence[Sample]) -> list[float]: ...
+
+
 VerifierFactory = Callable[..., Verifier]
 VERIFIERS: Registry[VerifierFactory] = Registry(
     "verifier",
-    {name: f"thinktime.verifiers.{name}" for name in ("gold", "judge", "prm", "program")},
+    {
+        name: f"thinktime.verifiers.{name}"
+        for name in ("gold", "judge", "prm", "program", "self_certainty")
+    },
 )
 
 
