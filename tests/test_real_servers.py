@@ -119,3 +119,27 @@ def test_a_server_that_ignores_n_and_logprobs(llama_server: str, ignoring_proxy:
     before = engine_counters(llama_server)
     bills = in_flight(backend)
     assert_bill_matches_engine(bills, before, engine_counters(llama_server))
+
+
+def test_one_streamed_sample_is_stopped_on_a_real_server(llama_server: str) -> None:
+    """DeepConf's online stop through any OpenAI-compatible server: sample 1 is closed at its
+    5th token, the others run on, and the server stops generating it (its counters say so)."""
+    backend = OpenAIBackend("qwen", base_url=llama_server + "/v1", max_concurrency=8)
+
+    def watch(index: int, token: object) -> bool:
+        seen[index] = seen.get(index, 0) + 1
+        return index == 1 and seen[index] == 5
+
+    seen: dict[int, int] = {}
+    request = Request(messages=(Message("user", QUESTIONS[9] + " Explain step by step."),), n=3)
+    params = SamplingParams(max_tokens=96, top_logprobs=20, seed=1, ignore_eos=True)
+    before = engine_counters(llama_server)
+    generation = backend.generate_watched(request, params, watch)
+    after = engine_counters(llama_server)
+    first, cut, third = generation.completions
+    assert cut.finish_reason == "cut" and cut.completion_tokens == 5
+    assert first.completion_tokens == third.completion_tokens == 96  # ignore_eos: all of them
+    assert all(len(t.top) == 20 for t in first.logprobs or ())
+    predicted = after["tokens_predicted_total"] - before["tokens_predicted_total"]
+    # the server noticed the closed stream within a few tokens, not after all 96
+    assert 2 * 96 + 5 <= predicted <= 2 * 96 + 5 + 16, predicted

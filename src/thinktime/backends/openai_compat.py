@@ -37,14 +37,21 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from thinktime.backends.base import register_backend
+from thinktime.backends.base import Watch, register_backend
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
-from thinktime.backends.wire import parse_choice, prompt_usage, request_body
+from thinktime.backends.wire import (
+    delta_reasoning,
+    delta_text,
+    parse_choice,
+    prompt_usage,
+    request_body,
+    token_logprob,
+)
 from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Generation, Request
+from thinktime.types import CUT, Completion, Generation, Request
 
 ThinkingBudgetField = Literal["thinking_token_budget", "chat_template_kwargs.thinking_budget"]
 
@@ -110,6 +117,20 @@ class OpenAIBackend:
     def _post(self, request: Request, params: SamplingParams, n: int) -> dict[str, Any]:
         import openai
 
+        body = self._body(request, params, n)
+        try:
+            if request.prompt is not None:
+                body.pop("top_logprobs", None)
+                body["logprobs"] = 0  # the legacy completions API takes an int here
+                response = self._client.completions.create(model=self.name, **body)
+            else:
+                response = self._client.chat.completions.create(model=self.name, **body)
+        except openai.APIError as exc:
+            raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
+        return response.model_dump()
+
+    def _body(self, request: Request, params: SamplingParams, n: int) -> dict[str, Any]:
+        """The client's arguments for one call: OpenAI's fields, the rest in `extra_body`."""
         body = request_body(request, params, n, params.seed)
         body.pop("n") if n == 1 else None
         # n > 1: per-choice logprobs are how each choice's tokens get counted
@@ -122,16 +143,7 @@ class OpenAIBackend:
             extra.update(self._thinking_budget(params.max_thinking_tokens))
         if extra:
             body["extra_body"] = extra
-        try:
-            if request.prompt is not None:
-                body.pop("top_logprobs", None)
-                body["logprobs"] = 0  # the legacy completions API takes an int here
-                response = self._client.completions.create(model=self.name, **body)
-            else:
-                response = self._client.chat.completions.create(model=self.name, **body)
-        except openai.APIError as exc:
-            raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
-        return response.model_dump()
+        return body
 
     def _thinking_budget(self, tokens: int) -> dict[str, Any]:
         """The request fields that cap thinking at `tokens`, in this server's dialect."""
@@ -179,6 +191,66 @@ class OpenAIBackend:
             parts += [f.result() for f in singles]
             generations.append(_merge(parts))
         return generations
+
+    def generate_watched(
+        self,
+        request: Request,
+        params: SamplingParams,
+        watch: Watch,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """n one-sample streamed calls, each token shown to `watch` (`StopsSequences`); a
+        sample it stops is closed mid-stream, and the server (vLLM, SGLang, llama.cpp's
+        server) aborts a request whose client went away, freeing that sequence."""
+        calls = [
+            self._pool.submit(self._watched, request, _nth(params, k), k, watch, cancel)
+            for k in range(request.n)
+        ]
+        return _merge([call.result() for call in calls])
+
+    def _watched(
+        self,
+        request: Request,
+        params: SamplingParams,
+        index: int,
+        watch: Watch,
+        cancel: threading.Event | None,
+    ) -> Generation:
+        """One streamed sample (in a pool thread), closed as soon as `watch` says stop."""
+        import openai
+
+        if request.prompt is not None:
+            raise BackendError("a watched sample must be a chat request (its logprobs stream)")
+        body = self._body(request, params, 1)
+        body.update(logprobs=True, stream=True, stream_options={"include_usage": True})
+        text: list[str] = []
+        thinking: list[str] = []
+        items: list[dict[str, Any]] = []
+        usage: dict[str, Any] = {}
+        finish: str | None = None
+        try:
+            with self._client.chat.completions.create(model=self.name, **body) as stream:
+                for chunk in stream:
+                    data = chunk.model_dump()
+                    usage = data.get("usage") or usage
+                    for choice in data.get("choices") or ():
+                        text.append(delta_text(choice))
+                        thinking.append(delta_reasoning(choice))
+                        for item in (choice.get("logprobs") or {}).get("content") or ():
+                            items.append(item)
+                            if finish != CUT and watch(index, token_logprob(item)):
+                                finish = CUT
+                        if finish != CUT:
+                            finish = choice.get("finish_reason") or finish
+                    if finish == CUT or (cancel is not None and cancel.is_set()):
+                        break  # leaving the block closes the stream: the server stops it
+        except openai.APIError as exc:
+            raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
+        message = {"content": "".join(text), "reasoning_content": "".join(thinking) or None}
+        choice = {"message": message, "finish_reason": finish or "cancelled",
+                  "logprobs": {"content": items}}  # fmt: skip
+        length, cached = prompt_usage(usage)
+        return Generation((parse_choice(choice, self.think_tags),), length, length, cached)
 
     def _try_n(self, request: Request) -> bool:
         return self.use_n and request.n > 1 and self._n_honoured is not False
