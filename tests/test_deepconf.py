@@ -266,3 +266,22 @@ def test_replay_pool_of_hand_made_confidences():
         pool, DeepConfParams(n=5, warmup=2, batch=1, window=2, consensus=1.0)
     )
     assert (hit, tokens, traces, cut) == (True, 4 + 4 + 2 + 2 + 4, 5, 2)
+
+
+def test_the_viewer_shows_each_samples_confidence(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from thinktime.view.app import create_view_app
+
+    task = Task("toy", [Problem("toy/0", "q?", "4")])
+    store = Store(tmp_path / "conf.db")
+    run_sweep(task, {"fake": FakeBackend(["maybe \\boxed{4}", "so \\boxed{4}"],
+                                         confidence=_confidence)},
+              ["self_consistency:n=2,top_logprobs=20", "cot"], store)  # fmt: skip
+    store.close()
+    client = TestClient(create_view_app([tmp_path / "conf.db"], warm=False))
+    answers = client.get("/api/stores/conf/questions/toy/0").json()["answers"]
+    by_config = {a["config"]: a for a in answers}
+    pooled = by_config["self_consistency:n=2,top_logprobs=20"]["samples"]
+    assert [s["confidence"] for s in pooled] == pytest.approx([(UNSURE + SURE) / 2, SURE])
+    assert by_config["cot"]["samples"][0]["confidence"] is None  # drawn without logprobs

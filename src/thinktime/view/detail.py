@@ -41,16 +41,18 @@ class SampleView(BaseModel):
     score: float | None  # the verifier's score, where one scored it
     vote_class: int | None  # index of the first sample of its equivalence class
     reasoning: str | None = None  # a live answer's reasoning_content
+    confidence: float | None = None  # DeepConf's lowest group confidence, where stored
 
     @classmethod
     def of(
         cls, index: int, text: str, answer: str | None, verdict: str, finish: str | None,
         tokens: int | None, score: float | None, reasoning: str | None = None,
+        confidence: float | None = None,
     ) -> SampleView:  # fmt: skip
         return cls(
             index=index, text=text, answer=answer, highlight=highlight(text, answer),
             verdict=verdict, finish_reason=finish, completion_tokens=tokens, score=score,
-            vote_class=None, reasoning=reasoning,
+            vote_class=None, reasoning=reasoning, confidence=confidence,
         )  # fmt: skip
 
 
@@ -146,7 +148,8 @@ def question(
     ):
         samples = [
             SampleView.of(s["idx"], s["text"] or "", s["answer"], s["verdict"],
-                          s["finish_reason"], s["completion_tokens"], s["score"])
+                          s["finish_reason"], s["completion_tokens"], s["score"],
+                          confidence=s.get("conf_lowest_group"))
             for s in store.samples(row["id"])
         ]  # fmt: skip
         answers.append(
