@@ -74,7 +74,7 @@ def main() -> None:
             f"{tokens:.0f}", f"{tokens / full_tokens:.2f}", f"{traces:.1f}", f"{cut:.1f}",
         )  # fmt: skip
 
-    for k in (1, 4, size):
+    for k in sorted({1, 4, size // 2, size}):
         votes = [prefix_vote(p, k) for p in pools]
         add(f"maj@{k}", [float(v[0]) for v in votes], statistics.fmean(v[1] for v in votes), k)
     for measure in ("mean", "lowest_group", "bottom10", "tail", "self_certainty"):

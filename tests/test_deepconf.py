@@ -285,3 +285,18 @@ def test_the_viewer_shows_each_samples_confidence(tmp_path):
     pooled = by_config["self_consistency:n=2,top_logprobs=20"]["samples"]
     assert [s["confidence"] for s in pooled] == pytest.approx([(UNSURE + SURE) / 2, SURE])
     assert by_config["cot"]["samples"][0]["confidence"] is None  # drawn without logprobs
+
+
+def test_a_bench_sweep_stores_every_trace_of_online_deepconf_cut_ones_included(tmp_path):
+    task = Task("toy", [Problem(f"toy/{i}", "q?", "4") for i in range(3)])
+    store = Store(tmp_path / "online.db")
+    script = [text for text, _ in TRACES]
+    config = "deepconf:n=8,warmup=2,batch=2,window=2,consensus=1.0"
+    run_sweep(task, {"fake": FakeBackend(script, confidence=_confidence)}, [config], store)
+    for row in store.results():
+        samples = store.samples(row["id"])
+        assert len(samples) == 8 and row["completion_tokens"] == sum(
+            s["completion_tokens"] for s in samples
+        )
+        cut = [s for s in samples if s["finish_reason"] == CUT]
+        assert cut and all(s["conf_mean"] is not None for s in samples)
