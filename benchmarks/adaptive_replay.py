@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--config", default="self_consistency:n=16")
     args = parser.parse_args()
-    pools = load_pools(Store(args.store), args.model, args.config)
+    pools = load_pools(Store(args.store, readonly=True), args.model, args.config)
     if not pools:
         raise SystemExit(f"no {args.model} · {args.config} pools in {args.store}")
     size = min(len(p) for p in pools)

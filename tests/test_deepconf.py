@@ -238,7 +238,7 @@ def test_the_store_keeps_each_tokens_confidence(tmp_path):
     script = ["maybe \\boxed{4}", "so so \\boxed{5}"]
     run_sweep(task, {"fake": FakeBackend(script, confidence=_confidence)},
               ["self_consistency:n=2,top_logprobs=20"], store)  # fmt: skip
-    rows = store.samples(store.results()[0]["id"])
+    rows = store.samples(store.results()[0]["id"], confidences=True)
     assert unpack(rows[0]["token_confidences"]) == pytest.approx((UNSURE, SURE))
     assert rows[1]["conf_mean"] == pytest.approx(SURE) and rows[1]["self_certainty"] > 0
     expected = trace_confidence(
@@ -248,7 +248,8 @@ def test_the_store_keeps_each_tokens_confidence(tmp_path):
     # a pool drawn without logprobs stores none, and replaying it says what to do
     run_sweep(task, {"fake": FakeBackend(script)}, ["self_consistency:n=2"], store)
     [plain] = load_pools(store, "fake", "self_consistency:n=2")
-    assert plain.confidences == () and store.samples(2)[0]["token_confidences"] is None
+    assert plain.confidences == () and store.samples(2, True)[0]["token_confidences"] is None
+    assert "token_confidences" not in store.samples(1)[0]  # bytes only for replays
     with pytest.raises(ThinktimeError, match="top_logprobs=20"):
         replay_deepconf(plain, DeepConfParams())
 
@@ -300,3 +301,23 @@ def test_a_bench_sweep_stores_every_trace_of_online_deepconf_cut_ones_included(t
         )
         cut = [s for s in samples if s["finish_reason"] == CUT]
         assert cut and all(s["conf_mean"] is not None for s in samples)
+
+
+def test_a_cut_sample_is_truncated_never_correct():
+    from thinktime.bench.grading import diagnose
+
+    assert diagnose("so the answer is \\boxed{4}", "4", CUT, 1.0) == "truncated"
+    assert diagnose("", None, CUT, 0.0) == "empty"
+
+
+def test_a_watched_call_is_one_request_with_top_logprobs():
+    from thinktime.compute.ledger import Ledger
+    from thinktime.sampling import SamplingParams
+    from thinktime.types import Message, Request
+
+    ledger = Ledger(FakeBackend())
+    request = Request(messages=(Message("user", "q?"),), n=2)
+    with pytest.raises(ThinktimeError, match="one request drawn with top_logprobs"):
+        ledger.generate([request], SamplingParams(), watch=lambda i, t: False)
+    with pytest.raises(ThinktimeError, match="one request"):
+        ledger.generate([request] * 2, SamplingParams(top_logprobs=5), watch=lambda i, t: False)

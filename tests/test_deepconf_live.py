@@ -28,6 +28,7 @@ def test_one_sample_is_stopped_and_the_others_go_on(embedded):
     after = embedded.engine_stats()
     first, cut, third = generation.completions
     assert cut.finish_reason == CUT and cut.completion_tokens == 5
+    assert generation.prompt_tokens == 3 * generation.prompt_length > 0  # the cut one's too
     assert first.finish_reason != CUT and third.finish_reason != CUT
     assert first.completion_tokens > 5 and third.completion_tokens > 5
     assert all(len(t.top) == 20 for t in seen[0])  # each token came with its top-20

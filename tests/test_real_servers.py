@@ -138,6 +138,7 @@ def test_one_streamed_sample_is_stopped_on_a_real_server(llama_server: str) -> N
     after = engine_counters(llama_server)
     first, cut, third = generation.completions
     assert cut.finish_reason == "cut" and cut.completion_tokens == 5
+    assert generation.prompt_tokens == 3 * generation.prompt_length > 0  # the cut one's too
     assert first.completion_tokens == third.completion_tokens == 96  # ignore_eos: all of them
     assert all(len(t.top) == 20 for t in first.logprobs or ())
     predicted = after["tokens_predicted_total"] - before["tokens_predicted_total"]

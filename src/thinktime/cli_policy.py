@@ -37,7 +37,7 @@ def policy(
     path = Path(store)
     try:
         at_least("--step", step, 1)
-        pools = load_pools(Store(path, create=False), model, config)
+        pools = load_pools(Store(path, create=False, readonly=True), model, config)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     if not pools:

@@ -110,6 +110,12 @@ def show_result(console: Console, result: Result) -> None:
 
 def result_json(result: Result) -> dict[str, Any]:
     data = asdict(result)
+    for sample, shown in zip(result.samples, data["samples"], strict=True):
+        c = sample.confidence  # the summaries, not every token's confidence
+        shown["confidence"] = None if c is None else {
+            name: getattr(c, name)
+            for name in ("mean", "lowest_group", "bottom10", "tail", "self_certainty")
+        }  # fmt: skip
     data["bill"] = result.bill.to_dict()
     data["reasoning"] = result.reasoning
     return data

@@ -129,6 +129,8 @@ def threshold(lowest_groups: Sequence[float], keep: float) -> float:
     interpolation, numpy's default) of the warm-up traces' lowest group confidences. A later
     trace is kept while every window stays at or above it, so about `keep`% of traces like the
     warm-up ones survive: keep=10 is DeepConf-low (aggressive), keep=90 DeepConf-high."""
+    if not lowest_groups:
+        raise ValueError("threshold needs at least one warm-up trace")
     values = sorted(lowest_groups)
     position = (100.0 - keep) / 100.0 * (len(values) - 1)
     below = math.floor(position)

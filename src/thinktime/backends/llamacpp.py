@@ -43,6 +43,7 @@ from thinktime.backends.wire import (
     piece_text,
     prompt_usage,
     request_body,
+    watched_generation,
 )
 from thinktime.errors import BackendError, ModelError
 from thinktime.models.card import ModelCard, read_card
@@ -272,12 +273,8 @@ class LlamaCppBackend:
             for k in range(request.n)
         ]  # fmt: skip
         results = [call.result() for call in calls]
-        usages = [prompt_usage(usage) for usage, _ in results]
-        return Generation(
-            tuple(c for _, choices in results for c in choices),
-            max((length for length, _ in usages), default=0),
-            sum(length for length, _ in usages),
-            sum(cached for _, cached in usages),
+        return watched_generation(
+            [prompt_usage(usage) for usage, _ in results], [c for _, cs in results for c in cs]
         )
 
     def engine_stats(self) -> dict[str, float]:

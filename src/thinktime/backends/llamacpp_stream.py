@@ -39,7 +39,8 @@ def streamed(
     watch: Watch | None = None,
 ) -> dict[str, Any]:
     """Run `body` streamed, stopping when `cancel` is set (or `watch` says so of a token: that
-    choice then finishes as `CUT`); reassemble the non-streamed reply."""
+    choice then finishes as `CUT`; a watched body draws one choice, as the whole call stops);
+    reassemble the non-streamed reply."""
     body = {**body, "stream": True, "stream_options": {"include_usage": True}}
     texts: dict[int, list[str]] = {}
     thoughts: dict[int, list[str]] = {}
@@ -59,9 +60,12 @@ def streamed(
             thoughts.setdefault(index, []).append(delta_reasoning(choice))
             items = (choice.get("logprobs") or {}).get("content") or []
             logprobs.setdefault(index, []).extend(items)
-            if watch is not None and any(watch(index, token_logprob(item)) for item in items):
-                finish[index] = CUT
-                reply["cut"] = True
+            try:
+                if watch is not None and any(watch(index, token_logprob(i)) for i in items):
+                    finish[index] = CUT
+                    reply["cut"] = True
+            except Exception as exc:  # the watch failed: stop, re-raise after the call
+                reply["raised"] = exc
             for piece_of_call in (choice.get("delta") or {}).get("tool_calls") or ():
                 _add_call_piece(calls.setdefault(index, {}), piece_of_call)
             if choice.get("finish_reason") and finish.get(index) != CUT:

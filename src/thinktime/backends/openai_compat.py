@@ -47,6 +47,7 @@ from thinktime.backends.wire import (
     prompt_usage,
     request_body,
     token_logprob,
+    watched_generation,
 )
 from thinktime.errors import BackendError
 from thinktime.models.card import ModelCard
@@ -206,7 +207,11 @@ class OpenAIBackend:
             self._pool.submit(self._watched, request, _nth(params, k), k, watch, cancel)
             for k in range(request.n)
         ]
-        return _merge([call.result() for call in calls])
+        parts = [call.result() for call in calls]
+        return watched_generation(
+            [(g.prompt_tokens, g.cached_prompt_tokens) for g in parts],
+            [c for g in parts for c in g.completions],
+        )
 
     def _watched(
         self,
@@ -248,7 +253,7 @@ class OpenAIBackend:
             raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
         message = {"content": "".join(text), "reasoning_content": "".join(thinking) or None}
         choice = {"message": message, "finish_reason": finish or "cancelled",
-                  "logprobs": {"content": items}}  # fmt: skip
+                  "logprobs": {"content": items} if items else None}  # fmt: skip
         length, cached = prompt_usage(usage)
         return Generation((parse_choice(choice, self.think_tags),), length, length, cached)
 

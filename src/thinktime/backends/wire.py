@@ -26,12 +26,13 @@ caller wrote the prompt, thinking tags included, and continues it itself).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from thinktime.backends.thinking import THINK, ThinkTags, message_thinking
 from thinktime.backends.toolcalls import calls_text, read_wire_calls, wire_calls, wire_fields
 from thinktime.sampling import SamplingParams
-from thinktime.types import Completion, Message, Request, TokenLogprob
+from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
 
 
 def request_body(
@@ -194,3 +195,23 @@ def piece_text(piece: str | list[int]) -> str:
     if isinstance(piece, str):
         return piece
     return bytes(piece).decode("utf-8", errors="ignore")
+
+
+def watched_generation(
+    usages: Sequence[tuple[int, int]], completions: Sequence[Completion]
+) -> Generation:
+    """One request's samples made as one-sample calls (a watched draw) as one `Generation`.
+    A call stopped mid-stream never got its final usage: it still processed the prompt, so it
+    is counted at the prompt length its siblings report (none of it cached).
+
+    >>> g = watched_generation([(40, 0), (0, 0)], [Completion("4", "stop", 3)] * 2)
+    >>> g.prompt_length, g.prompt_tokens
+    (40, 80)
+    """
+    length = max((n for n, _ in usages), default=0)
+    return Generation(
+        tuple(completions),
+        length,
+        sum(n or length for n, _ in usages),
+        sum(cached for _, cached in usages),
+    )

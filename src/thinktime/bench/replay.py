@@ -67,7 +67,7 @@ def load_pools(store: Any, model: str, config: str, task: str | None = None) -> 
     for row in store.results(task):
         if row["model"] != model or row["config"] != config:
             continue
-        samples = store.samples(row["id"])
+        samples = store.samples(row["id"], confidences=True)
         confidences = [
             summarize(unpack(s["token_confidences"]), s["self_certainty"] or 0.0)
             for s in samples

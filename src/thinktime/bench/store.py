@@ -269,11 +269,18 @@ class Store:
         rows = self._db.execute("SELECT * FROM steps WHERE result_id=? ORDER BY idx", (result_id,))
         return [dict(r) for r in rows]
 
-    def samples(self, result_id: int) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT * FROM samples WHERE result_id=? ORDER BY idx", (result_id,)
-        )
-        return [dict(r) for r in rows]
+    def samples(self, result_id: int, confidences: bool = False) -> list[dict[str, Any]]:
+        """One result's samples in drawn order; each token's confidence (bytes) only when asked
+        (`confidences`, for replays), the summaries always."""
+        rows = [
+            dict(r)
+            for r in self._db.execute(
+                "SELECT * FROM samples WHERE result_id=? ORDER BY idx", (result_id,)
+            )
+        ]
+        for row in rows if not confidences else ():
+            row.pop("token_confidences", None)
+        return rows
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read query (readers with their own aggregates: the viewer)."""

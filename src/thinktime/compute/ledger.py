@@ -104,6 +104,10 @@ class Ledger:
         single sample generates it whole and it is cut afterwards — same decision, no saving,
         every token billed."""
         backend = backend or self.backend
+        if watch is not None and (len(requests) != 1 or not params.top_logprobs):
+            raise ThinktimeError(  # the watch numbers one request's samples by top-k means
+                "a watched call takes one request drawn with top_logprobs > 0"
+            )
         if params.max_thinking_tokens is not None and not caps_thinking(backend):
             raise ThinktimeError(  # never drop a cap silently: the model would think on
                 f"backend {backend.name!r} cannot cap thinking (max_thinking_tokens): give "

@@ -142,7 +142,7 @@ def select_traces(
                 verified = sample.get("answer") == majority and share >= rules.min_agreement
             if not verified:
                 report.drop("unverified")
-            elif sample.get("finish_reason") == "length":
+            elif sample.get("finish_reason") in ("length", "cut", "cancelled"):
                 report.drop("truncated")
             elif (sample.get("completion_tokens") or 0) > rules.max_tokens:
                 report.drop("too long")

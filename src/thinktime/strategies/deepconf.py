@@ -84,6 +84,8 @@ class DeepConfParams(BaseModel):
 def confidence_of(sample: Sample, params: DeepConfParams) -> TraceConfidence:
     """The sample's confidence summaries under this window and tail."""
     c = sample.confidence
+    if c is None and sample.completion_tokens == 0:  # cancelled before it began: no weight
+        return TraceConfidence(0.0, 0.0, 0.0, 0.0, 0.0)
     if c is None:
         raise ThinktimeError(
             "deepconf needs each token's top-k logprobs and the backend returned none; use "
@@ -119,8 +121,14 @@ def watcher(window: int, cut_below: float) -> Watch:
     watches: dict[int, GroupWatch] = {}
 
     def watch(index: int, token: TokenLogprob) -> bool:
-        group = watches.setdefault(index, GroupWatch(window, cut_below))
-        return group.add(token_confidence(token))
+        if not token.top:  # the threshold is on top-k means: a bare logprob is another scale
+            raise ThinktimeError(
+                "deepconf needs each token's top-k logprobs and the server streamed none; "
+                "use a server that returns top_logprobs when streaming"
+            )
+        if index not in watches:
+            watches[index] = GroupWatch(window, cut_below)
+        return watches[index].add(token_confidence(token))
 
     return watch
 
@@ -130,6 +138,8 @@ def run_online(
 ) -> tuple[list[Sample], float]:
     """DeepConf online (steps 1–5 of the module docs): every trace drawn, and the threshold."""
     samples = draw(min(params.warmup, params.n), None)
+    if not samples:  # nothing came back (an empty stored pool): nothing to decide on
+        return samples, 0.0
     cut_below = threshold([confidence_of(s, params).lowest_group for s in samples], params.keep)
     while len(samples) < params.n and not exhausted():
         _, table, _ = weighted_vote(samples, params)
@@ -149,7 +159,9 @@ def run_offline(samples: list[Sample], params: DeepConfParams) -> list[Sample]:
 
 
 def _samples(params: DeepConfParams) -> int:
-    return params.n if params.mode == "offline" else max(params.warmup, params.batch)
+    if params.mode == "offline":
+        return params.n
+    return min(params.n, max(params.warmup, params.batch))
 
 
 @register_strategy(

@@ -186,7 +186,7 @@ function answerBlock(a, store) {
   const samples = a.samples.map((s) => el("details", { class: "sample", open: true, "data-sample": s.index, "data-verdict": s.verdict },
     el("summary", {}, `#${s.index} `, verdict(s.verdict), ` · answer ${s.answer ?? "—"} · ${s.completion_tokens ?? "—"} tokens · ${s.finish_reason ?? ""}`,
       s.score !== null ? ` · score ${s.score.toFixed(3)}` : "", s.vote_class !== null ? ` · class #${s.vote_class}` : "",
-      s.confidence !== null && s.confidence !== undefined ? ` · confidence ${s.confidence.toFixed(2)}` : ""),
+      s.confidence !== null && s.confidence !== undefined ? ` · lowest-group confidence ${s.confidence.toFixed(2)}` : ""),
     s.reasoning ? el("pre", { class: "text reasoning" }, s.reasoning) : null,
     el("pre", { class: "text" }, highlighted(s.text, s.highlight))));
   const head = a.run !== null && a.run !== undefined ? link("/questions", { store, run: a.run }, `${a.model} · ${a.config}`) : `${a.model} · ${a.config}`;
