@@ -50,7 +50,11 @@ def bill_table(bill: Bill) -> Table:
         ("completion tokens", f"{bill.completion_tokens:,}"),
         ("  reasoning", f"{bill.reasoning_tokens:,}"),
         ("verifier tokens", f"{bill.verifier_tokens:,}"),
-        ("samples / engine calls", f"{bill.samples} / {bill.calls}"),
+        (
+            "samples / engine calls",
+            f"{bill.samples} / {bill.calls}"
+            + (f" ({bill.samples_cut} stopped early)" if bill.samples_cut else ""),
+        ),
         ("FLOPs", si(bill.flops, "FLOP")),
         ("wall time", f"{bill.seconds:.2f} s"),
         ("cost", f"${bill.dollars:.6f}"),
