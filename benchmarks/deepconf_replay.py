@@ -93,7 +93,8 @@ def main() -> None:
                 n=size, keep=keep, window=window
             )
     runs["online low, warm-up 8"] = DeepConfParams(n=size, keep=10.0, warmup=8)
-    runs["online high, τ 0.8"] = DeepConfParams(n=size, keep=90.0, consensus=0.8)
+    runs["online low, τ 0.7"] = DeepConfParams(n=size, keep=10.0, consensus=0.7)
+    runs["online high, τ 0.7"] = DeepConfParams(n=size, keep=90.0, consensus=0.7)
     for name, params in runs.items():
         results = [replay_deepconf(p, params) for p in pools]
         add(
