@@ -10,6 +10,7 @@ token's confidence) and replays, at no new compute:
 - DeepConf online (`deepconf`'s own loop, `bench.replay.replay_deepconf`): a trace is charged
   the tokens up to where the rule stops it.
 Accuracy with a 95% bootstrap CI, completion tokens per question and their ratio to maj@N.
+`--live CONFIG` also compares a stored live `deepconf` run with its replay on the same questions.
 
     python benchmarks/deepconf_replay.py docs/results/deepconf/gsm8k-0.5b.db \
         --model qwen2.5-coder-0.5b --config self_consistency:n=16,top_logprobs=20
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from thinktime.answers.voting import vote
+from thinktime.bench.configs import parse_config
 from thinktime.bench.replay import Pool, load_pools, prefix_vote, replay_deepconf
 from thinktime.bench.results import bootstrap_ci
 from thinktime.bench.store import Store
@@ -52,8 +54,12 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--config", default="self_consistency:n=16,top_logprobs=20")
     parser.add_argument("--questions", type=int, default=None, help="first Q questions only")
+    parser.add_argument(
+        "--live", default=None, help="a stored deepconf run's config: compare it with its replay"
+    )
     args = parser.parse_args()
-    pools = [p for p in load_pools(Store(args.store, readonly=True), args.model, args.config)]
+    store = Store(args.store, readonly=True)
+    pools = [p for p in load_pools(store, args.model, args.config)]
     pools = [p for p in pools if len(p.confidences) == len(p)][: args.questions]
     if not pools:
         raise SystemExit(f"no {args.model} · {args.config} pools with confidences in {args.store}")
@@ -102,6 +108,44 @@ def main() -> None:
             statistics.fmean(r[1] for r in results), statistics.fmean(r[2] for r in results),
             statistics.fmean(r[3] for r in results),
         )  # fmt: skip
+    Console(width=140).print(table)
+    if args.live:
+        compare_live(store, args.model, args.live, pools, size)
+
+
+def compare_live(store: Store, model: str, config: str, pools: list[Pool], size: int) -> None:
+    """The live online run vs its replay on the pools of the same questions."""
+    rows = {
+        r["question_id"]: r for r in store.results() if (r["model"], r["config"]) == (model, config)
+    }
+    same = [p for p in pools if p.question_id in rows]
+    if not same:
+        raise SystemExit(f"no {model} · {config} results on the pooled questions")
+    params = parse_config(config).params
+    assert isinstance(params, DeepConfParams)
+    live = [rows[p.question_id] for p in same]
+    cut = [sum(s["finish_reason"] == "cut" for s in store.samples(r["id"])) for r in live]
+    drawn = [len(store.samples(r["id"])) for r in live]
+    replayed = [replay_deepconf(p, params) for p in same]
+    majority = [prefix_vote(p, size) for p in same]
+    table = Table(title=f"{config} live vs replayed · the same {len(same)} questions")
+    for column in ("run", "accuracy [95% CI]", "tokens/q", f"× maj@{size}", "traces/q", "cut/q"):
+        table.add_column(column, justify="right")
+    base = statistics.fmean(m[1] for m in majority)
+
+    def add(name: str, hits: list[float], tokens: float, traces: float, cuts: float) -> None:
+        low, high = bootstrap_ci(hits)
+        accuracy = f"{statistics.fmean(hits):.1%} [{low:.0%}, {high:.0%}]"
+        table.add_row(name, accuracy, f"{tokens:.0f}", f"{tokens / base:.2f}",
+                      f"{traces:.1f}", f"{cuts:.1f}")  # fmt: skip
+
+    add(f"maj@{size} (pool)", [float(m[0]) for m in majority], base, size, 0)
+    add("replayed on the pool", [float(r[0]) for r in replayed],
+        statistics.fmean(r[1] for r in replayed), statistics.fmean(r[2] for r in replayed),
+        statistics.fmean(r[3] for r in replayed))  # fmt: skip
+    add("live (new samples)", [float(r["verdict"] == "correct") for r in live],
+        statistics.fmean(r["completion_tokens"] for r in live), statistics.fmean(drawn),
+        statistics.fmean(cut))  # fmt: skip
     Console(width=140).print(table)
 
 
