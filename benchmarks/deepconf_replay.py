@@ -24,6 +24,7 @@ import statistics
 from rich.console import Console
 from rich.table import Table
 
+from thinktime.answers.confidence import first_cut, summarize, threshold
 from thinktime.answers.voting import vote
 from thinktime.bench.configs import parse_config
 from thinktime.bench.replay import Pool, load_pools, prefix_vote, replay_deepconf
@@ -109,8 +110,34 @@ def main() -> None:
             statistics.fmean(r[3] for r in results),
         )  # fmt: skip
     Console(width=140).print(table)
+    for keep in (10.0, 90.0):
+        print(phases(pools, DeepConfParams(n=size, keep=keep)))
     if args.live:
         compare_live(store, args.model, args.live, pools, size)
+
+
+def phases(pools: list[Pool], params: DeepConfParams) -> str:
+    """Where DeepConf online's tokens go, per question, without the consensus stop: the
+    warm-up, the traces it stops (and where), the traces it keeps."""
+    warm, stopped, stopped_tokens, kept_tokens = [], [], [], []
+    for pool in pools:
+        confidences = [summarize(c.per_token, c.self_certainty, params.window, params.tail)
+                       for c in pool.confidences]  # fmt: skip
+        cut_below = threshold([c.lowest_group for c in confidences[: params.warmup]], params.keep)
+        warm.append(sum(pool.tokens[: params.warmup]))
+        cuts = [first_cut(c.per_token, params.window, cut_below)
+                for c in confidences[params.warmup : params.n]]  # fmt: skip
+        stopped.append(sum(at is not None for at in cuts))
+        stopped_tokens.append(sum(at for at in cuts if at is not None))
+        later = pool.tokens[params.warmup : params.n]
+        kept_tokens.append(sum(t for t, at in zip(later, cuts, strict=True) if at is None))
+    mean = statistics.fmean
+    each = mean(stopped_tokens) / max(mean(stopped), 1e-9)
+    return (
+        f"keep={params.keep:.0f}, window {params.window}: warm-up {mean(warm):.0f} tok/q; "
+        f"{mean(stopped):.1f} traces/q stopped after {each:.0f} tokens each "
+        f"({mean(stopped_tokens):.0f} tok/q); kept traces {mean(kept_tokens):.0f} tok/q"
+    )
 
 
 def compare_live(store: Store, model: str, config: str, pools: list[Pool], size: int) -> None:
