@@ -155,7 +155,7 @@ def test_the_cli_export_writes_results_and_samples_files(store_path, tmp_path):
 def test_bad_input_is_a_json_4xx(client, url, status):
     reply = client.get(url)
     assert reply.status_code == status, reply.text
-    assert "detail" in reply.json()
+    assert reply.json()["error"]["message"]
 
 
 def test_a_path_outside_the_named_stores_is_refused(client, store_path, tmp_path):

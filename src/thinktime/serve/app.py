@@ -42,12 +42,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException
 
 from thinktime.backends.base import Backend, ConstrainsOutput, EngineMetrics
 from thinktime.compute.budget import SampleCapError
@@ -57,6 +55,7 @@ from thinktime.serve.config import ServerConfig
 from thinktime.serve.intake import (
     BadRequest,
     RequireKey,
+    errors_in_openai_shape,
     parse_json,
     read_body,
     refusal,
@@ -85,14 +84,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     app.state.recent = recent  # what `thinktime serve --view` shows
 
     app.add_middleware(RequireKey, key=config.api_key, open_paths=frozenset(open_paths))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _error(exc.status_code, str(exc.detail))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _error(400, str(exc.errors()[0].get("msg", "invalid request")))
+    errors_in_openai_shape(app)
 
     async def release_when_done(tasks: list[asyncio.Future[Any]], holding: bool) -> None:
         """Free the request's place (and slot) once its worker threads have really stopped."""

@@ -2,8 +2,10 @@
 
 Every check answers in OpenAI's error shape, never 5xx: a body is read in chunks and refused
 as soon as it passes the size limit (it is never buffered whole), JSON nested deeper than
-`MAX_DEPTH` is refused before it reaches code that recurses, and the bearer scheme is matched
-case-insensitively (RFC 7235) with a constant-time key comparison.
+`MAX_DEPTH` is refused before it reaches code that recurses, a string that is not Unicode text
+(a lone surrogate, `"\\ud800"`) or a number JSON does not have (NaN, Infinity, `1e999`) is
+refused naming its place, so everything that reaches JSON output can be written back, and the
+bearer scheme is matched case-insensitively (RFC 7235) with a constant-time key comparison.
 
     >>> depth({"a": [{"b": [1, 2]}]})
     4
@@ -11,6 +13,8 @@ case-insensitively (RFC 7235) with a constant-time key comparison.
     (True, False)
     >>> field_path({"stop": 123}, ("stop", "constrained-str"))  # a union member's tag dropped
     'stop'
+    >>> unusable({"metadata": {"x": [1.5, float("nan")]}})[0]
+    'metadata.x.1'
     >>> field_path({"messages": [{"role": "user"}]}, ("messages", 0, "content"), missing=True)
     'messages.0.content'
 """
@@ -19,11 +23,15 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from thinktime.serve.schemas import error_body
@@ -35,7 +43,9 @@ KINDS = {
     404: "not_found_error",
     405: "invalid_request_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
     429: "rate_limit_error",
+    500: "server_error",
     504: "timeout_error",
 }
 
@@ -52,6 +62,30 @@ def error(status: int, message: str, param: str | None = None) -> JSONResponse:
     """An error response in OpenAI's shape."""
     kind = KINDS.get(status, "invalid_request_error")
     return JSONResponse(error_body(message, kind, param), status_code=status)
+
+
+def errors_in_openai_shape(app: FastAPI, invalid: int = 400) -> None:
+    """Answer every error of `app` — an unknown route or method, a parameter FastAPI refuses
+    (status `invalid`, naming it), an uncaught exception (500) — in OpenAI's shape."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        response = error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return response
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0]
+        param = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
+        return error(invalid, f"{param or 'request'}: {first.get('msg', 'invalid')}", param)
+
+    async def crash(request: Request, exc: Exception) -> Response:
+        return error(500, "internal server error; the server's log has the details")
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, crash)
 
 
 def authorized(header: str | None, key: str | None) -> bool:
@@ -90,7 +124,46 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest(f"body is not usable JSON: {exc}") from None
     if depth(data) > MAX_DEPTH:
         raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels")
+    found = unusable(data)
+    if found is not None:
+        place, what = found
+        raise BadRequest(f"{place or 'body'}: {what}", place or None)
     return data
+
+
+SURROGATE = "a lone surrogate is not Unicode text; send strings as UTF-8"
+NOT_FINITE = "NaN and Infinity are not JSON numbers; send a finite number"
+
+
+def unusable(value: Any) -> tuple[str, str] | None:
+    """(the place `a.0.b`, what is wrong) of a string in `value` that is not Unicode
+    text (a lone surrogate cannot be written back as UTF-8) or a number that is not finite; None
+    if all are usable. A bad key is named by its parent's place (the key cannot be written)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, place = stack.pop()
+        if isinstance(item, str) and not _text(item):
+            return place, SURROGATE
+        if isinstance(item, float) and not math.isfinite(item):
+            return place, NOT_FINITE
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not _text(key):
+                    return place, SURROGATE
+                stack.append((child, f"{place}.{key}" if place else key))
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{place}.{i}" if place else str(i)) for i, child in enumerate(item)
+            )
+    return None
+
+
+def _text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def field_path(data: Any, loc: Sequence[int | str], missing: bool = False) -> str:
@@ -105,6 +178,8 @@ def field_path(data: Any, loc: Sequence[int | str], missing: bool = False) -> st
         if not inside:
             if missing and position == len(loc) - 1:
                 parts.append(str(part))
+            if isinstance(part, str) and isinstance(data, list):
+                continue  # a union member's tag inside a list field (`content`): look past it
             break
         data = data[part]
         parts.append(str(part))

@@ -5,6 +5,8 @@ What each wire field becomes:
   generate in all (every sample, reasoning and verifier call) → `Budget.max_completion_tokens`;
   one sample is capped at the smaller of it and the server's default;
 - `temperature`, `top_p`, `stop`, `seed` → `SamplingParams`; `n`: independent choices;
+- a message's `content`: a string or a list of text parts; other parts (`image_url`, audio,
+  files) are 400s naming the part (`messages.0.content.1.type`), never dropped;
 - `tools`, `tool_choice`, `parallel_tool_calls`, `response_format` and an agent's turns
   (assistant `tool_calls`, `tool` messages): see `tools.py`; the reply's `message.tool_calls`
   with `finish_reason: "tool_calls"`;
@@ -29,7 +31,15 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from thinktime.serve.tools import MAX_TOOLS, DeltaToolCall, ToolRequest, WireToolCall
 from thinktime.types import Bill
@@ -59,10 +69,44 @@ def _unsupported(default: str = "absent") -> Any:
     return Field(None, description=f"Not supported by thinktime: only {default} is accepted.")
 
 
+class TextPart(BaseModel):
+    """One part of a multi-part content list: only text is taken."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text"]
+    text: str
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _text_only(cls, kind: Any) -> Any:
+        if kind != "text":
+            raise ValueError(
+                f"content parts of type {kind!r} are not supported by this server; send text "
+                'parts ({"type": "text", "text": …}) only'
+            )
+        return kind
+
+
+def _content_kind(value: Any) -> str | None:
+    return "str" if isinstance(value, str) else "parts" if isinstance(value, list) else None
+
+
+# a string or a list of parts; the tag keeps a bad part's errors (named by their place) apart
+# from "not a string"
+Content = Annotated[
+    Annotated[str, Tag("str")] | Annotated[list[TextPart], Tag("parts")],
+    Discriminator(
+        _content_kind,
+        custom_error_type="content_type",
+        custom_error_message="content must be a string or a list of text parts",
+    ),
+]
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Content | None = None
     tool_calls: Annotated[list[WireToolCall], Field(max_length=MAX_TOOLS)] | None = Field(
         None, description="An assistant's calls (its content may then be null)."
     )
@@ -86,9 +130,7 @@ class ChatMessage(BaseModel):
         """The message's text (text parts of a multi-part content list joined)."""
         if self.content is None or isinstance(self.content, str):
             return self.content or ""
-        return "".join(
-            str(part.get("text", "")) for part in self.content if part.get("type") == "text"
-        )
+        return "".join(part.text for part in self.content)
 
 
 class ThinktimeOptions(BaseModel):

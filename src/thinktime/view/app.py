@@ -13,12 +13,13 @@ Routes (all GET; OpenAPI at `/docs`, schema at `/openapi.json`):
 - `/api/stores/{store}/runs/{run}/export` — one run in lm-evaluation-harness's layout;
 - `/api/live`, `/api/live/{id}` — a server's recent answers (`thinktime serve --view`).
 
-Errors are JSON `{"detail": …}`: an unknown store, run or question is 404, a bad parameter 422.
-Stores are named, never given by path, so only the files named at start are readable.
+Errors are in OpenAI's shape, as the server's (`{"error": {"message", "type", "param",
+"code"}}`): an unknown store, run or question is 404, a bad parameter 422 naming it. Stores are
+named, never given by path, so only the files named at start are readable.
 
     >>> from fastapi.testclient import TestClient
-    >>> TestClient(create_view_app([])).get("/api/stores/nope/runs").json()
-    {'detail': "unknown store 'nope'; the viewer serves: (none)"}
+    >>> TestClient(create_view_app([])).get("/api/stores/nope/runs").json()["error"]["message"]
+    "unknown store 'nope'; the viewer serves: (none)"
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from thinktime.bench.store import StoreError
+from thinktime.serve.intake import error, errors_in_openai_shape
 from thinktime.serve.recent import Recent
 from thinktime.view import export, live, runs
 from thinktime.view.catalog import Catalog, UnknownStore
@@ -78,13 +80,15 @@ def create_view_app(
     catalog = Catalog(paths)
     app = FastAPI(title="thinktime view", version="0.1.0")
 
+    errors_in_openai_shape(app, invalid=422)
+
     @app.exception_handler(UnknownStore)
     async def unknown_store(request: Request, exc: UnknownStore) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return error(404, str(exc))
 
     @app.exception_handler(StoreError)
     async def store_gone(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return error(404, str(exc))
 
     def keys(store: str) -> list[tuple[str, str, str]]:
         return catalog.cached(store, "keys", runs.run_keys)

@@ -47,7 +47,7 @@ function link(path, params, text) {
 async function api(path) {
   const reply = await fetch(ROOT + path);
   const body = await reply.json();
-  if (!reply.ok) throw new Error(typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail));
+  if (!reply.ok) throw new Error(body.error?.message ?? JSON.stringify(body));
   return body;
 }
 function params() { return new URLSearchParams(location.search); }
