@@ -74,13 +74,19 @@ class Service:
             ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] if as_user else []
         )
         self.python = "/usr/bin/python3" if as_user else sys.executable
+        self.cgroup = _delegated_cgroup() if as_user else None
 
     def spawn(self, *argv: str) -> subprocess.Popen[bytes]:
         """A process owned by the same user as the service (a bystander the program may aim at)."""
         return subprocess.Popen([*self.prefix, self.python, *argv])
 
-    def run(self, code: str, **limits: Any) -> dict[str, Any]:
+    def run(
+        self, code: str, extra_env: dict[str, str] | None = None, **limits: Any
+    ) -> dict[str, Any]:
         env = {"PATH": "/usr/bin:/bin", "THINKTIME_API_KEY": SECRET, "OPENAI_API_KEY": SECRET}
+        if self.cgroup is not None:  # an unprivileged service is given a cgroup of its own
+            env["THINKTIME_CGROUP"] = str(self.cgroup)
+        env.update(extra_env or {})
         done = subprocess.run(
             [*self.prefix, self.python, str(RUNNER), "--api-key", SECRET],
             input=json.dumps({"code": code, "limits": limits}),
@@ -93,13 +99,28 @@ class Service:
         return dict(json.loads(done.stdout))
 
 
+def _delegated_cgroup() -> Path:
+    """A cgroup handed to user 65534, as systemd's `Delegate=yes` hands one to a service."""
+    from thinktime.verifiers import cgroup
+
+    parent, version = cgroup._parent()
+    path = parent / f"thinktime-test-delegated-{os.getpid()}"
+    path.mkdir(exist_ok=True)
+    if version == 2:
+        (path / "cgroup.subtree_control").write_text("+memory\n")
+    for entry in (path, *(path / n for n in ("cgroup.procs", "tasks", "cgroup.subtree_control"))):
+        if entry.exists():
+            os.chown(entry, 65534, 65534)
+    return path
+
+
 def _namespaces_work(service: Service) -> bool:
     probe = service.run("print(1)")
     return probe["stdout"] == "1\n" and probe["isolated"]
 
 
 @pytest.fixture(params=["root", "user"], scope="module")
-def service(request: pytest.FixtureRequest) -> Service:
+def service(request: pytest.FixtureRequest) -> Iterator[Service]:
     if shutil.which("bwrap") is None:
         pytest.fail("bubblewrap is not installed: `apt-get install bubblewrap` (make system-deps)")
     as_user = request.param == "user"
@@ -107,7 +128,9 @@ def service(request: pytest.FixtureRequest) -> Service:
         pytest.skip("needs root (to drop to a user) and a system /usr/bin/python3")
     runner = Service(as_user)
     assert _namespaces_work(runner), "bwrap could not create namespaces"
-    return runner
+    yield runner
+    if runner.cgroup is not None:
+        runner.cgroup.rmdir()
 
 
 @pytest.fixture
@@ -282,3 +305,134 @@ def test_nothing_but_the_work_dir_is_writable_and_no_thread_starts(service):
     assert "wrote" not in out and out.count("refused /") == 5 and "work ok" in out, out
     if not service.as_user:  # the seccomp filter needs pyseccomp, installed for the service
         assert "thread refused" in out, out
+
+
+class MemoryWatch:
+    """The host's memory in use (MemTotal - MemAvailable, from /proc/meminfo), polled from
+    outside every 10 ms; `growth` is its peak over the level before the run."""
+
+    def __init__(self) -> None:
+        self.before = self._used()
+        self.peak = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    @staticmethod
+    def _used() -> int:
+        fields = {}
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) * 1024
+        return fields["MemTotal"] - fields["MemAvailable"]
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._used())
+            time.sleep(0.01)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
+
+
+LIMIT = 192 * 2**20  # the run's memory limit in the floods below
+CALLER = 48 * 2**20  # the caller process (an interpreter running the sandbox's host side)
+FLOODS = {
+    # 8,192 extended attributes of 64 KiB on one file: 512 MiB of kernel memory, no data
+    "xattrs": "import os, time\nopen('a', 'w').close()\nfor i in range(8192):\n"
+    "    try:\n        os.setxattr('a', f'user.k{i}', b'v' * 65536)\n"
+    "    except OSError as exc:\n        print('refused:', exc)\n        break\n"
+    "time.sleep(1)\n",
+    # empty files: each costs an inode and a dentry in kernel memory, none of the tmpfs's size
+    "inodes": "import os, time\nos.mkdir('d')\nfor i in range(2_000_000):\n"
+    "    try:\n        os.close(os.open(f'd/{i}', os.O_CREAT | os.O_WRONLY))\n"
+    "    except OSError as exc:\n        print('refused:', i, exc)\n        break\n"
+    "time.sleep(1)\n",
+}
+
+
+@pytest.mark.parametrize("flood", sorted(FLOODS))
+def test_kernel_memory_floods_stay_inside_the_runs_limit(service, flood):
+    with MemoryWatch() as memory:
+        result = service.run(FLOODS[flood], memory_bytes=LIMIT, wall_seconds=20, cpu_seconds=15)
+    assert memory.growth < LIMIT + CALLER, (memory.growth >> 20, result)
+    assert _no_leftovers_within(2.0), _leftovers()
+
+
+def test_only_the_libraries_the_interpreter_loads_are_visible(service):
+    code = (
+        "import os\nseen = []\nfor root, dirs, files in os.walk('/usr'):\n"
+        "    seen += [os.path.join(root, f) for f in files]\n"
+        "print(len(seen))\n"
+        "print('git' if os.path.exists('/usr/lib/git-core/git') else 'no git')\n"
+        "print('sdk' if any('-packages' in p for p in seen) else 'no packages')\n"
+        "bins = [p for p in seen if p.startswith('/usr/bin/') and 'python' not in p]\n"
+        "print(bins or 'no bin')\n"
+        "print('x11' if any('libX11' in p for p in seen) else 'no x11')\n"
+    )
+    out = service.run(code)["stdout"].splitlines()
+    assert out[1:] == ["no git", "no packages", "no bin", "no x11"], out
+
+
+# a local user who watches /tmp with inotify and swaps `program.py` for a link to a file only
+# the service may read, the moment a run's folder appears
+ATTACKER = r"""
+import ctypes, os, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+tmp, secret = sys.argv[1], sys.argv[2]
+fd = libc.inotify_init1(0)
+libc.inotify_add_watch(fd, tmp.encode(), 0x100)  # IN_CREATE
+print("ready", flush=True)
+while True:
+    data, offset = os.read(fd, 65536), 0
+    while offset < len(data):
+        _, _, _, length = struct.unpack_from("iIII", data, offset)
+        name = data[offset + 16 : offset + 16 + length].rstrip(b"\0").decode()
+        offset += 16 + length
+        if not name.startswith("thinktime-sandbox-"):
+            continue
+        folder, end, swapped = os.path.join(tmp, name), time.monotonic() + 0.3, False
+        while time.monotonic() < end and not swapped:
+            for target in (f"{folder}/program.py", f"{folder}/work/program.py"):
+                try:
+                    os.symlink(secret, target + ".swap")
+                    os.rename(target + ".swap", target)
+                    swapped = True
+                except OSError:
+                    pass
+"""
+
+
+@pytest.mark.parametrize("mode", ["isolated", "unsafe"])
+def test_a_local_user_cannot_swap_the_program(mode, tmp_path):
+    if os.getuid() != 0 or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs root (the service) and a system /usr/bin/python3 (the attacker)")
+    secret = tmp_path / "root-only"
+    secret.write_text(f"{SECRET.replace('-', '_')}\n")
+    secret.chmod(0o600)
+    tmp_path.chmod(0o755)
+    attacker = subprocess.Popen(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3",
+         "-c", ATTACKER, tempfile.gettempdir(), str(secret)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert attacker.stdout is not None and attacker.stdout.readline() == "ready\n"
+        service = Service(as_user=False)
+        env = {"THINKTIME_UNSAFE_EXEC": "1", "PATH": "/nonexistent"} if mode == "unsafe" else {}
+        for _ in range(10):
+            result = service.run("print('ran')", extra_env=env)
+            assert result["isolated"] == (mode == "isolated"), result
+            output = result["stdout"] + result["stderr"]
+            assert SECRET.replace("-", "_") not in output and "ran" in output, output
+    finally:
+        attacker.kill()
+        attacker.wait()

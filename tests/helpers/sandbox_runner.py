@@ -1,6 +1,6 @@
 """Calls `run_python` the way a service would, from a bare interpreter, and prints the result.
 
-The sandbox's host side is standard library only, so this loads its four modules by path
+The sandbox's host side is standard library only, so this loads its five modules by path
 (no site-packages needed). Tests run it as root and, through `setpriv`, as an unprivileged
 user with the system Python, to show the isolation holds for both. It also prints the peak
 memory of this caller process, so tests can bound what a program's output costs the caller.
@@ -34,6 +34,7 @@ def main() -> None:
         stub.__path__ = [str(path)]
         sys.modules[package] = stub
     _load("thinktime.errors", SRC / "errors.py")
+    _load("thinktime.verifiers.cgroup", SRC / "verifiers" / "cgroup.py")
     _load("thinktime.verifiers.isolation", SRC / "verifiers" / "isolation.py")
     _load("thinktime.verifiers.prelude", SRC / "verifiers" / "prelude.py")
     sandbox = _load("thinktime.verifiers.sandbox", SRC / "verifiers" / "sandbox.py")

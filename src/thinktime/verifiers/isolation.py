@@ -2,21 +2,27 @@
 
 `bwrap` (Debian package `bubblewrap`, what Flatpak runs apps in) starts the interpreter in new
 user, mount, pid, network, ipc, uts and cgroup namespaces. What the program can see:
-- the interpreter binary, its shared library, the standard library and /usr/lib, read-only;
-  no /usr/bin (no shell), no /etc, no home, no project, no site-packages (a read-only tmpfs
-  hides it), no /proc of the host (none at all);
+- the interpreter binary, its shared library, the standard library and the shared libraries
+  these load (found by `ldd`, each bound alone), read-only; the rest of /usr/lib is not there
+  (no vendor SDKs, no `git-core`), nor /usr/bin (no shell), /etc, home, the project,
+  site-packages (a read-only tmpfs hides it) or the host's /proc (none at all);
 - one private tmpfs, `/work`, the only writable place, of a fixed size, gone after the call;
 - a network namespace holding only its own loopback: nothing on the host is reachable;
 - its own pid namespace: it cannot see or signal a host process, and when the call ends the
   namespace's init dies and the kernel kills everything left in it (a `setsid` daemon too);
 - user 65534 with every capability dropped, no new user namespaces (`--disable-userns`), and a
   seccomp filter (when libseccomp is installed) refusing ptrace, mount, keyctl, bpf, io_uring,
-  perf events, module loading, non-Unix sockets and any new task (process or thread);
+  perf events, module loading, non-Unix sockets, extended attributes (a tmpfs keeps them in
+  kernel memory) and any new task (process or thread);
 - everything but `/work` is read-only: the root, `/dev` (so no tmpfs can fill host memory).
 
-    >>> command = bwrap_command(["/usr/bin/python3", "-c", "print(1)"], {"/work/x.py": "/tmp/x"})
+    >>> command = bwrap_command(["/usr/bin/python3", "-c", "print(1)"], {"/work/x.py": 5})
     >>> command[:2], "--unshare-net" in command, "--die-with-parent" in command
     (['bwrap', '--unshare-user'], True, True)
+    >>> command[command.index("--ro-bind-data") : command.index("--ro-bind-data") + 3]
+    ['--ro-bind-data', '5', '/work/x.py']
+    >>> _resolved("libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x7f)\\nx.so:\\n")
+    ['/lib/x86_64-linux-gnu/libz.so.1']
 """
 
 from __future__ import annotations
@@ -45,43 +51,82 @@ _DENIED_SYSCALLS = (
     "open_by_handle_at", "name_to_handle_at", "iopl", "ioperm", "settimeofday", "clock_settime",
     "adjtimex", "personality", "pidfd_getfd", "fsopen", "fsconfig", "fsmount", "fspick",
     "move_mount", "open_tree", "mount_setattr",
+    # extended attributes live in kernel memory on a tmpfs: 64 KiB each, thousands per file
+    "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
     # no new tasks at all: neither processes nor threads (as root, RLIMIT_NPROC does not bind)
     "fork", "vfork", "clone",
 )  # fmt: skip
 
 
-def _mounts() -> list[str]:
-    """Read-only binds: the interpreter, its libraries and its standard library."""
+@functools.cache
+def _mounts() -> tuple[str, ...]:
+    """Read-only binds: the interpreter, its standard library and the shared libraries they
+    load — each library file alone, never a whole directory of the host."""
     interpreter = os.path.realpath(sys.executable)
     base = sys.base_prefix
     stdlib = sysconfig.get_paths()["stdlib"]
-    binds = [interpreter, stdlib, *glob.glob(os.path.join(base, "lib", "libpython*"))]
+    libpython = glob.glob(os.path.join(base, "lib", "libpython*"))
     args: list[str] = []
-    for root in ("/usr/lib", "/usr/lib64"):
-        if os.path.isdir(root):
-            args += ["--ro-bind", root, root]
-    for link in ("/lib", "/lib64", "/lib32"):
+    for link in ("/lib", "/lib64", "/lib32"):  # usr-merged systems: /lib -> usr/lib
         if os.path.islink(link):
             args += ["--symlink", os.readlink(link), link]
-        elif os.path.isdir(link):
-            args += ["--ro-bind", link, link]
-    for path in dict.fromkeys(binds):  # keep order, drop repeats
-        if not path.startswith(("/usr/lib/", "/usr/lib64/")):
-            args += ["--ro-bind", path, path]
+    for path in dict.fromkeys([interpreter, stdlib, *libpython]):  # keep order, drop repeats
+        args += ["--ro-bind", path, path]
+    bound: set[str] = set()
+    for path in _libraries([interpreter, *libpython, *_extensions(stdlib)]):
+        real = os.path.realpath(path)
+        if real not in bound:
+            bound.add(real)
+            args += ["--ro-bind", real, real]
+        seen = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        if seen != real:  # libz.so.1 -> libz.so.1.2.13: the name the loader asks for
+            args += ["--symlink", real, seen]
     # installed packages are not part of the standard library: hide them under empty tmpfs
-    for site in (os.path.join(stdlib, "site-packages"), *glob.glob("/usr/lib/python3*/*-packages")):
+    for site in glob.glob(os.path.join(stdlib, "*-packages")):
         if os.path.isdir(site):
             args += ["--tmpfs", site, "--remount-ro", site]
-    return args
+    return tuple(args)
+
+
+def _extensions(stdlib: str) -> list[str]:
+    """The standard library's compiled modules (`lib-dynload`), whose libraries load too;
+    not Tk's, which would bring the X11 client libraries for a window no program opens."""
+    found = glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))
+    return sorted(p for p in found if not os.path.basename(p).startswith("_tkinter"))
+
+
+def _libraries(objects: Sequence[str]) -> list[str]:
+    """Every shared library (and the dynamic loader) `objects` load, as `ldd` resolves them."""
+    found: dict[str, None] = {}
+    for start in range(0, len(objects), 64):  # a few ldd calls, not one per file
+        done = subprocess.run(
+            ["ldd", *objects[start : start + 64]], capture_output=True, text=True, check=False
+        )
+        found.update(dict.fromkeys(_resolved(done.stdout)))
+    return sorted(found)
+
+
+def _resolved(listing: str) -> list[str]:
+    """The library paths in `ldd`'s output (`name => /path (addr)` or `/path (addr)`)."""
+    paths = []
+    for line in listing.splitlines():
+        if "(0x" not in line:  # a file's header, `not found`, `statically linked`
+            continue
+        target = line.split("=>", 1)[-1].strip().split(" (", 1)[0].strip()
+        if target.startswith("/") and os.sep in target:
+            paths.append(target)
+    return paths
 
 
 def bwrap_command(
     argv: Sequence[str],
-    files: Mapping[str, str],
+    files: Mapping[str, int],
     seccomp_fd: int | None = None,
     info_fd: int | None = None,
 ) -> list[str]:
-    """The bwrap command line that runs `argv` isolated; `files` maps sandbox path → host file.
+    """The bwrap command line that runs `argv` isolated; `files` maps a sandbox path to a
+    descriptor bwrap copies the file from (never a host path, which another user could swap
+    for a symlink between our write and bwrap's bind).
 
     `info_fd` receives bwrap's JSON with the host pid of the namespace's init (`child-pid`).
     """
@@ -96,8 +141,8 @@ def bwrap_command(
         "--dev", "/dev", "--remount-ro", "/dev",
         "--size", str(TMPFS_BYTES), "--tmpfs", WORKDIR,
     ]  # fmt: skip
-    for inside, outside in files.items():
-        command += ["--ro-bind", outside, inside]
+    for inside, fd in files.items():
+        command += ["--ro-bind-data", str(fd), inside]
     command += ["--remount-ro", "/"]  # the root tmpfs bwrap builds on: nothing to fill there
     if seccomp_fd is not None:
         command += ["--seccomp", str(seccomp_fd)]

@@ -5,16 +5,23 @@ Layers, outermost first, each stopping what the one inside it cannot:
    through bubblewrap; the interpreter and standard library read-only, a private tmpfs as the
    only writable place, no network device but its own loopback, no host process visible, every
    capability dropped, a seccomp filter. Removing the Python-level layers below gains nothing.
-2. **Resource limits** on the whole tree: CPU seconds, address space, file size, open files,
+2. **A memory cgroup per run** (`cgroup.py`): everything the run makes the kernel hold —
+   process memory, its tmpfs's pages, inodes, dentries, page cache — is charged to the run's
+   own group and capped at `Limits.memory_bytes`; past it the run, not the host, runs out.
+   **Resource limits** on the whole tree: CPU seconds, address space, file size, open files,
    processes; a wall-clock timeout that kills the namespace (and with it every process in it).
 3. **Bounded output**: stdout and stderr are read in chunks; past `Limits.output_bytes` the
    program is stopped and its output truncated, so a program cannot grow the caller's memory.
 4. A Python audit hook refusing sockets, subprocesses, ctypes and writes outside the working
    directory: a second layer only (Python code can remove it; the kernel layer holds anyway).
 
-Where namespaces are not available (no bwrap, user namespaces disabled) `run_python` refuses
-with `SandboxUnavailable`, saying why, unless the operator opted in with `--unsafe-exec`
-(`allow_unsafe_exec()`, or `THINKTIME_UNSAFE_EXEC=1`): then only layers 2–4 apply.
+The program reaches the sandbox as a descriptor (bwrap copies it in), never as a path on the
+host another local user could swap for a symlink. Where namespaces or a memory cgroup are not
+available (no bwrap, user namespaces disabled, no cgroup this user may create) `run_python`
+refuses with `SandboxUnavailable`, saying why, unless the operator opted in with `--unsafe-exec`
+(`allow_unsafe_exec()`, or `THINKTIME_UNSAFE_EXEC=1`): then only the layers the host allows
+apply, and the program file lies in a folder only the service (and, as root, the `nobody` the
+program runs as) can enter.
 
     >>> run_python("print(6 * 7)").stdout
     '42\\n'
@@ -39,7 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinktime.errors import ThinktimeError
+from thinktime.verifiers import cgroup
 from thinktime.verifiers.isolation import (
+    SANDBOX_UID,
     WORKDIR,
     bwrap_command,
     namespaces_unavailable,
@@ -103,8 +112,10 @@ class Limits:
     output_bytes: int = 64 * 2**10  # per stream; past it the program is stopped
 
 
-def _limit(limits: Limits) -> None:
+def _limit(limits: Limits, group: cgroup.Cgroup | None) -> None:
     """Runs in the child between fork and exec; inherited by everything it starts."""
+    if group is not None:
+        group.join()
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -113,30 +124,47 @@ def _limit(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _command(program: Path, fds: dict[str, int]) -> tuple[list[str], str | None, bool]:
-    """(argv, working dir on the host or None, isolated?) for one run."""
+def _unavailable() -> str | None:
+    """Why the kernel layers cannot run here (namespaces, then the memory cgroup), or None."""
+    return namespaces_unavailable() or cgroup.unavailable()
+
+
+def _command(workdir: Path | None, fds: dict[str, int]) -> list[str]:
+    """The argv of one run: through bwrap, or (`workdir` given, unsafe mode) bare."""
     interpreter = os.path.realpath(sys.executable)
     argv = [interpreter, "-I", "-S", "-c", PRELUDE]
-    why = namespaces_unavailable()
-    if why is None:
-        files = {f"{WORKDIR}/program.py": str(program)}
-        return bwrap_command(argv, files, fds.get("seccomp"), fds.get("info")), None, True
-    if not _UNSAFE["allowed"]:
-        raise SandboxUnavailable(
-            f"refusing to run model-written code without kernel isolation: {why}; "
-            "or start thinktime with --unsafe-exec to accept process limits alone"
-        )
-    return [sys.executable, "-I", "-S", "-c", PRELUDE], str(program.parent), False
+    if workdir is None:
+        files = {f"{WORKDIR}/program.py": fds["program"]}
+        return bwrap_command(argv, files, fds.get("seccomp"), fds.get("info"))
+    return [sys.executable, "-I", "-S", "-c", PRELUDE]
+
+
+def _private_workdir(parent: str, code: str) -> Path:
+    """Unsafe mode's working folder, `parent/work`: `parent` is the service's alone (0700), so no
+    other local user can reach `program.py`; as root, `work` belongs to `nobody`, whom the
+    prelude becomes after reading the program (the prelude needs the folder writable)."""
+    work = Path(parent, "work")
+    work.mkdir(mode=0o700)
+    (work / "program.py").write_bytes(code.encode("utf-8", "replace"))
+    if os.getuid() == 0:
+        os.chown(work, SANDBOX_UID, SANDBOX_UID)
+    return work
 
 
 def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> SandboxResult:
     """Run `code` under the sandbox (see module docstring) and return what it printed."""
     limits = limits or Limits()
-    with tempfile.TemporaryDirectory(prefix="thinktime-sandbox-") as workdir:
-        program = Path(workdir, "program.py")
-        program.write_text(code)
-        os.chmod(workdir, 0o777)  # writable by `nobody` in unsafe mode
-        os.chmod(program, 0o644)
+    why = _unavailable()
+    if why is not None and not _UNSAFE["allowed"]:
+        raise SandboxUnavailable(
+            f"refusing to run model-written code without kernel isolation: {why}; "
+            "or start thinktime with --unsafe-exec to accept process limits alone"
+        )
+    isolated = namespaces_unavailable() is None
+    group = cgroup.Cgroup.create(limits.memory_bytes, limits.processes) if why is None else None
+    with tempfile.TemporaryDirectory(prefix="thinktime-sandbox-") as private:
+        os.chmod(private, 0o700)
+        workdir = None if isolated else _private_workdir(private, code)
         rules = seccomp_filter()
         fds: list[int] = []  # every descriptor this call opens, closed on every path
         process: subprocess.Popen[bytes] | None = None
@@ -145,21 +173,26 @@ def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> Sand
             info_read, info_write = os.pipe()
             fds += [info_read, info_write]
             passed = {"info": info_write}
+            if isolated:
+                program = os.memfd_create("program.py")  # bwrap copies it into the sandbox
+                fds.append(program)
+                _write_all(program, code.encode("utf-8", "replace"))
+                os.lseek(program, 0, os.SEEK_SET)
+                passed["program"] = program
             if rules:
                 seccomp_read, seccomp_write = os.pipe()
                 fds += [seccomp_read, seccomp_write]
                 passed["seccomp"] = seccomp_read
-            command, cwd, isolated = _command(program, passed)
             process = subprocess.Popen(
-                command,
-                cwd=cwd,
+                _command(workdir, passed),
+                cwd=workdir,
                 env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 pass_fds=tuple(passed.values()) if isolated else (),
-                preexec_fn=lambda: _limit(limits),
+                preexec_fn=lambda: _limit(limits, group),
             )
             for fd in passed.values():  # the child holds its copies now
                 _close(fds, fd)
@@ -179,6 +212,8 @@ def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> Sand
             for fd in fds:
                 os.close(fd)
             _wait_gone(init)
+            if group is not None:
+                group.remove()
 
 
 def _close(fds: list[int], fd: int) -> None:
