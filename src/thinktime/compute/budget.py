@@ -2,7 +2,9 @@
 
 Every strategy is *anytime*: it checks the budget between steps and, when it runs out, returns
 the best answer so far, marked `budget_limited`. Within a step the ledger also shrinks each
-call's `max_tokens` so the call cannot overrun the token (or FLOP) budget by much. Seconds and
+call's `max_tokens` so the call cannot overrun the token (or FLOP) budget; with fewer tokens
+left than the call's samples, only that many samples are drawn, one token each (the others come
+back empty, the bill counts the samples drawn): no path spends past a token cap. Seconds and
 dollars are checked between steps only: a call already running is not interrupted.
 
 `max_tokens` counts generated tokens (completion tokens, verifier calls included) — the part a

@@ -49,7 +49,7 @@ from thinktime.compute.prices import Price
 from thinktime.errors import ThinktimeError
 from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
-from thinktime.types import CUT, Bill, Generation, Request
+from thinktime.types import CUT, Bill, Completion, Generation, Request
 
 Role = Literal["policy", "verifier"]
 
@@ -123,7 +123,10 @@ class Ledger:
         if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))
         asked = params.max_tokens
-        params = self._fit(requests, params, backend)
+        params, affordable = self._fit(requests, params, backend)
+        wanted, requests = requests, _afford(requests, affordable)
+        if affordable is not None:
+            self.limited = True  # the budget left fewer tokens than samples: some not drawn
         # a seeded strategy that calls the engine again (another round of votes, concurrent
         # sub-strategy runs on one prompt) must get new samples, not replays of its first call:
         # call k samples with seed + k·stride (call 0 keeps the caller's seed), the stride being
@@ -133,7 +136,9 @@ class Ledger:
         if params.seed is not None and index:
             params = params.with_(seed=params.seed + seed_stride(backend) * index)
         started = time.perf_counter()
-        if watch is not None and isinstance(backend, StopsSequences):
+        if not requests:
+            generations: list[Generation] = []
+        elif watch is not None and isinstance(backend, StopsSequences):
             generations = [
                 backend.generate_watched(r, params, watch, self.cancel) for r in requests
             ]
@@ -158,7 +163,7 @@ class Ledger:
                 self._record(generation, role, backend.card, answered)
         if self.on_call is not None:
             self.on_call(self.bill())
-        return generations
+        return _undrawn(wanted, generations) if affordable is not None else generations
 
     def _reserve(self, samples: int) -> None:
         """Count a call's samples before it runs; refuse it past `Budget.max_samples`."""
@@ -193,20 +198,24 @@ class Ledger:
 
     def _fit(
         self, requests: Sequence[Request], params: SamplingParams, backend: Backend
-    ) -> SamplingParams:
-        """Shrink max_tokens so that this call's samples fit in what the budget has left."""
+    ) -> tuple[SamplingParams, int | None]:
+        """Shrink max_tokens so that this call's samples fit in what the budget has left, and
+        say how many samples it can afford at all (None: every one): a sample needs a token,
+        so with fewer tokens left than samples only that many are drawn, one token each."""
         if self.budget is None:
-            return params
+            return params, None
         card = backend.card
         per_token = 2 * card.n_matmul_params if card else None
         left = self.budget.tokens_left(self.bill(), per_token)
         if left is None:
-            return params
+            return params, None
         samples = sum(r.n for r in requests)
-        share = max(1, left // max(samples, 1))
+        if left < samples:
+            return params.with_(max_tokens=1), left
+        share = left // samples
         if share < params.max_tokens:  # the answer is limited only if a sample hits this cap
-            return params.with_(max_tokens=share)
-        return params
+            return params.with_(max_tokens=share), None
+        return params, None
 
     def _record(
         self, generation: Generation, role: Role, card: ModelCard | None, answered: bool = True
@@ -254,6 +263,37 @@ class Ledger:
                 samples=c["samples"],
                 samples_cut=c["cut"],
             )
+
+
+def _afford(requests: Sequence[Request], samples: int | None) -> list[Request]:
+    """The first `samples` samples of `requests` in order (all where None): a request keeps
+    what is left of its n, and one left with none is not sent."""
+    if samples is None:
+        return list(requests)
+    kept = []
+    for request in requests:
+        n = min(request.n, samples)
+        samples -= n
+        if n:
+            kept.append(replace(request, n=n))
+    return kept
+
+
+def _undrawn(wanted: Sequence[Request], drawn: Sequence[Generation]) -> list[Generation]:
+    """`drawn` padded back to the shape of `wanted`: each sample the budget could not pay for
+    is an empty completion that stopped at its length (0 tokens, no answer); the bill counts
+    only the samples drawn."""
+    empty = Completion(text="", finish_reason="length", completion_tokens=0)
+    padded = []
+    for index, request in enumerate(wanted):
+        if index < len(drawn):
+            have = drawn[index]
+            missing = request.n - len(have.completions)
+            padded.append(replace(have, completions=(*have.completions, *[empty] * missing)))
+        else:
+            padded.append(Generation(completions=(empty,) * request.n, prompt_length=0,
+                                     prompt_tokens=0))  # fmt: skip
+    return padded
 
 
 def cut_after(generation: Generation, watch: Watch) -> Generation:
