@@ -185,7 +185,9 @@ def test_the_server_asks_for_capabilities_with_isinstance():
     chat = {"model": "cot/qwen", "messages": [{"role": "user", "content": "2+3?"}], "stream": True}
     metered = _Metered(["so \\boxed{5}"])
     for backend, engine_line in ((metered, True), (_Plain(), False)):
-        client = TestClient(create_app(backend, ServerConfig(model="qwen")))
+        client = TestClient(
+            create_app(backend, ServerConfig(model="qwen")), base_url="http://127.0.0.1"
+        )
         text = client.get("/metrics").text
         assert ("thinktime_engine_requests_processing 2.0" in text) is engine_line
         reply = client.post("/v1/chat/completions", json=chat)

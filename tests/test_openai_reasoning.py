@@ -176,7 +176,7 @@ def test_the_server_returns_the_thinking_as_reasoning_content(dialect):
 
     client = httpx2.Client(transport=httpx2.MockTransport(server(dialect)))
     backend = OpenAIBackend("m", base_url="http://test/v1", http_client=client)
-    app = TestClient(create_app(backend, ServerConfig(model="m")))
+    app = TestClient(create_app(backend, ServerConfig(model="m")), base_url="http://127.0.0.1")
     body = {"model": "cot/m", "messages": [{"role": "user", "content": "2+2?"}]}
     message = app.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
     assert message["content"] == "4"

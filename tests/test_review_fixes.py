@@ -24,7 +24,9 @@ USER = [{"role": "user", "content": "2+3?"}]
 
 def test_seeded_choices_are_different_samples():
     backend = FakeBackend(["\\boxed{5}"])
-    client = TestClient(create_app(backend, ServerConfig(model="qwen")))
+    client = TestClient(
+        create_app(backend, ServerConfig(model="qwen")), base_url="http://127.0.0.1"
+    )
     body = {"model": "qwen", "messages": USER, "n": 3, "seed": 7, "temperature": 1.0}
     assert client.post("/v1/chat/completions", json=body).status_code == 200
     seeds = sorted(params.seed for _, params in backend.calls)
@@ -32,7 +34,10 @@ def test_seeded_choices_are_different_samples():
 
 
 def test_a_served_name_with_a_slash_takes_a_strategy_prefix():
-    client = TestClient(create_app(FakeBackend(["\\boxed{5}"]), ServerConfig(model="org/m")))
+    client = TestClient(
+        create_app(FakeBackend(["\\boxed{5}"]), ServerConfig(model="org/m")),
+        base_url="http://127.0.0.1",
+    )
     reply = client.post("/v1/chat/completions", json={"model": "cot/org/m", "messages": USER})
     assert reply.status_code == 200 and reply.json()["thinktime"]["strategy"] == "cot"
 

@@ -14,7 +14,9 @@ USER = [{"role": "user", "content": "2+3?"}]
 
 def client(script=(ANSWER,), **config) -> tuple[TestClient, FakeBackend]:
     backend = FakeBackend(script)
-    return TestClient(create_app(backend, ServerConfig(model="qwen", **config))), backend
+    return TestClient(
+        create_app(backend, ServerConfig(model="qwen", **config)), base_url="http://127.0.0.1"
+    ), backend
 
 
 def test_plain_chat_passes_through():
@@ -168,8 +170,11 @@ def test_bad_strategy_params_are_a_400():
 
 def test_malformed_json_and_oversized_body():
     c, _ = client(max_body_bytes=1000)
-    assert c.post("/v1/chat/completions", content=b"{not json").status_code == 400
-    assert c.post("/v1/chat/completions", content=b"\x80\xff").status_code == 400  # not UTF-8
+    for raw in (b"{not json", b"\x80\xff"):  # not JSON, not UTF-8
+        reply = c.post(
+            "/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert reply.status_code == 400
     big = c.post(
         "/v1/chat/completions",
         json={"model": "qwen", "messages": [{"role": "user", "content": "x" * 5000}]},

@@ -24,11 +24,14 @@ from thinktime.types import Generation, Request
 USER = [{"role": "user", "content": "2+3?"}]
 CHAT = "/v1/chat/completions"
 KEY = {"Authorization": "Bearer k"}
+JSON = {"Content-Type": "application/json"}
 
 
 def client(backend=None, **config) -> TestClient:
     backend = backend or FakeBackend(["\\boxed{5}"])
-    return TestClient(create_app(backend, ServerConfig(model="qwen", **config)))
+    return TestClient(
+        create_app(backend, ServerConfig(model="qwen", **config)), base_url="http://127.0.0.1"
+    )
 
 
 def assert_openai_error(response: httpx.Response, status: int) -> dict:
@@ -40,7 +43,7 @@ def assert_openai_error(response: httpx.Response, status: int) -> dict:
 
 def test_deep_nesting_is_a_400_not_a_500():
     deep = b'{"model": "qwen", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    assert_openai_error(client().post(CHAT, content=deep), 400)
+    assert_openai_error(client().post(CHAT, content=deep, headers=JSON), 400)
     shallow_but_deep = {"model": "qwen", "messages": USER, "thinktime": {"params": {}}}
     node: dict = shallow_but_deep["thinktime"]["params"]
     for _ in range(40):
@@ -57,7 +60,7 @@ def test_body_over_the_limit_is_refused_while_reading():
         for _ in range(64):
             yield b"x" * 65536
 
-    response = client(max_body_bytes=1 << 20).post(CHAT, content=chunks())
+    response = client(max_body_bytes=1 << 20).post(CHAT, content=chunks(), headers=JSON)
     assert_openai_error(response, 413)
     big = {"model": "qwen", "messages": [{"role": "user", "content": "x" * (2 << 20)}]}
     assert_openai_error(client(max_body_bytes=1 << 20).post(CHAT, json=big), 413)
@@ -281,14 +284,14 @@ def test_strategies_named_inside_params_and_efforts_obey_the_policy():
 
 def test_hostile_numbers_are_400s():
     c = client()
-    assert_openai_error(c.post(CHAT, content=b'{"model": "qwen", "seed": 1' + b"1" * 5000 + b"}"),
-                        400)  # fmt: skip
+    assert_openai_error(c.post(CHAT, content=b'{"model": "qwen", "seed": 1' + b"1" * 5000 + b"}",
+                               headers=JSON), 400)  # fmt: skip
     assert_openai_error(_chat(c, seed=2**40), 400)
     for row in (["NaN", 1, "x"], [0.0, 100_000_000, "x"]):
         body = {"strategy": "route", "params": {"policy": [row]}}
         raw = httpx.Request("POST", "http://x", json={"model": "qwen", "messages": USER,
                                                       "thinktime": body}).content  # fmt: skip
-        assert_openai_error(c.post(CHAT, content=raw.replace(b'"NaN"', b"NaN")), 400)
+        assert_openai_error(c.post(CHAT, content=raw.replace(b'"NaN"', b"NaN"), headers=JSON), 400)
 
 
 def test_streaming_several_choices_is_refused_with_a_reason():

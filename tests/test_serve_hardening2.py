@@ -16,6 +16,7 @@ from thinktime.view.app import create_view_app
 
 CHAT = "/v1/chat/completions"
 USER = [{"role": "user", "content": "2+3?"}]
+KEY = {"Authorization": "Bearer k"}
 
 
 def served(**config) -> TestClient:
@@ -117,9 +118,67 @@ def test_content_parts_other_than_text_are_refused_not_dropped(content, param, s
     ],
 )
 def test_every_route_answers_errors_in_one_shape(method, path, status, param):
-    reply = served().request(method, path)
+    reply = served().request(method, path, json={} if method == "POST" else None)
     assert reply.status_code == status, reply.text
     assert set(reply.json()) == {"error"}, reply.text
     error = reply.json()["error"]
     assert set(error) == {"message", "type", "param", "code"} and error["message"]
     assert error["param"] == param
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "status"),
+    [
+        ("127.0.0.1:8000", (), 200),
+        ("localhost", (), 200),
+        ("LOCALHOST:1234", (), 200),
+        ("[::1]:8000", (), 200),
+        ("127.0.0.2", (), 200),
+        ("attacker.example", (), 403),  # DNS rebinding: the page's own name
+        ("attacker.example:8000", (), 403),
+        ("localhost.attacker.example", (), 403),
+        ("10.0.0.5:8000", (), 403),
+        ("", (), 403),
+        ("proxy.internal:443", ("proxy.internal",), 200),
+        ("Proxy.Internal", ("proxy.internal",), 200),
+    ],
+)
+def test_a_keyless_server_answers_only_loopback_or_allowed_hosts(host, allowed, status):
+    client = served(allowed_hosts=frozenset(allowed))
+    body = {"model": "qwen", "messages": USER}
+    for method, path in (("POST", CHAT), ("GET", "/v1/models"), ("GET", "/view/api/live")):
+        reply = client.request(method, path, json=body if method == "POST" else None,
+                               headers={"Host": host})  # fmt: skip
+        assert reply.status_code == status, (method, path, reply.text)
+        if status == 403:
+            assert "--allow-host" in reply.json()["error"]["message"]
+    assert client.get("/health", headers={"Host": host}).status_code == 200  # a probe by any name
+    keyed = served(api_key="k")  # the key protects: any Host that sends it
+    assert keyed.get("/v1/models", headers={"Host": host, **KEY}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+     "multipart/form-data; boundary=x", "application/jsonp"],
+)  # fmt: skip
+@pytest.mark.parametrize("key", [None, "k"])
+def test_a_body_that_is_not_json_by_its_type_is_a_415(content_type, key):
+    """What a page's form or `no-cors` fetch can send without a preflight (CSRF) is refused."""
+    client = served(api_key=key)
+    raw = json.dumps({"model": "qwen", "messages": USER}).encode()
+    headers = {**({"Content-Type": content_type} if content_type else {}), **KEY}
+    reply = client.post(CHAT, content=raw, headers=headers)
+    assert reply.status_code == 415, reply.text
+    assert "Content-Type: application/json" in reply.json()["error"]["message"]
+    for good in ("application/json", "Application/JSON; charset=utf-8"):
+        reply = client.post(CHAT, content=raw, headers={**headers, "Content-Type": good})
+        assert reply.status_code == 200, reply.text
+
+
+def test_thinktime_view_on_loopback_checks_the_host_too(tmp_path):
+    viewer = TestClient(create_view_app([], warm=False, allowed_hosts=("box.lan",)))
+    assert viewer.get("/api/stores", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+    assert viewer.get("/api/stores", headers={"Host": "box.lan:8765"}).status_code == 200
+    refused = viewer.get("/api/stores", headers={"Host": "attacker.example:8765"})
+    assert refused.status_code == 403 and refused.json()["error"]["type"] == "permission_error"

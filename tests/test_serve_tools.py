@@ -26,7 +26,7 @@ class SchemaFake(FakeBackend):
 
 def client(script: list[str], backend: type[FakeBackend] = FakeBackend, **policy: Any):
     config = ServerConfig(model="q", policy=ServerPolicy(**policy))
-    return TestClient(create_app(backend(script), config))
+    return TestClient(create_app(backend(script), config), base_url="http://127.0.0.1")
 
 
 def post(c: TestClient, **body: Any) -> Any:
@@ -47,7 +47,7 @@ def test_a_call_comes_back_as_tool_calls_with_null_content():
 
 def test_the_next_turn_of_an_agent_is_a_conversation():
     backend = FakeBackend(["It is 3367."])
-    c = TestClient(create_app(backend, ServerConfig(model="q")))
+    c = TestClient(create_app(backend, ServerConfig(model="q")), base_url="http://127.0.0.1")
     call = {"id": "call_1", "type": "function",
             "function": {"name": "calculator", "arguments": '{"expression": "37*91"}'}}  # fmt: skip
     messages = [QUESTION, {"role": "assistant", "content": None, "tool_calls": [call]},
@@ -118,8 +118,8 @@ def test_response_format_is_refused_where_it_cannot_be_held_never_ignored():
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "response_format"
     backend = SchemaFake(['{"a": 1}'])
-    reply = post(TestClient(create_app(backend, ServerConfig(model="q"))),
-                 messages=[QUESTION], response_format=fmt)  # fmt: skip
+    local = TestClient(create_app(backend, ServerConfig(model="q")), base_url="http://127.0.0.1")
+    reply = post(local, messages=[QUESTION], response_format=fmt)
     assert reply.status_code == 200
     assert backend.calls[0][0][0].reply_format.response_format == fmt  # passed to the engine
     text = post(client(["hi"]), messages=[QUESTION], response_format={"type": "text"})

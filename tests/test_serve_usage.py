@@ -22,7 +22,9 @@ CHAT = "/v1/chat/completions"
 
 def client(backend: FakeBackend | None = None, **config) -> TestClient:
     backend = backend or FakeBackend([ANSWER])
-    return TestClient(create_app(backend, ServerConfig(model="qwen", **config)))
+    return TestClient(
+        create_app(backend, ServerConfig(model="qwen", **config)), base_url="http://127.0.0.1"
+    )
 
 
 def events(c: TestClient, **fields) -> list[dict]:

@@ -19,7 +19,9 @@ LONG = [" ".join(["step"] * 200) + " so \\boxed{5}", " ".join(["think"] * 150) +
 
 def client(script=LONG, **config) -> tuple[TestClient, FakeBackend]:
     backend = FakeBackend(script)
-    return TestClient(create_app(backend, ServerConfig(model="qwen", **config))), backend
+    return TestClient(
+        create_app(backend, ServerConfig(model="qwen", **config)), base_url="http://127.0.0.1"
+    ), backend
 
 
 def post(c: TestClient, **fields) -> dict:

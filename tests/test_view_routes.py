@@ -208,11 +208,12 @@ def test_serve_keeps_recent_answers_only_when_asked():
 
     body = {"model": "cot/qwen", "messages": [{"role": "user", "content": "2+3?"}]}
     plain = create_app(FakeBackend(["\\boxed{5}"]), ServerConfig(model="qwen"))
-    assert TestClient(plain).post("/v1/chat/completions", json=body).status_code == 200
+    local = TestClient(plain, base_url="http://127.0.0.1")
+    assert local.post("/v1/chat/completions", json=body).status_code == 200
     assert plain.state.recent is None
     app = create_app(FakeBackend(["\\boxed{5}"]), ServerConfig(model="qwen", recent=8))
     app.mount("/view", create_view_app([], recent=app.state.recent, warm=False))
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     assert client.post("/v1/chat/completions", json=body).status_code == 200
     streamed = client.post("/v1/chat/completions", json={**body, "stream": True})
     assert streamed.status_code == 200 and "[DONE]" in streamed.text

@@ -151,6 +151,10 @@ def serve(
     api_key: Annotated[
         str | None, typer.Option(envvar="THINKTIME_API_KEY", help="Require this bearer key.")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Without a key: answer this Host name too (a proxy's); repeatable."),
+    ] = None,
     max_concurrent: Annotated[int, typer.Option(help="Requests running at once.")] = 8,
     max_queue: Annotated[int, typer.Option(help="Requests admitted before 429s.")] = 64,
     timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 300.0,
@@ -210,7 +214,8 @@ def serve(
         backend = load_backend(model, hints={"n_parallel": max(8, max_concurrent)})
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
-    config = ServerConfig(model=model, api_key=api_key, max_concurrent=max_concurrent,
+    config = ServerConfig(model=model, api_key=api_key, allowed_hosts=frozenset(allow_host or ()),
+                          max_concurrent=max_concurrent,
                           max_queue=max_queue, timeout=timeout, policy=rules,
                           open_metrics=open_metrics,
                           recent=view_size if view else 0)  # fmt: skip

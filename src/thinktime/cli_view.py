@@ -24,6 +24,10 @@ def view(
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8765,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="On loopback: answer this Host name too (a proxy's); repeatable."),
+    ] = None,
     export: Annotated[
         Path | None,
         typer.Option(help="Write every run to this folder in lm-eval's layout and exit."),
@@ -55,7 +59,8 @@ def view(
 
     for store in opened:
         store.close()
-    app = create_view_app(stores)
+    # on loopback, only loopback (or allowed) Host names: a web page cannot rebind to it
+    app = create_view_app(stores, allowed_hosts=(allow_host or ()) if loopback else None)
     console.print(f"thinktime view: http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

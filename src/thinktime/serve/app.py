@@ -20,12 +20,15 @@ flight stop at their next token (`Cancellable` backends), and the request's slot
 only once its work has stopped, so admission counts real load.
 
 Trust: every route but `/health` needs the key when one is set (`/metrics` can be opened to a
-scraper with `open_metrics`); what clients may run is the operator's `ServerPolicy`; bodies are
-read by `intake.py` (size and nesting limits while reading); every error is in OpenAI's shape.
+scraper with `open_metrics`); without a key only a loopback `Host` (or one of `allowed_hosts`)
+is answered, and bodies must be `application/json` (`origin.py`); what clients may run is the
+operator's `ServerPolicy`; bodies are read by `intake.py` (size and nesting limits while
+reading); every error is in OpenAI's shape.
 
     >>> from fastapi.testclient import TestClient
     >>> from thinktime.backends.fake import FakeBackend
-    >>> client = TestClient(create_app(FakeBackend(["Hi!"]), ServerConfig(model="qwen")))
+    >>> app = create_app(FakeBackend(["Hi!"]), ServerConfig(model="qwen"))
+    >>> client = TestClient(app, base_url="http://127.0.0.1:8000")
     >>> reply = client.post("/v1/chat/completions",
     ...                     json={"model": "qwen", "messages": [{"role": "user", "content": "Hi"}]})
     >>> reply.json()["choices"][0]["message"]["content"], reply.json()["usage"]["completion_tokens"]
@@ -62,6 +65,7 @@ from thinktime.serve.intake import (
 )
 from thinktime.serve.intake import error as _error
 from thinktime.serve.metrics import Metrics
+from thinktime.serve.origin import LocalOrigin
 from thinktime.serve.policy import PolicyViolation
 from thinktime.serve.recent import Recent
 from thinktime.serve.schemas import ChatCompletion, ChatRequest, Usage
@@ -83,6 +87,9 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
     recent = Recent(config.recent) if config.recent else None
     app.state.recent = recent  # what `thinktime serve --view` shows
 
+    # the key is checked first (outermost), then the Host (keyless only) and a body's type
+    app.add_middleware(LocalOrigin, check_host=not config.api_key,
+                       allowed=config.allowed_hosts, open_paths=frozenset(open_paths))  # fmt: skip
     app.add_middleware(RequireKey, key=config.api_key, open_paths=frozenset(open_paths))
     errors_in_openai_shape(app)
 

@@ -15,6 +15,8 @@ from thinktime.serve.policy import ServerPolicy
 class ServerConfig:
     model: str  # the name clients send (`qwen`, or `STRATEGY/qwen`)
     api_key: str | None = None  # every route but /health needs it when set
+    # without a key: the names, besides loopback, that a request's Host may carry (origin.py)
+    allowed_hosts: frozenset[str] = frozenset()
     max_concurrent: int = 8  # requests running at once (the engine batches them)
     max_queue: int = 64  # requests admitted (running or waiting); beyond: 429
     timeout: float = 300.0  # wall seconds per request (504 after); the policy may lower it

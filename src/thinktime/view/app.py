@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from thinktime.bench.store import StoreError
 from thinktime.serve.intake import error, errors_in_openai_shape
+from thinktime.serve.origin import LocalOrigin
 from thinktime.serve.recent import Recent
 from thinktime.view import export, live, runs
 from thinktime.view.catalog import Catalog, UnknownStore
@@ -73,12 +74,21 @@ class LiveReply(BaseModel):
 
 
 def create_view_app(
-    paths: Sequence[str | Path], recent: Recent | None = None, warm: bool = True
+    paths: Sequence[str | Path],
+    recent: Recent | None = None,
+    warm: bool = True,
+    allowed_hosts: Collection[str] | None = None,
 ) -> FastAPI:
     """The viewer over `paths` (each opened read-only now: a bad file raises `StoreError`);
-    `warm` derives the runs and curves in a background thread at once."""
+    `warm` derives the runs and curves in a background thread at once. With `allowed_hosts`
+    (`thinktime view` on loopback) a request's Host must be loopback or one of them, so a
+    page in the browser cannot read the stores by DNS rebinding; None: no check (a viewer
+    mounted in `thinktime serve`, whose own check covers it)."""
     catalog = Catalog(paths)
     app = FastAPI(title="thinktime view", version="0.1.0")
+    if allowed_hosts is not None:
+        app.add_middleware(LocalOrigin, check_host=True, allowed=frozenset(allowed_hosts),
+                           open_paths=frozenset())  # fmt: skip
 
     errors_in_openai_shape(app, invalid=422)
 
