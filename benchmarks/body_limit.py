@@ -48,7 +48,8 @@ def main() -> None:
 
     try:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        response = httpx.post(url, content=body(), timeout=60)
+        json_type = {"Content-Type": "application/json"}  # anything else is a 415
+        response = httpx.post(url, content=body(), headers=json_type, timeout=60)
         print(f"status {response.status_code}: {response.json()['error']['message']}")
     except httpx.HTTPError as exc:
         print(f"the server closed the connection early ({type(exc).__name__})")
