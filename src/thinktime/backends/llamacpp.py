@@ -147,8 +147,9 @@ class LlamaCppBackend:
         # a call that must be made is held to its schema by the engine's grammar
         body = constrained_body(request_body(request, params, n, seed), request.reply_format)
         handler = self._handler(request)
+        was_streamed = not (cancel is None and on_delta is None and watch is None)
         try:
-            if cancel is None and on_delta is None and watch is None:
+            if not was_streamed:
                 response = handler(body)
             else:
                 response = streamed(handler, body, cancel or threading.Event(), on_delta, watch)
@@ -161,6 +162,10 @@ class LlamaCppBackend:
         completions = []
         for choice in response["choices"]:
             completion = parse_choice(choice, self.think_tags)
+            if was_streamed and completion.logprobs and completion.finish_reason == "stop":
+                # a stream carries no logprob for the end-of-turn token the engine generated
+                # (a non-streamed reply does): count it, as the engine's own counter does
+                completion = replace(completion, completion_tokens=completion.completion_tokens + 1)
             if completion.completion_tokens < 0:  # no logprobs: count with the tokenizer
                 pieces = self.tokenize(generated_text(choice))  # the thinking too
                 count = len(pieces) + (completion.finish_reason == "stop")  # + end-of-turn
