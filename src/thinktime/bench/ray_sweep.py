@@ -39,7 +39,14 @@ from typing import Any
 
 from thinktime.backends.base import Backend, load_backend
 from thinktime.bench.configs import Config, parse_config
-from thinktime.bench.runner import Graded, Progress, concurrency, label, solve_and_grade
+from thinktime.bench.runner import (
+    Graded,
+    Progress,
+    concurrency,
+    forget_changed,
+    label,
+    solve_and_grade,
+)
 from thinktime.bench.store import Store
 from thinktime.errors import ThinktimeError
 from thinktime.tasks import Task
@@ -173,6 +180,7 @@ def run_ray_sweep(
     stats = stats if stats is not None else RaySweepStats()
     queue: deque[Item] = deque()
     totals: dict[str, list[int]] = {}  # label → [done, total, tokens]
+    forget_changed(store, task)
     for model in models:
         for text in parsed:
             done = store.done(task.name, model, text)

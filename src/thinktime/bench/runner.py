@@ -134,10 +134,17 @@ def result_row(
         "strategy": config.strategy,
         "params": config.assignments,
         "gold": problem.gold,
+        "question": problem.question,
+        "question_hash": problem.fingerprint,
         "answer": answer,
         "verdict": verdict,
         **{column: spent[column] for column in BILL_COLUMNS},
     }
+
+
+def forget_changed(store: Store, task: Task) -> list[str]:
+    """Drop the stored verdicts of questions edited since they were run (they run again)."""
+    return store.forget_changed(task.name, {p.id: (p.fingerprint, p.gold) for p in task.problems})
 
 
 def run_one(
@@ -206,6 +213,7 @@ def run_sweep(
                 f"task {task.name} is answered by a tool-using agent, and strategy "
                 f"{config.strategy!r} cannot take tools; use none or tool_vote"
             )
+    forget_changed(store, task)
     added = 0
     for model, backend in backends.items():
         for config in parsed:

@@ -2,11 +2,18 @@
 
 A result (one question × model × strategy config) and its samples are written in one
 transaction as soon as it completes, so a run killed with SIGKILL loses only the work in
-flight; re-running skips every (task, question, model, config) already stored.
+flight; re-running skips every (task, question, model, config) already stored — unless the
+question's text or gold answer has changed since (`forget_changed`): its old verdicts are
+dropped and it is asked again.
 
     >>> store = Store(":memory:")
     >>> store.done("gsm8k", "qwen", "cot")
     set()
+    >>> store.add({"task": "t", "question_id": "q0", "model": "m", "config": "cot",
+    ...            "strategy": "cot", "params": "", "gold": "42", "verdict": "correct",
+    ...            "question_hash": "6x7"}, [])
+    >>> store.forget_changed("t", {"q0": ("6x8", "48")}), store.done("t", "m", "cot")
+    (['q0'], set())
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +73,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE samples ADD COLUMN conf_tail REAL;
     ALTER TABLE samples ADD COLUMN self_certainty REAL;
     ALTER TABLE samples ADD COLUMN token_confidences BLOB;
+    """,
+    # 6: the question as it was asked and a fingerprint of its text and gold answer, so a result
+    # whose question has since changed in its file is known, dropped and asked again
+    """
+    ALTER TABLE results ADD COLUMN question TEXT;
+    ALTER TABLE results ADD COLUMN question_hash TEXT;
     """,
 ]
 SAMPLE_COLUMNS = (
@@ -219,6 +232,29 @@ class Store:
             (task, model, config),
         )
         return {r[0] for r in rows}
+
+    def forget_changed(self, task: str, current: Mapping[str, tuple[str, str]]) -> list[str]:
+        """Drop every stored result (all models and configs) of a question whose text or gold
+        has changed; `current` maps question id → (fingerprint, gold). Returns the ids dropped.
+        A row stored before fingerprints (schema 5 and older) is judged by its gold alone."""
+        rows = self._db.execute(
+            "SELECT id, question_id, question_hash, gold FROM results WHERE task=?", (task,)
+        ).fetchall()
+        stale = [
+            (row[0], row[1]) for row in rows if row[1] in current
+            and (row[2] != current[row[1]][0] if row[2] is not None
+                 else row[3] != current[row[1]][1])
+        ]  # fmt: skip
+        if stale and not self.readonly:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany("DELETE FROM results WHERE id=?", [(i,) for i, _ in stale])
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        return sorted({question for _, question in stale})
 
     def add(
         self, result: dict[str, Any], samples: Iterable[SampleRow], steps: Iterable[StepRow] = ()

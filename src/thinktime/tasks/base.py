@@ -13,6 +13,7 @@ the trace filter and RL rewards all grade through it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from collections.abc import Callable
@@ -30,6 +31,14 @@ class Problem:
     question: str
     gold: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the problem asks and expects, hashed: an edited question or gold changes it
+        (the store then drops the old verdicts). `Problem("a", "6x7?", "42").fingerprint`
+        differs from `Problem("a", "6x8?", "48").fingerprint`."""
+        content = f"{self.question}\x00{self.gold}".encode("utf-8", "replace")
+        return hashlib.sha256(content).hexdigest()[:16]
 
 
 def gold_grader(problem: Problem) -> Grader:
