@@ -154,6 +154,7 @@ def test_the_question_page_shows_every_sample_its_answer_and_the_votes(viewer, p
         for cls, row in zip(answer["votes"], votes.all()[1:], strict=True):
             assert row.locator("td").nth(1).inner_text() == str(cls["votes"])
     assert page.locator("#gold").inner_text() == "2"
+    assert page.locator("#question").inner_text() == "1 + 1?"  # the question as it was asked
 
 
 def test_the_deep_link_opens_the_question(viewer, page, problems):

@@ -87,6 +87,7 @@ def test_questions_filter_sort_and_page(client):
 def test_one_question_shows_every_sample_its_answer_and_the_vote(client):
     detail = client.get("/api/stores/toy/questions/toy/1").json()
     assert detail["question_id"] == "toy/1" and len(detail["answers"]) == 4
+    assert {a["question"] for a in detail["answers"]} == {"1 + 1?"}  # the text as asked
     pool = next(a for a in detail["answers"] if a["run"] == 1)
     assert pool["gold"] == "2" and len(pool["samples"]) == 4
     for sample in pool["samples"]:

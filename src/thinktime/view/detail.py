@@ -83,6 +83,7 @@ class Answer(BaseModel):
     votes: list[VoteClass]
     details: dict[str, Any] | None = None  # a live answer's strategy details (steps, scores…)
     note: str | None = None
+    question: str | None = None  # as it was asked (stores from schema 6 on keep it)
 
 
 class QuestionDetail(BaseModel):
@@ -159,6 +160,7 @@ def question(
                 gold=row["gold"], answer=row["answer"], verdict=row["verdict"],
                 bill={k: row.get(k) for k in BILL_FIELDS}, samples=samples,
                 votes=vote_table(samples, row["answer"]), note=note_for(row["strategy"]),
+                question=row.get("question"),
             )
         )  # fmt: skip
     return sorted(answers, key=lambda a: (a.run is None, a.run))

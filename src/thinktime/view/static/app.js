@@ -173,7 +173,10 @@ async function questionsPage() {
 async function questionPage(id) {
   const store = storeName();
   const detail = await api(`/api/stores/${encodeURIComponent(store)}/questions/${id.split("/").map(encodeURIComponent).join("/")}`);
-  show(el("h1", {}, `Question ${detail.question_id}`), el("p", {}, "gold answer: ", el("b", { id: "gold" }, detail.answers[0].gold ?? "—")),
+  const asked = detail.answers.find((a) => a.question)?.question;
+  show(el("h1", {}, `Question ${detail.question_id}`),
+    ...(asked ? [el("p", { id: "question", class: "question" }, asked)] : []),
+    el("p", {}, "gold answer: ", el("b", { id: "gold" }, detail.answers[0].gold ?? "—")),
     detail.answers.map((a) => answerBlock(a, store)));
 }
 
