@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from rich.table import Table
 
 from thinktime.bench.matched import Matched
+from thinktime.bench.paired import Comparison
 from thinktime.bench.results import Summary
 from thinktime.render import si
 
@@ -70,5 +71,22 @@ def matched_table(rows: Sequence[Matched]) -> Table:
             m.model, m.config, si(m.flops), f"{m.accuracy:.1%}", m.rival,
             f"{m.rival_config} ({si(m.rival_flops)})" if m.rival_config else "—",
             "—" if m.rival_accuracy is None else f"{m.rival_accuracy:.1%}",
+        )  # fmt: skip
+    return table
+
+
+def paired_table(rows: Sequence[Comparison]) -> Table:
+    """Each config against the reference on the questions both answered: the difference with
+    its paired 95% CI, the discordant questions, McNemar's exact p, and the questions a
+    5-point difference would need (80% power)."""
+    table = Table(title="paired differences (config − reference, same questions)")
+    for column in ("model", "config", "reference", "n", "difference [95% CI]", "wins/losses",
+                   "McNemar p", "n for ±5 pts"):  # fmt: skip
+        table.add_column(column, justify="right", no_wrap=column in ("model", "config"))
+    for c in rows:
+        table.add_row(
+            c.model, c.b, c.a, str(c.n),
+            f"{100 * c.difference:+.1f} [{100 * c.ci[0]:+.1f}, {100 * c.ci[1]:+.1f}] pts",
+            f"{c.b_wins}/{c.a_wins}", f"{c.p_value:.3g}", str(c.needed or "—"),
         )  # fmt: skip
     return table
