@@ -32,7 +32,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         (["solve", "  "], "the question is empty"),
         (["solve", "2+2?", "-p", "oops"], "bad --param 'oops'"),
         (["solve", "2+2?", "--effort", "max"], "unknown reasoning_effort 'max'"),
-        (["solve", "2+2?", "--budget-tokens", "0"], "bad budget"),
+        (["solve", "2+2?", "--budget-tokens", "0"], "--budget-tokens must be at least 1, got 0"),
         (["solve", "2+2?", "-s", "best_of_n", "--verifier", "oracle"], "unknown verifier 'oracle'"),
         (
             ["solve", "2+2?", "-s", "route", "-p", "probe_n=0"],

@@ -12,7 +12,16 @@ from typing import Annotated, Any
 import typer
 
 from thinktime.cli_bench import bench, report
-from thinktime.cli_common import at_least, console, errors, fail, print_json
+from thinktime.cli_common import (
+    SEED_MAX,
+    above_zero,
+    at_least,
+    console,
+    errors,
+    fail,
+    print_json,
+    within,
+)
 from thinktime.cli_distill import distill_app
 from thinktime.cli_list import models, strategies
 from thinktime.cli_plan import plan
@@ -73,7 +82,7 @@ def solve(
     max_tokens: Annotated[
         int | None, typer.Option(help="Most tokens per sample (default 1024).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed (0 to 2**32 - 1).")] = None,
     effort: Annotated[
         str | None, typer.Option("--effort", "-e", help="reasoning_effort: low | medium | high.")
     ] = None,
@@ -97,6 +106,12 @@ def solve(
     try:
         extra: dict[str, Any] = dict(parse_option(item) for item in param or [])
         at_least("-n", n, 1)
+        within("--seed", seed, 0, SEED_MAX)
+        at_least("--budget-tokens", budget_tokens, 1)
+        for option, value in (("--budget-flops", budget_flops),
+                              ("--budget-seconds", budget_seconds),
+                              ("--budget-dollars", budget_dollars)):  # fmt: skip
+            above_zero(option, value)
         if "n" in extra:  # `--param n=8` is `-n 8`
             if n is not None:
                 raise ThinktimeError("n given twice (-n and --param n=…); pass it once")
@@ -175,21 +190,26 @@ def serve(
     view: Annotated[
         bool, typer.Option("--view", help="Show recent answers at /view (thinktime view).")
     ] = False,
-    view_size: Annotated[
-        int, typer.Option(help="With --view: answers kept in memory.", min=1, max=100_000)
-    ] = 100,
+    view_size: Annotated[int, typer.Option(help="With --view: answers kept in memory.")] = 100,
 ) -> None:
     """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
     import ipaddress
 
-    import uvicorn
-
     from thinktime.backends.base import load_backend
     from thinktime.serve.app import ServerConfig, create_app
     from thinktime.serve.policy import ServerPolicy
+    from thinktime.serve.process import run
     from thinktime.verifiers.base import VERIFIERS
     from thinktime.verifiers.sandbox import allow_unsafe_exec
 
+    try:  # every number is checked before anything starts
+        within("--port", port, 1, 65535)
+        at_least("--max-concurrent", max_concurrent, 1)
+        at_least("--max-queue", max_queue, 1)
+        above_zero("--timeout", timeout)
+        within("--view-size", view_size, 1, 100_000)
+    except ThinktimeError as exc:
+        raise fail(str(exc)) from None
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -215,16 +235,15 @@ def serve(
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, allowed_hosts=frozenset(allow_host or ()),
-                          max_concurrent=max_concurrent,
-                          max_queue=max_queue, timeout=timeout, policy=rules,
-                          open_metrics=open_metrics,
+                          max_concurrent=max_concurrent, max_queue=max_queue, timeout=timeout,
+                          policy=rules, open_metrics=open_metrics,
                           recent=view_size if view else 0)  # fmt: skip
     server = create_app(backend, config)
     if view:
         from thinktime.view.app import create_view_app
 
         server.mount("/view", create_view_app([], recent=server.state.recent))
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    run(server, host, port)  # SIGTERM stops it within seconds, work in flight cancelled
 
 
 def main() -> None:

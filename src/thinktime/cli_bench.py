@@ -14,12 +14,14 @@ from typing import Annotated, Any
 import typer
 
 from thinktime.cli_common import (
+    SEED_MAX,
     at_least,
     console,
     fail,
     print_json,
     run_on_ray,
     run_with_progress,
+    within,
 )
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
@@ -53,7 +55,7 @@ def bench(
         str | None, typer.Option(help="SQLite results file (default runs/TASK.db).")
     ] = None,
     max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 512,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Sampling seed (0 to 2**32 - 1).")] = 0,
     ray: Annotated[
         bool, typer.Option("--ray", help="Spread the sweep over Ray workers (pip install ray).")
     ] = False,
@@ -82,6 +84,8 @@ def bench(
         for config in configs:
             parse_config(config)
         sampling_params(options=True, max_tokens=max_tokens, seed=seed)
+        within("--seed", seed, 0, SEED_MAX)
+        at_least("--sample-seed", sample_seed, 0)
         at_least("--limit", limit, 1)
         at_least("--offset", offset, 0)
         at_least("--size", size, 1)

@@ -5,11 +5,18 @@
 >>> at_least("--limit", 0, 1)
 Traceback (most recent call last):
 thinktime.errors.ThinktimeError: --limit must be at least 1, got 0
+>>> within("--port", 70000, 1, 65535)
+Traceback (most recent call last):
+thinktime.errors.ThinktimeError: --port must be 1 to 65535, got 70000
+>>> above_zero("--timeout", float("nan"))
+Traceback (most recent call last):
+thinktime.errors.ThinktimeError: --timeout must be a finite number above 0, got nan
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -37,6 +44,21 @@ def at_least(option: str, value: object, low: int) -> None:
     """Refuse an integer option below `low` (None and non-integers are left to other checks)."""
     if isinstance(value, int) and value < low:
         raise ThinktimeError(f"{option} must be at least {low}, got {value}")
+
+
+def within(option: str, value: int | None, low: int, high: int) -> None:
+    """Refuse an integer option outside `low`..`high` (None is left alone)."""
+    if value is not None and not low <= value <= high:
+        raise ThinktimeError(f"{option} must be {low} to {high}, got {value}")
+
+
+def above_zero(option: str, value: float | None) -> None:
+    """Refuse a number option that is not finite and above 0 (None is left alone)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ThinktimeError(f"{option} must be a finite number above 0, got {value}")
+
+
+SEED_MAX = 2**32 - 1  # the engines' seeds are 32-bit unsigned, as the server takes them
 
 
 def sweep_progress() -> Any:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from thinktime.cli_common import console, errors, fail
+from thinktime.cli_common import console, errors, fail, within
 from thinktime.errors import ThinktimeError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def view(
         list[Path] | None, typer.Argument(help="Results files written by `thinktime bench`.")
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8765,
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
     allow_host: Annotated[
         list[str] | None,
         typer.Option(help="On loopback: answer this Host name too (a proxy's); repeatable."),
@@ -41,6 +41,7 @@ def view(
     if not stores:
         raise fail("name at least one store, e.g. `thinktime view runs/gsm8k.db`")
     try:
+        within("--port", port, 1, 65535)
         opened = [Store(path, create=False, readonly=True) for path in stores]
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

@@ -38,6 +38,7 @@ reading); every error is in OpenAI's shape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -76,8 +77,29 @@ from thinktime.types import Result
 __all__ = ["ServerConfig", "create_app"]
 
 
+# when the server stops, the work of the requests in flight gets this long to end once cancelled
+STOPPING_WORK_WAIT = 1.0
+
+
 def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
-    app = FastAPI(title="thinktime", version="0.1.0")
+    # the work in flight (worker threads' futures), each with the event that cancels it
+    workers: dict[asyncio.Future[Any], threading.Event] = {}
+
+    def in_flight(work: asyncio.Future[Any], cancel: threading.Event) -> None:
+        workers[work] = cancel
+        work.add_done_callback(lambda done: workers.pop(done, None))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # stopping (uvicorn has given the requests their grace): cancel the work still in
+        # flight, so the engine calls stop at their next token, and let it end
+        for cancel in set(workers.values()):
+            cancel.set()
+        if workers:
+            await asyncio.wait(list(workers), timeout=STOPPING_WORK_WAIT)
+
+    app = FastAPI(title="thinktime", version="0.1.0", lifespan=lifespan)
     metrics = Metrics()
     running = asyncio.Semaphore(config.max_concurrent)
     admitted = 0
@@ -227,9 +249,13 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             asyncio.ensure_future(asyncio.to_thread(run_choice, backend, plan.choice(i), cancel))
             for i in range(body.n)
         ]
+        for work in tasks:
+            in_flight(work, cancel)
         watcher = asyncio.create_task(_watch_disconnect(request, cancel))
         try:
-            results = await asyncio.wait_for(asyncio.shield(asyncio.gather(*tasks)), timeout)
+            gathered = asyncio.gather(*tasks)
+            gathered.add_done_callback(_read_outcome)  # a late failure is not "never retrieved"
+            results = await asyncio.wait_for(asyncio.shield(gathered), timeout)
         except TimeoutError:
             return _error(504, f"no answer within {timeout:g} s; ask for less compute")
         except SampleCapError as exc:
@@ -245,6 +271,10 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         for result in results:
             recorder(body.model)(result)
         return JSONResponse(reply.model_dump(mode="json"))
+
+    def _read_outcome(work: asyncio.Future[Any]) -> None:
+        if not work.cancelled():
+            work.exception()
 
     async def _watch_disconnect(request: Request, cancel: threading.Event) -> None:
         while not cancel.is_set():
@@ -266,6 +296,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         def track(self, work: asyncio.Future[Any]) -> None:
             """Count `work` as this stream's; when it ends, the slot is free again."""
             self.tasks.append(work)
+            in_flight(work, self.cancel)
             work.add_done_callback(lambda _: self.release())
 
         def release(self) -> None:

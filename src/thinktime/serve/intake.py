@@ -46,6 +46,7 @@ KINDS = {
     415: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",
+    503: "server_error",
     504: "timeout_error",
 }
 
