@@ -178,6 +178,9 @@ def test_report_and_plan_as_json(tmp_path):
         report["results"][0]
     )
     assert report["report"].endswith("qa.html")
+    [pair] = report["paired"]  # best_of_n against cot on the same two questions
+    assert (pair["a"], pair["b"], pair["n"]) == ("cot", "best_of_n:n=2", 2)
+    assert pair["ci"][0] <= pair["difference"] <= pair["ci"][1] and 0 <= pair["p_value"] <= 1
     plan = runner.invoke(app, ["plan", "docs/plan/agents-7b-sc8.yaml", "--json"])
     assert plan.exit_code == 0, plan.output
     rows = json.loads(plan.stdout)["rows"]
@@ -212,3 +215,21 @@ def test_the_bench_table_reports_throughput_and_cpu_overhead(tmp_path, monkeypat
     assert "orchestration overhead: 25.0% of the run's CPU time" in result.stderr
     again = runner.invoke(app, ["report", str(store)])  # not measured when only read back
     assert "CPU overhead" not in again.stdout and "wall s/q" in again.stdout
+
+
+def test_replay_prints_every_rule_against_the_reference(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(f'{{"question": "q{i}?", "answer": "42"}}\n' for i in range(6)))
+    store = tmp_path / "qa.db"
+    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    assert runner.invoke(app, [*bench, "-s", "cot", "-s", "self_consistency:n=8"]).exit_code == 0
+    result = runner.invoke(app, ["replay", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    replayed = json.loads(result.stdout)
+    assert replayed["config"] == "self_consistency:n=8" and replayed["reference"] == "maj@n"
+    rules = {r["rule"]: r for r in replayed["rules"]}
+    assert {"maj@1", "maj@n", "adaptive:beta"} <= set(rules) and rules["maj@n"]["n"] == 6
+    bad = runner.invoke(app, ["replay", str(store), "--reference", "maj@99"])
+    assert bad.exit_code == 2 and "unknown replay rule 'maj@99'" in bad.output
+    one = runner.invoke(app, ["replay", str(store), "--config", "cot"])
+    assert one.exit_code == 2 and "nothing to replay" in one.output

@@ -26,6 +26,7 @@ from thinktime.cli_distill import distill_app
 from thinktime.cli_list import models, strategies
 from thinktime.cli_plan import plan
 from thinktime.cli_policy import policy
+from thinktime.cli_replay import replay
 from thinktime.cli_view import view
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
@@ -152,6 +153,7 @@ app.command()(models)
 app.command()(strategies)
 app.command()(bench)
 app.command()(report)
+app.command()(replay)
 app.command()(plan)
 app.command()(view)
 

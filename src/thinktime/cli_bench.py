@@ -172,11 +172,15 @@ def print_summary(results: Any, overhead: Mapping[tuple[str, str], float] | None
     """Print the results table and, with several models, the matched-FLOPs table; return the
     curve points so the report does not derive them again."""
     from thinktime.bench.matched import matched
+    from thinktime.bench.paired import paired
     from thinktime.bench.results import curve_points, summarize
-    from thinktime.bench.show import matched_table, results_table
+    from thinktime.bench.show import matched_table, paired_table, results_table
     from thinktime.render import show_table
 
     show_table(console, results_table(summarize(results), overhead))
+    comparisons = paired(results)
+    if comparisons:  # the configs on the questions they share, each against the first
+        show_table(console, paired_table(comparisons))
     points = curve_points(results)
     rows = matched(points)
     if rows:
@@ -187,10 +191,12 @@ def print_summary(results: Any, overhead: Mapping[tuple[str, str], float] | None
 def report_json(results: Any, points: Any, written: Path) -> dict[str, Any]:
     """The store's summaries, curve points and matched-FLOPs rows, and the HTML report's path."""
     from thinktime.bench.matched import matched
+    from thinktime.bench.paired import as_dict, paired
     from thinktime.bench.results import summarize
 
     return {
         "results": [asdict(s) for s in summarize(results)],
+        "paired": [as_dict(c) for c in paired(results)],
         "points": [asdict(p) for p in points],
         "matched": [asdict(m) for m in matched(points)],
         "report": str(written),

@@ -22,6 +22,7 @@ from rich.table import Table
 from thinktime.bench.matched import Matched
 from thinktime.bench.paired import Comparison
 from thinktime.bench.results import Summary
+from thinktime.bench.rules import RuleRow
 from thinktime.render import si
 
 CAPTION = (
@@ -88,5 +89,23 @@ def paired_table(rows: Sequence[Comparison]) -> Table:
             c.model, c.b, c.a, str(c.n),
             f"{100 * c.difference:+.1f} [{100 * c.ci[0]:+.1f}, {100 * c.ci[1]:+.1f}] pts",
             f"{c.b_wins}/{c.a_wins}", f"{c.p_value:.3g}", str(c.needed or "—"),
+        )  # fmt: skip
+    return table
+
+
+def replay_rules_table(rows: Sequence[RuleRow], pool: str, reference: str) -> Table:
+    """Each replayed rule: accuracy, tokens and their ratio to the reference's, and the paired
+    difference from the reference on the same questions."""
+    table = Table(title=f"replayed rules on {pool} (vs {reference}, same questions)")
+    for column in ("rule", "n", "accuracy", "tokens/q", "× tokens", "difference [95% CI]",
+                   "wins/losses", "McNemar p"):  # fmt: skip
+        table.add_column(column, justify="right", no_wrap=column == "rule")
+    for row in rows:
+        c = row.versus
+        table.add_row(
+            row.rule, str(row.n), f"{row.accuracy:.1%}", f"{row.tokens:.0f}",
+            f"{row.token_ratio:.2f}",
+            f"{100 * c.difference:+.1f} [{100 * c.ci[0]:+.1f}, {100 * c.ci[1]:+.1f}] pts",
+            f"{c.b_wins}/{c.a_wins}", f"{c.p_value:.3g}",
         )  # fmt: skip
     return table
