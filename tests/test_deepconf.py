@@ -38,7 +38,8 @@ def _token(*logprobs: float) -> TokenLogprob:
 
 def test_token_confidence_is_minus_the_mean_of_the_top_k():
     assert token_confidence(_token(-0.5, -1.5, -4.0)) == pytest.approx(2.0)
-    assert token_confidence(TokenLogprob("t", -0.3)) == pytest.approx(0.3)  # no alternatives
+    with pytest.raises(ValueError, match="top_logprobs >= 2"):  # no alternatives: refused
+        token_confidence(TokenLogprob("t", -0.3))
 
 
 def test_self_certainty_is_kl_from_uniform_over_the_renormalised_top_k():
@@ -321,3 +322,24 @@ def test_a_watched_call_is_one_request_with_top_logprobs():
         ledger.generate([request], SamplingParams(), watch=lambda i, t: False)
     with pytest.raises(ThinktimeError, match="one request"):
         ledger.generate([request] * 2, SamplingParams(top_logprobs=5), watch=lambda i, t: False)
+
+
+def test_one_alternative_per_token_is_not_a_confidence():
+    """With k = 1 the 'mean of the top-k' is the sampled token's logprob: surprisal, whose
+    direction is the opposite of confidence. DeepConf refuses k < 2; no summary is made."""
+    import pydantic
+
+    from thinktime.answers.confidence import token_confidence
+    from thinktime.strategies.base import as_sample
+    from thinktime.strategies.deepconf import DeepConfParams
+    from thinktime.types import Completion, TokenLogprob
+
+    with pytest.raises(pydantic.ValidationError, match="top_logprobs"):
+        DeepConfParams(top_logprobs=1)
+    lone = TokenLogprob("4", -0.2, (("4", -0.2),))
+    with pytest.raises(ValueError, match="top_logprobs >= 2"):
+        token_confidence(lone)
+    completion = Completion("\\boxed{4}", "stop", 1, logprobs=(lone,))
+    assert as_sample(completion).confidence is None
+    pair = TokenLogprob("4", -0.2, (("4", -0.2), ("5", -3.0)))
+    assert token_confidence(pair) == pytest.approx(1.6)

@@ -40,19 +40,30 @@ from thinktime.types import TokenLogprob
 WINDOW = 32  # tokens per group (the paper's 2,048 scaled to ~250-token traces)
 TAIL = 64  # tokens of the tail confidence
 BOTTOM = 0.10  # share of the lowest groups in `bottom10`
+MIN_ALTERNATIVES = 2  # top-k logprobs per token a confidence needs (k = 1 is surprisal)
 Measure = Literal["mean", "lowest_group", "bottom10", "tail", "self_certainty"]
 MEASURES: tuple[Measure, ...] = ("mean", "lowest_group", "bottom10", "tail", "self_certainty")
 
 
 def token_confidence(token: TokenLogprob) -> float:
-    """C_i = −mean of the top-k log-probabilities (the sampled token's own when none given)."""
-    values = [lp for _, lp in token.top] or [token.logprob]
+    """C_i = −mean of the top-k log-probabilities, k ≥ 2 (`MIN_ALTERNATIVES`): with one, the
+    mean is the sampled token's own logprob, whose direction is surprisal, not confidence."""
+    values = _alternatives(token)
     return -sum(values) / len(values)
 
 
+def _alternatives(token: TokenLogprob) -> list[float]:
+    if len(token.top) < MIN_ALTERNATIVES:
+        raise ValueError(
+            f"token confidence needs top-{MIN_ALTERNATIVES} logprobs or more; this token has "
+            f"{len(token.top)}: draw with top_logprobs >= {MIN_ALTERNATIVES}"
+        )
+    return [lp for _, lp in token.top]
+
+
 def token_self_certainty(token: TokenLogprob) -> float:
-    """KL(uniform ‖ p̃) over the top-k alternatives renormalised (0 when only one is known)."""
-    values = [lp for _, lp in token.top] or [token.logprob]
+    """KL(uniform ‖ p̃) over the top-k alternatives renormalised (k ≥ 2)."""
+    values = _alternatives(token)
     k = len(values)
     top = max(values)
     log_mass = top + math.log(sum(math.exp(v - top) for v in values))  # log Σ p_j

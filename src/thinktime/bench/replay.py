@@ -160,6 +160,6 @@ def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int,
 def _cut(confidence: TraceConfidence, watch: Watch, index: int) -> int | None:
     """Where `watch` stops a stored trace, sample `index` of its call (tokens spent), or None."""
     for i, value in enumerate(confidence.per_token):
-        if watch(index, TokenLogprob("", -value, (("", -value),))):
+        if watch(index, TokenLogprob("", -value, (("", -value),) * 2)):  # mean of the two: C
             return i + 1
     return None

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from thinktime.answers.confidence import trace_confidence
+from thinktime.answers.confidence import MIN_ALTERNATIVES, trace_confidence
 from thinktime.answers.extract import extract_answer, reasoning_tokens
 from thinktime.answers.voting import vote
 from thinktime.backends.base import ChatTemplating, Watch
@@ -156,9 +156,11 @@ def as_sample(completion: Completion, answered: bool = True) -> Sample:
 
 
 def _confidence(completion: Completion) -> Any:
-    """The trace's confidence summaries, when the engine returned top-k alternatives."""
+    """The trace's confidence summaries, when the engine returned top-k alternatives, k ≥ 2
+    for every token (with one, the "mean of the top-k" is the sampled token's own logprob:
+    surprisal, whose direction is the opposite of confidence)."""
     logprobs = completion.logprobs
-    if not logprobs or not any(token.top for token in logprobs):
+    if not logprobs or not all(len(token.top) >= MIN_ALTERNATIVES for token in logprobs):
         return None
     return trace_confidence(logprobs)
 

@@ -78,7 +78,10 @@ class DeepConfParams(BaseModel):
     consensus: float = Field(
         0.95, gt=0.5, le=1.0, description="online: stop when the top answer holds this weight."
     )
-    top_logprobs: int = Field(20, ge=1, le=20, description="k: alternatives per token.")
+    top_logprobs: int = Field(
+        20, ge=2, le=20, description="k: alternatives per token (2 or more: with 1, the 'mean "
+        "of the top-k' is the sampled token's own logprob, surprisal rather than confidence).",
+    )  # fmt: skip
 
 
 def confidence_of(sample: Sample, params: DeepConfParams) -> TraceConfidence:
