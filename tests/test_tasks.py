@@ -102,3 +102,30 @@ def test_a_task_carries_its_grader_and_grades_through_it(tmp_path):
     backend = FakeBackend(["\\boxed{5}", "\\boxed{4}", "\\boxed{5}"])
     result = solve("2+2?", backend=backend, strategy="best_of_n", n=3, verifier=grader)
     assert result.answer == "4"
+
+
+def test_reasoning_gym_takes_limit_and_offset_and_builds_only_that_slice():
+    from thinktime.tasks.reasoning_gym import load as load_gym
+
+    whole = load_gym("basic_arithmetic", size=20, seed=1)
+    part = load_gym("basic_arithmetic", size=20, seed=1, limit=4, offset=10)
+    assert [p.id for p in part.problems] == [p.id for p in whole.problems[10:14]]
+    assert [p.question for p in part.problems] == [p.question for p in whole.problems[10:14]]
+    assert [p.id for p in load_gym("basic_arithmetic", size=12, seed=1, offset=10).problems] == [
+        "reasoning_gym/basic_arithmetic/1/10",
+        "reasoning_gym/basic_arithmetic/1/11",
+    ]
+
+
+def test_bench_limit_binds_for_reasoning_gym(tmp_path):
+    from typer.testing import CliRunner
+
+    from thinktime.bench.store import Store
+    from thinktime.cli import app
+
+    store = tmp_path / "rg.db"
+    args = ["bench", "--task", "reasoning_gym:basic_arithmetic", "--limit", "3", "--offset", "5"]
+    result = CliRunner().invoke(app, [*args, "--model", "fake", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    ids = sorted(r["question_id"] for r in Store(store).results())
+    assert ids == [f"reasoning_gym/basic_arithmetic/0/{i}" for i in (5, 6, 7)]

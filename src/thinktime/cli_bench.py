@@ -6,6 +6,7 @@ $ thinktime report runs/gsm8k.db --json | jq '.results[] | {config, accuracy}'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -99,14 +100,14 @@ def bench(
         options = {"limit": limit, "offset": offset or None, "seed": sample_seed}
         if name == "math500":
             options["level"] = level
-        if name == "reasoning_gym":
-            options = {"size": size, "seed": sample_seed or 0}
+        if name == "reasoning_gym":  # generated from a seed: a slice of `size`, no sampling
+            options = {"size": size, "seed": sample_seed or 0, "limit": limit, "offset": offset}
         the_task = load_task(task, **options)
         if not the_task.problems:
             raise ThinktimeError(
                 f"task {task!r} selected no problems; check --limit/--offset/--level"
             )
-        path = Path(store or f"runs/{name}.db")
+        path = Path(store or default_store(task))
         results = Store(path)
         models = model or [DEFAULT_MODEL]
         overhead = None
@@ -134,6 +135,18 @@ def bench(
         points=points,
     )
     console.print(f"stored in {path}; report: {html}")
+
+
+def default_store(task: str) -> str:
+    """`runs/NAME.db`, or `runs/NAME-STEM.db` for a task with a file or family after its colon
+    (`jsonl:data/qa.jsonl` → `runs/jsonl-qa.db`): two task files never share a store.
+
+    >>> default_store("gsm8k"), default_store("jsonl:~/data/qa.jsonl")
+    ('runs/gsm8k.db', 'runs/jsonl-qa.db')
+    """
+    name, _, rest = task.partition(":")
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(rest).stem) if rest else ""
+    return f"runs/{name}-{stem}.db" if stem else f"runs/{name}.db"
 
 
 def report(

@@ -23,7 +23,17 @@ from thinktime.verifiers.gold import Grader, ScorerVerifier
 
 
 @register_task("reasoning_gym")
-def load(family: str, size: int = 100, seed: int = 0, **config: Any) -> Task:
+def load(
+    family: str,
+    size: int = 100,
+    seed: int = 0,
+    limit: int | None = None,
+    offset: int = 0,
+    **config: Any,
+) -> Task:
+    """Problems `offset` .. `offset + limit` (all `size` by default) of the family's dataset
+    built from `seed`; only those are generated, and each keeps its index in the id, so a
+    sweep over a slice resumes with the same questions."""
     try:
         import reasoning_gym
     except ImportError:
@@ -34,10 +44,11 @@ def load(family: str, size: int = 100, seed: int = 0, **config: Any) -> Task:
         dataset = reasoning_gym.create_dataset(family, size=size, seed=seed, **config)
     except Exception as exc:
         raise ThinktimeError(f"reasoning-gym could not build {family!r}: {exc}") from None
-    entries = [dataset[i] for i in range(size)]
+    end = size if limit is None else min(size, offset + limit)
+    entries = {i: dataset[i] for i in range(offset, end)}
     problems = [
         Problem(f"reasoning_gym/{family}/{seed}/{i}", e["question"], str(e["answer"]), {"entry": e})
-        for i, e in enumerate(entries)
+        for i, e in entries.items()
     ]
 
     def grader(problem: Problem) -> Grader:
