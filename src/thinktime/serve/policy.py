@@ -128,7 +128,10 @@ class ServerPolicy(BaseModel):
                     f"(policy.verifiers = {self.verifiers}); ask the operator to allow it",
                     "thinktime.params.verifier",
                 )
-        per_choice = max((_as_int(params.get(k)) for k in _SAMPLE_PARAMS), default=1)
+        per_choice = max(
+            _declared_samples(strategy, params),
+            *(_as_int(params.get(k)) for k in _SAMPLE_PARAMS),
+        )
         if choices * max(per_choice, 1) > self.max_samples:
             raise PolicyViolation(
                 f"{choices} choice(s) × {per_choice} samples is over this server's limit of "
@@ -147,6 +150,19 @@ class ServerPolicy(BaseModel):
                 f"{self.max_prompt_chars} (policy.max_prompt_chars)",
                 "messages",
             )
+
+
+def _declared_samples(strategy: str, params: Mapping[str, Any]) -> int:
+    """The samples the strategy declares it holds at once for these params (its spec's
+    `samples`), so a plugin's are checked as a built-in's; 1 where the params do not parse
+    (the strategy refuses them with a 400 before any engine call)."""
+    if strategy not in STRATEGIES:
+        return 1
+    spec = STRATEGIES[strategy]
+    try:
+        return spec.samples(spec.parse_params(dict(params)))
+    except Exception:  # bad params, or a plugin's declaration that fails on them
+        return 1
 
 
 def _as_int(value: Any) -> int:

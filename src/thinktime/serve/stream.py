@@ -45,9 +45,8 @@ from thinktime.serve.schemas import (
     error_body,
 )
 from thinktime.serve.tools import DeltaToolCall
+from thinktime.strategies import get_strategy
 from thinktime.types import Bill, Result
-
-STREAMED = ("none", "cot", "direct")  # single-sample strategies whose tokens can stream
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,8 @@ async def events(job: Job) -> AsyncIterator[str]:
     yield job.chunks.delta(Delta(role="assistant", content=""))
     backend, fmt = job.backend, job.plan.reply_format
     calls = fmt is not None and fmt.calls_tools()
-    if job.plan.strategy in STREAMED and isinstance(backend, DeltaStreaming) and not calls:
+    streams = get_strategy(job.plan.strategy).streams  # one sample's text: its tokens can flow
+    if streams and isinstance(backend, DeltaStreaming) and not calls:
         pieces = token_stream(job)
     else:
         pieces = progress_stream(job)

@@ -232,6 +232,9 @@ class StrategySpec:
     # the answer is the model's message as it is (text or tool calls): the strategy runs the
     # caller's conversation unchanged, so it may be given tools and a response_format
     replies: bool = False
+    # its answer is one sample's text as the engine writes it, so a server may stream those
+    # tokens to the client as they come (otherwise it streams progress, then the answer)
+    streams: bool = False
 
     def parse_params(self, values: dict[str, Any]) -> BaseModel:
         """Validate strategy parameters; bad ones become a one-line error naming the field."""
@@ -269,15 +272,18 @@ def register_strategy(
     default_temperature: float = 0.7,
     samples: Samples = one_sample,
     replies: bool = False,
+    streams: bool = False,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
     declares how many samples one question holds at once, from the typed params; `replies`
-    that it answers with the model's own message, so it can take tools (an agent's step)."""
+    that it answers with the model's own message, so it can take tools (an agent's step);
+    `streams` that its answer is one sample's text, whose tokens a server may stream."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
-            name, description, reference, params_type, run, default_temperature, samples, replies
-        )
+            name, description, reference, params_type, run, default_temperature, samples,
+            replies, streams,
+        )  # fmt: skip
         return run
 
     return wrap

@@ -26,6 +26,7 @@ class CotParams(BaseModel):
     "Wei et al. 2022, arXiv:2201.11903",
     CotParams,
     default_temperature=0.0,
+    streams=True,
 )
 def cot(question: str, ctx: Context, params: CotParams) -> Outcome:
     [[sample]] = ctx.sample([ctx.messages(question)])

@@ -27,6 +27,7 @@ class DirectParams(BaseModel):
     "Kojima et al. 2022, arXiv:2205.11916 (zero-shot baseline)",
     DirectParams,
     default_temperature=0.0,
+    streams=True,
 )
 def direct(question: str, ctx: Context, params: DirectParams) -> Outcome:
     sampling = ctx.params.with_(max_tokens=min(ctx.params.max_tokens, params.answer_tokens))

@@ -33,6 +33,7 @@ class PassthroughParams(BaseModel):
     "— (the baseline: the chat model as served)",
     PassthroughParams,
     replies=True,
+    streams=True,
 )
 def passthrough(question: str, ctx: Context, params: PassthroughParams) -> Outcome:
     # the caller's turns and question exactly as sent, with the caller's sampling; the text is
