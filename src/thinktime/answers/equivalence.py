@@ -18,14 +18,19 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from thinktime.answers.extract import normalize
 
 log = logging.getLogger(__name__)
 # math-verify warns on every call that we disabled its signal-based timeout; we bound it here
 logging.getLogger("math_verify").setLevel(logging.ERROR)
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="math-verify")
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """The math-verify threads, started by the first comparison that needs them (not at import)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="math-verify")
 
 
 def _as_float(text: str) -> float | None:
@@ -57,7 +62,7 @@ def equivalent(a: str | None, b: str | None, timeout: float = 5.0) -> bool:
     x, y = _as_float(a), _as_float(b)
     if x is not None and y is not None:
         return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
-    future = _POOL.submit(_math_verify, a, b)
+    future = _pool().submit(_math_verify, a, b)
     try:
         return future.result(timeout=timeout)
     except FutureTimeout:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -58,13 +59,25 @@ def _parse(text: str, origin: str) -> PriceTable:
 
 
 def load_prices(price_file: str | Path | None = None) -> PriceTable:
-    """The shipped table, overridden by `price_file` or `$THINKTIME_PRICES` when given."""
-    shipped = resources.files("thinktime.compute").joinpath("prices.toml").read_text()
-    table = _parse(shipped, "thinktime/compute/prices.toml")
+    """The shipped table, overridden by `price_file` or `$THINKTIME_PRICES` when given; each
+    file is parsed once (again only when it changes), not on every answer."""
+    table = dict(_shipped())
     user = price_file or os.environ.get("THINKTIME_PRICES")
     if user:
         path = Path(user).expanduser()
         if not path.is_file():
             raise ThinktimeError(f"price file not found: {path}; fix THINKTIME_PRICES or the path")
-        table.update(_parse(path.read_text(), str(path)))
+        table.update(_user_table(str(path), path.stat().st_mtime_ns))
     return table
+
+
+@cache
+def _shipped() -> PriceTable:
+    text = resources.files("thinktime.compute").joinpath("prices.toml").read_text()
+    return _parse(text, "thinktime/compute/prices.toml")
+
+
+@lru_cache(maxsize=8)
+def _user_table(path: str, mtime_ns: int) -> PriceTable:
+    """A user's price file, parsed once per version of it (`mtime_ns` keys the cache)."""
+    return _parse(Path(path).read_text(), path)
