@@ -33,3 +33,29 @@ def test_the_price_table_is_read_once(monkeypatch, tmp_path):
     for _ in range(3):
         prices.load_prices(user)
     assert len(reads) == 2  # the shipped table and the user's, once each
+
+
+def test_the_data_folder_is_passed_in_never_written_to_the_environment(tmp_path, monkeypatch):
+    import json
+    import os
+    import re
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from thinktime.cli import app
+
+    monkeypatch.delenv("THINKTIME_DATA", raising=False)
+    (tmp_path / "gsm8k").mkdir()
+    record = {"question": "2+2?", "answer": "two and two #### 4"}
+    (tmp_path / "gsm8k" / "test.jsonl").write_text(json.dumps(record) + "\n")
+    store = tmp_path / "g.db"
+    args = ["bench", "--task", "gsm8k", "--data-dir", str(tmp_path), "--model", "fake"]
+    result = CliRunner().invoke(app, [*args, "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "THINKTIME_DATA" not in os.environ
+    src = Path(__file__).parents[1] / "src" / "thinktime"
+    writes = [
+        p for p in src.rglob("*.py") if re.search(r"os\.environ\[[^\]]+\]\s*=", p.read_text())
+    ]
+    assert writes == []

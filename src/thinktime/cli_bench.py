@@ -69,7 +69,6 @@ def bench(
     ] = None,
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
-    import os
 
     from thinktime.backends.base import load_backend
     from thinktime.bench.configs import parse_config
@@ -79,8 +78,6 @@ def bench(
     from thinktime.tasks import load_task
 
     try:
-        if data_dir:
-            os.environ["THINKTIME_DATA"] = data_dir
         configs = strategy or ["cot"]
         for config in configs:
             parse_config(config)
@@ -102,7 +99,7 @@ def bench(
             options["level"] = level
         if name == "reasoning_gym":  # generated from a seed: a slice of `size`, no sampling
             options = {"size": size, "seed": sample_seed or 0, "limit": limit, "offset": offset}
-        the_task = load_task(task, **options)
+        the_task = load_task(task, data_dir=data_dir, **options)
         if not the_task.problems:
             raise ThinktimeError(
                 f"task {task!r} selected no problems; check --limit/--offset/--level"

@@ -7,7 +7,6 @@ $ thinktime distill eval --student runs/distill/student.gguf --limit 100
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,9 +33,7 @@ def _task(spec: str, limit: int | None, offset: int, data_dir: str | None) -> An
 
     at_least("--limit", limit, 1)
     at_least("--offset", offset, 0)
-    if data_dir:
-        os.environ["THINKTIME_DATA"] = data_dir
-    task = load_task(spec, limit=limit, offset=offset or None)
+    task = load_task(spec, data_dir=data_dir, limit=limit, offset=offset or None)
     if not task.problems:
         raise ThinktimeError(f"task {spec!r} selected no questions; check --limit/--offset")
     return task

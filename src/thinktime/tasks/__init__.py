@@ -10,17 +10,24 @@
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 from thinktime.errors import ThinktimeError
 from thinktime.tasks.base import TASKS, Problem, Task
 
 
-def load_task(spec: str, **options: Any) -> Task:
-    """`NAME` or `NAME:ARG` (a reasoning-gym family, a JSONL path, or a data file)."""
+def load_task(spec: str, data_dir: str | Path | None = None, **options: Any) -> Task:
+    """`NAME` or `NAME:ARG` (a reasoning-gym family, a JSONL path, or a data file).
+
+    `data_dir` (a folder of local copies, `$THINKTIME_DATA` when None) goes to the loaders
+    that read one; it is a value passed in, never written to the environment."""
     name, _, arg = spec.partition(":")
     loader = TASKS.get_or_fail(name)
     options = {k: v for k, v in options.items() if v is not None}
+    if data_dir is not None and "data_dir" in inspect.signature(loader).parameters:
+        options["data_dir"] = Path(data_dir).expanduser()
     try:
         if name in ("reasoning_gym", "jsonl"):
             if not arg:

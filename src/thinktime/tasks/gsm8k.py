@@ -42,6 +42,7 @@ def load(
     limit: int | None = None,
     offset: int = 0,
     seed: int | None = None,
+    data_dir: Path | None = None,
 ) -> Task:
     # `gsm8k:train` names a split; `gsm8k:/path/train.jsonl` a file whose stem is the split.
     path: str | None = source
@@ -50,7 +51,7 @@ def load(
     elif source is not None:
         stem = Path(source).stem
         split = stem if stem in SPLITS else split
-    records = read_records(path, "gsm8k", split, HUB_ID, hub_config="main")
+    records = read_records(path, "gsm8k", split, HUB_ID, hub_config="main", folder=data_dir)
     problems = []
     for index, record in enumerate(records):
         if "question" not in record or "answer" not in record:

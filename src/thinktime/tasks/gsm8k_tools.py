@@ -15,6 +15,8 @@ with the model's own message run the steps: `none` (one sample per step) or `too
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from thinktime.tasks.base import Task, register_task
 from thinktime.tasks.gsm8k import load as load_gsm8k
 
@@ -28,6 +30,7 @@ def load(
     limit: int | None = None,
     offset: int = 0,
     seed: int | None = None,
+    data_dir: Path | None = None,
 ) -> Task:
-    task = load_gsm8k(source, split, limit, offset, seed)
+    task = load_gsm8k(source, split, limit, offset, seed, data_dir)
     return Task("gsm8k_tools", task.problems, task.grader, TOOLS, first_tool_choice="required")

@@ -11,6 +11,8 @@ Example record:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from thinktime.errors import ThinktimeError
 from thinktime.tasks.base import Problem, Task, register_task, select
 from thinktime.tasks.source import read_records
@@ -26,9 +28,12 @@ def load(
     seed: int | None = None,
     level: int | None = None,
     subject: str | None = None,
+    data_dir: Path | None = None,
 ) -> Task:
     problems = []
-    for index, record in enumerate(read_records(source, "math500", "test", HUB_ID)):
+    for index, record in enumerate(
+        read_records(source, "math500", "test", HUB_ID, folder=data_dir)
+    ):
         if "problem" not in record or "answer" not in record:
             raise ThinktimeError(
                 f"MATH-500 record {index} lacks 'problem' or 'answer': {list(record)}"

@@ -30,11 +30,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def read_records(
-    source: str | None, name: str, split: str, hub_id: str, hub_config: str | None = None
+    source: str | None,
+    name: str,
+    split: str,
+    hub_id: str,
+    hub_config: str | None = None,
+    folder: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Records from `source` (a .jsonl path or the hub id), else the copy in $THINKTIME_DATA."""
+    """Records from `source` (a .jsonl path or the hub id), else the copy in `folder`
+    (default $THINKTIME_DATA)."""
     if source is None:
-        local = data_dir()
+        local = folder or data_dir()
         candidate = local / name / f"{split}.jsonl" if local else None
         source = str(candidate) if candidate and candidate.is_file() else hub_id
     if source == hub_id:
