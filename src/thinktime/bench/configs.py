@@ -75,8 +75,4 @@ def pool_size(config: Config) -> int:
     >>> pool_size(parse_config("best_of_n:n=4,mode=weighted")), pool_size(parse_config("cot"))
     (4, 0)
     """
-    fields = config.params.model_dump()
-    plain = fields.get("sampler") == "cot" and not fields.get("sampler_params")
-    if config.strategy in ("self_consistency", "best_of_n") and plain:
-        return int(fields["n"])
-    return 0
+    return get_strategy(config.strategy).pool(config.params)

@@ -205,6 +205,11 @@ def one_sample(params: Any) -> int:
     return 1
 
 
+def plain_pool(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
+    """n when `Context.draw` makes n plain cot samples (an i.i.d. pool), else 0."""
+    return n if sampler == "cot" and not sampler_params else 0
+
+
 def draw_width(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
     """Samples `Context.draw(question, n, sampler, sampler_params)` holds at once: n in one
     request for plain cot, else up to `DRAW_WORKERS` runs of `sampler`, each as wide as it declares.
@@ -235,6 +240,11 @@ class StrategySpec:
     # its answer is one sample's text as the engine writes it, so a server may stream those
     # tokens to the client as they come (otherwise it streams progress, then the answer)
     streams: bool = False
+    # the samples it draws for these params when they are a plain i.i.d. pool (0: not a pool):
+    # the bench derives maj@k and pass@k for every k from such a pool
+    pool: Samples = lambda params: 0
+    # it searches over partial solutions step by step (a tree the store does not keep)
+    steps: bool = False
 
     def parse_params(self, values: dict[str, Any]) -> BaseModel:
         """Validate strategy parameters; bad ones become a one-line error naming the field."""
@@ -273,16 +283,20 @@ def register_strategy(
     samples: Samples = one_sample,
     replies: bool = False,
     streams: bool = False,
+    pool: Samples = lambda params: 0,
+    steps: bool = False,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
     declares how many samples one question holds at once, from the typed params; `replies`
     that it answers with the model's own message, so it can take tools (an agent's step);
-    `streams` that its answer is one sample's text, whose tokens a server may stream."""
+    `streams` that its answer is one sample's text, whose tokens a server may stream;
+    `pool` how many samples it draws as a plain i.i.d. pool (0: none); `steps` that it
+    searches step by step."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
             name, description, reference, params_type, run, default_temperature, samples,
-            replies, streams,
+            replies, streams, pool, steps,
         )  # fmt: skip
         return run
 

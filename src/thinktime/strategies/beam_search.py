@@ -35,6 +35,7 @@ def top_k(children: list[Node], params: StepSearchParams) -> list[Node]:
     "Snell et al. 2024, arXiv:2408.03314",
     StepSearchParams,
     samples=lambda p: p.beams * p.expand,  # every kept beam expanded in one call
+    steps=True,
 )
 def beam_search(question: str, ctx: Context, params: StepSearchParams) -> Outcome:
     return step_search(question, ctx, params, top_k)

@@ -27,7 +27,13 @@ from pydantic import Field
 
 from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
-from thinktime.strategies.base import Context, Outcome, draw_width, register_strategy
+from thinktime.strategies.base import (
+    Context,
+    Outcome,
+    draw_width,
+    plain_pool,
+    register_strategy,
+)
 from thinktime.strategies.sampler import SamplerParams
 from thinktime.verifiers.base import ScoresSamples
 
@@ -45,6 +51,7 @@ class BestOfNParams(SamplerParams):
     "Cobbe et al. 2021, arXiv:2110.14168",
     BestOfNParams,
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
+    pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
 )
 def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     if ctx.verifier is None:

@@ -38,6 +38,7 @@ def best_per_subtree(children: list[Node], params: StepSearchParams) -> list[Nod
     "Beeching et al. 2024 (HF search-and-learn); Snell et al. 2024, arXiv:2408.03314",
     StepSearchParams,
     samples=lambda p: p.beams * p.expand,  # every subtree expanded in one call
+    steps=True,
 )
 def dvts(question: str, ctx: Context, params: StepSearchParams) -> Outcome:
     return step_search(question, ctx, params, best_per_subtree)

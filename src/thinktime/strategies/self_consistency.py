@@ -22,7 +22,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from thinktime.strategies.base import Context, Outcome, draw_width, register_strategy
+from thinktime.strategies.base import (
+    Context,
+    Outcome,
+    draw_width,
+    plain_pool,
+    register_strategy,
+)
 from thinktime.strategies.sampler import SamplerParams
 from thinktime.strategies.weighting import WeightParams, confident, weighted
 
@@ -37,6 +43,7 @@ class SelfConsistencyParams(SamplerParams, WeightParams):
     "Wang et al. 2023, arXiv:2203.11171",
     SelfConsistencyParams,
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
+    pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
     samples = confident(ctx, params).draw(question, params.n, params.sampler, params.sampler_params)

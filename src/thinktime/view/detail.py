@@ -24,8 +24,8 @@ from pydantic import BaseModel
 from thinktime.answers.extract import answer_span
 from thinktime.answers.voting import classes
 from thinktime.bench.store import Store
+from thinktime.strategies import STRATEGIES
 
-STEP_SEARCH = ("beam_search", "dvts")
 BILL_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "verifier_tokens",
                "flops", "seconds", "engine_seconds")  # fmt: skip
 
@@ -131,7 +131,7 @@ def vote_table(samples: list[SampleView], chosen: str | None = None) -> list[Vot
 
 
 def note_for(strategy: str) -> str | None:
-    if strategy in STEP_SEARCH:
+    if strategy in STRATEGIES and STRATEGIES[strategy].steps:
         return (
             f"{strategy}: the store keeps the finished solutions and their verifier scores, "
             "not the tree of steps; `thinktime serve --view` shows a live answer's steps"
