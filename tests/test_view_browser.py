@@ -174,5 +174,7 @@ def test_compare_pairs_two_runs(viewer, page):
     pair = _json(viewer + "/api/stores/toy/compare?a=0&b=2")
     cells = [c.inner_text() for c in page.locator("#paired td").all()]
     assert cells == [str(pair[k]) for k in ("both", "only_a", "only_b", "neither")]
+    difference = page.locator("#difference").inner_text()
+    assert "paired 95% CI" in difference and "McNemar p" in difference, difference
     links = page.locator("main p a")
     assert [a.inner_text() for a in links.all()] == pair["only_a_ids"] + pair["only_b_ids"]

@@ -82,6 +82,9 @@ def test_questions_filter_sort_and_page(client):
     pair = client.get("/api/stores/toy/compare", params={"a": 0, "b": 2}).json()
     assert ids == set(pair["only_b_ids"]) and pair["only_b"] == len(ids) > 0
     assert pair["both"] + pair["only_a"] + pair["only_b"] + pair["neither"] == QUESTIONS
+    # the paired difference: b − a on the common questions, with its CI and McNemar's p
+    assert pair["difference"] == (pair["only_b"] - pair["only_a"]) / pair["common"]
+    assert pair["ci"][0] <= pair["difference"] <= pair["ci"][1] and 0 < pair["p_value"] <= 1
 
 
 def test_one_question_shows_every_sample_its_answer_and_the_vote(client):

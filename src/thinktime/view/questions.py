@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from thinktime.bench.grading import Verdict
+from thinktime.bench.paired import compare
 from thinktime.bench.store import Store
 
 Sort = Literal["question", "verdict", "tokens", "agreement", "flops", "seconds"]
@@ -153,6 +154,12 @@ class Paired(BaseModel):
     neither: int
     only_a_ids: list[str]  # the first 200 of each, in question order
     only_b_ids: list[str]
+    # accuracy of b − a on the common questions, its paired 95% bootstrap CI, McNemar's
+    # exact p (`bench.paired`), and the questions a 5-point difference would need
+    difference: float = 0.0
+    ci: tuple[float, float] = (0.0, 0.0)
+    p_value: float = 1.0
+    needed: int | None = None
 
 
 def paired(a: int, b: int, rows_a: list[Question], rows_b: list[Question]) -> Paired:
@@ -162,8 +169,11 @@ def paired(a: int, b: int, rows_a: list[Question], rows_b: list[Question]) -> Pa
     only_a = [q for q in common if right_a[q] and not right_b[q]]
     only_b = [q for q in common if right_b[q] and not right_a[q]]
     both = sum(right_a[q] and right_b[q] for q in common)
+    stats = compare([float(right_a[q]) for q in common], [float(right_b[q]) for q in common],
+                    str(a), str(b))  # fmt: skip
     return Paired(
         a=a, b=b, common=len(common), both=both, only_a=len(only_a), only_b=len(only_b),
         neither=len(common) - both - len(only_a) - len(only_b),
-        only_a_ids=only_a[:200], only_b_ids=only_b[:200],
+        only_a_ids=only_a[:200], only_b_ids=only_b[:200], difference=stats.difference,
+        ci=stats.ci, p_value=stats.p_value, needed=stats.needed,
     )  # fmt: skip

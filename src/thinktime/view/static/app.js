@@ -31,6 +31,7 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 const pct = (x) => (x === null || x === undefined ? "—" : (100 * x).toFixed(1) + "%");
+const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(1)}`; // a difference
 function si(x) {
   if (x === null || x === undefined) return "—";
   const units = [[1e15, "P"], [1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
@@ -224,6 +225,8 @@ async function comparePage() {
       el("tr", {}, el("th", {}, "A correct"), el("td", {}, pair.both), el("td", {}, pair.only_a)),
       el("tr", {}, el("th", {}, "A not"), el("td", {}, pair.only_b), el("td", {}, pair.neither))),
     el("p", { class: "muted" }, `${pair.common} questions answered by both runs.`),
+    el("p", { id: "difference" }, `B − A: ${points(pair.difference)} points, paired 95% CI [${points(pair.ci[0])}, ${points(pair.ci[1])}], McNemar p = ${pair.p_value.toPrecision(3)}`,
+      pair.needed ? ` · a 5-point difference needs about ${pair.needed} questions` : ""),
     el("h2", {}, `Solved by A (${runLabel(ra)}) but not B`), ids(pair.only_a_ids),
     el("h2", {}, `Solved by B (${runLabel(rb)}) but not A`), ids(pair.only_b_ids));
 }
