@@ -233,3 +233,10 @@ def test_replay_prints_every_rule_against_the_reference(tmp_path):
     assert bad.exit_code == 2 and "unknown replay rule 'maj@99'" in bad.output
     one = runner.invoke(app, ["replay", str(store), "--config", "cot"])
     assert one.exit_code == 2 and "nothing to replay" in one.output
+
+
+def test_version():
+    from thinktime import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"thinktime {__version__}"

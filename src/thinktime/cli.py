@@ -41,6 +41,24 @@ app.add_typer(distill_app, name="distill")
 app.command()(policy)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from thinktime import __version__
+
+        console.print(f"thinktime {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Reason with inference-time compute; every answer carries its compute bill."""
+
+
 # solve()'s own arguments are options, not strategy parameters: `--param verifier=…` is refused
 OWN_OPTIONS = {
     "verifier": "--verifier TEXT", "model": "--model TEXT", "strategy": "--strategy TEXT",
