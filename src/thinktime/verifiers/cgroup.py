@@ -80,14 +80,6 @@ class Cgroup:
         finally:
             os.close(fd)
 
-    def peak_bytes(self) -> int | None:
-        """The most memory the run held at once (None where the kernel does not say)."""
-        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
-        try:
-            return int((self.path / name).read_text())
-        except (OSError, ValueError):
-            return None
-
     def remove(self, seconds: float = 2.0) -> None:
         """Delete the group; a task still being reaped keeps it busy for a moment."""
         deadline = time.monotonic() + seconds

@@ -161,10 +161,17 @@ def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> Sand
             "or start thinktime with --unsafe-exec to accept process limits alone"
         )
     isolated = namespaces_unavailable() is None
-    group = cgroup.Cgroup.create(limits.memory_bytes, limits.processes) if why is None else None
-    with tempfile.TemporaryDirectory(prefix="thinktime-sandbox-") as private:
-        os.chmod(private, 0o700)
-        workdir = None if isolated else _private_workdir(private, code)
+    with contextlib.ExitStack() as cleanup:  # unwound last: the group, then the folder
+        workdir = None
+        if not isolated:  # mkdtemp makes the folder 0700: the service's alone
+            private = cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="thinktime-sandbox-")
+            )
+            workdir = _private_workdir(private, code)
+        group = None
+        if why is None:
+            group = cgroup.Cgroup.create(limits.memory_bytes, limits.processes)
+            cleanup.callback(group.remove)
         rules = seccomp_filter()
         fds: list[int] = []  # every descriptor this call opens, closed on every path
         process: subprocess.Popen[bytes] | None = None
@@ -212,8 +219,6 @@ def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> Sand
             for fd in fds:
                 os.close(fd)
             _wait_gone(init)
-            if group is not None:
-                group.remove()
 
 
 def _close(fds: list[int], fd: int) -> None:
