@@ -4,6 +4,8 @@ import os
 import socket
 import threading
 
+import pytest
+
 from thinktime.verifiers.sandbox import Limits, run_python
 
 FAST = Limits(cpu_seconds=1, wall_seconds=3)
@@ -85,3 +87,16 @@ def test_host_is_unharmed():
     run_python("import os\nos.kill(1, 9)", FAST)
     assert (os.getpid(), os.getcwd()) == before
     assert run_python("print('still fine')", FAST).stdout == "still fine\n"
+
+
+def test_an_unsafe_run_still_gets_its_memory_cgroup(monkeypatch):
+    """Without namespaces (`--unsafe-exec`), the run is still charged to its own cgroup where
+    the host lets the service make one (docs/security.md)."""
+    from thinktime.verifiers import cgroup, sandbox
+
+    if cgroup.unavailable() is not None:
+        pytest.skip(cgroup.unavailable())
+    monkeypatch.setattr(sandbox, "namespaces_unavailable", lambda: "no bwrap (test)")
+    monkeypatch.setitem(sandbox._UNSAFE, "allowed", True)
+    result = sandbox.run_python("print(open('/proc/self/cgroup').read())")
+    assert not result.isolated and "thinktime-sandbox-" in result.stdout, result
