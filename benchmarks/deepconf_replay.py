@@ -37,7 +37,7 @@ def weighted_hit(pool: Pool, measure: str, n: int) -> bool:
     """Is the vote over the first n samples, each weighted by `measure`, correct?"""
     weights = [c.measure(measure) for c in pool.confidences[:n]]  # type: ignore[arg-type]
     winner, _ = vote(list(pool.answers[:n]), weights)
-    return next((c for a, c in zip(pool.answers, pool.correct, strict=True) if a == winner), False)
+    return pool.hit(winner)
 
 
 def certainty_hit(pool: Pool, n: int) -> bool:

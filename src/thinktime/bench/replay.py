@@ -60,6 +60,14 @@ class Pool:
     def __len__(self) -> int:
         return len(self.answers)
 
+    def hit(self, winner: str | None) -> bool:
+        """Is the answer `winner` (a vote's, taken from this pool) correct? None never is."""
+        if winner is None:
+            return False
+        return next(
+            (c for a, c in zip(self.answers, self.correct, strict=True) if a == winner), False
+        )
+
 
 def load_pools(store: Any, model: str, config: str, task: str | None = None) -> list[Pool]:
     """Every stored pool of one (model, config), in question order of the store."""
@@ -95,10 +103,7 @@ def prefix_vote(pool: Pool, k: int) -> tuple[bool, int]:
     """(is the majority of the first k samples correct, their completion tokens)."""
     k = min(k, len(pool))
     winner, _ = vote(list(pool.answers[:k]))
-    hit = next(
-        (c for a, c in zip(pool.answers[:k], pool.correct[:k], strict=True) if a == winner), False
-    )
-    return hit, sum(pool.tokens[:k])
+    return pool.hit(winner), sum(pool.tokens[:k])
 
 
 def agreement(pool: Pool, k: int) -> int:

@@ -45,7 +45,7 @@ def _weighted(measure: Measure) -> Rule:
             return None
         weights = [c.measure(measure) for c in pool.confidences]
         winner, _ = vote(list(pool.answers), weights)
-        return _hit(pool, winner), sum(pool.tokens)
+        return pool.hit(winner), sum(pool.tokens)
 
     return rule
 
@@ -82,12 +82,6 @@ def _deepconf(**fields: object) -> Rule:
         return hit, tokens
 
     return rule
-
-
-def _hit(pool: Pool, winner: str | None) -> bool:
-    if winner is None:
-        return False
-    return next((c for a, c in zip(pool.answers, pool.correct, strict=True) if a == winner), False)
 
 
 RULES["maj@1"] = _majority(1)

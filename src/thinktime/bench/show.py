@@ -76,6 +76,11 @@ def matched_table(rows: Sequence[Matched]) -> Table:
     return table
 
 
+def _difference(c: Comparison) -> str:
+    """A paired difference with its CI, in points: `+6.0 [-2.0, +14.0] pts`."""
+    return f"{100 * c.difference:+.1f} [{100 * c.ci[0]:+.1f}, {100 * c.ci[1]:+.1f}] pts"
+
+
 def paired_table(rows: Sequence[Comparison]) -> Table:
     """Each config against the reference on the questions both answered: the difference with
     its paired 95% CI, the discordant questions, McNemar's exact p, and the questions a
@@ -87,7 +92,7 @@ def paired_table(rows: Sequence[Comparison]) -> Table:
     for c in rows:
         table.add_row(
             c.model, c.b, c.a, str(c.n),
-            f"{100 * c.difference:+.1f} [{100 * c.ci[0]:+.1f}, {100 * c.ci[1]:+.1f}] pts",
+            _difference(c),
             f"{c.b_wins}/{c.a_wins}", f"{c.p_value:.3g}", str(c.needed or "—"),
         )  # fmt: skip
     return table
@@ -105,7 +110,7 @@ def replay_rules_table(rows: Sequence[RuleRow], pool: str, reference: str) -> Ta
         table.add_row(
             row.rule, str(row.n), f"{row.accuracy:.1%}", f"{row.tokens:.0f}",
             f"{row.token_ratio:.2f}",
-            f"{100 * c.difference:+.1f} [{100 * c.ci[0]:+.1f}, {100 * c.ci[1]:+.1f}] pts",
+            _difference(c),
             f"{c.b_wins}/{c.a_wins}", f"{c.p_value:.3g}",
         )  # fmt: skip
     return table
