@@ -86,11 +86,16 @@ def test_solve_json_on_the_embedded_model():
     assert data["model"] == "qwen2.5-coder-0.5b"
 
 
-def test_bench_and_report_with_the_scripted_backend(tmp_path):
+def _bench(tmp_path, rows, store):
+    """`thinktime bench` on the scripted backend over a JSONL of (question, answer) rows."""
     data = tmp_path / "qa.jsonl"
-    data.write_text('{"question": "q?", "answer": "42"}\n{"question": "r?", "answer": "7"}\n')
+    data.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in rows))
+    return ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+
+
+def test_bench_and_report_with_the_scripted_backend(tmp_path):
     store = tmp_path / "runs" / "qa.db"
-    args = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    args = _bench(tmp_path, [("q?", "42"), ("r?", "7")], store)
     result = runner.invoke(
         app, [*args, "-s", "cot", "-s", "self_consistency:n=4"], env={"COLUMNS": "200"}
     )
@@ -165,10 +170,8 @@ def test_listings_as_json():
 
 
 def test_report_and_plan_as_json(tmp_path):
-    data = tmp_path / "qa.jsonl"
-    data.write_text('{"question": "q?", "answer": "42"}\n{"question": "r?", "answer": "7"}\n')
     store = tmp_path / "qa.db"
-    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    bench = _bench(tmp_path, [("q?", "42"), ("r?", "7")], store)
     assert runner.invoke(app, [*bench, "-s", "cot", "-s", "best_of_n:n=2"]).exit_code == 0
     result = runner.invoke(app, ["report", str(store), "--json"])
     assert result.exit_code == 0, result.output
@@ -200,10 +203,8 @@ def test_the_bench_table_reports_throughput_and_cpu_overhead(tmp_path, monkeypat
             return None
 
     monkeypatch.setattr(thinktime.bench.overhead, "CpuMeter", Meter)
-    data = tmp_path / "qa.jsonl"
-    data.write_text('{"question": "q?", "answer": "42"}\n')
     store = tmp_path / "qa.db"
-    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    bench = _bench(tmp_path, [("q?", "42")], store)
     result = runner.invoke(app, [*bench, "-s", "cot", "-s", "self_consistency:n=2"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -218,10 +219,8 @@ def test_the_bench_table_reports_throughput_and_cpu_overhead(tmp_path, monkeypat
 
 
 def test_replay_prints_every_rule_against_the_reference(tmp_path):
-    data = tmp_path / "qa.jsonl"
-    data.write_text("".join(f'{{"question": "q{i}?", "answer": "42"}}\n' for i in range(6)))
     store = tmp_path / "qa.db"
-    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
+    bench = _bench(tmp_path, [(f"q{i}?", "42") for i in range(6)], store)
     assert runner.invoke(app, [*bench, "-s", "cot", "-s", "self_consistency:n=8"]).exit_code == 0
     result = runner.invoke(app, ["replay", str(store), "--json"])
     assert result.exit_code == 0, result.output

@@ -50,6 +50,8 @@ def test_bad_solve_options(args, message):
         (["--ray", "--workers", "0"], "--workers must be at least 1, got 0"),
         (["--worker-threads", "2"], "--ray-address and --worker-threads go with --ray"),
         (["--ray-address", "10.0.0.1:6379"], "--ray-address and --worker-threads go with --ray"),
+        (["--seed", "-1"], "--seed must be 0 to 4294967295, got -1"),
+        (["--sample-seed", "-3"], "--sample-seed must be at least 0, got -3"),
     ],
 )
 def test_bad_bench_options_create_no_store(tmp_path, args, message):

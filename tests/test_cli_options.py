@@ -67,23 +67,6 @@ def test_bad_numbers_are_one_line_and_exit_2(never_serve, args, message):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--seed", "-1"], "--seed must be 0 to 4294967295, got -1"),
-        (["--sample-seed", "-3"], "--sample-seed must be at least 0, got -3"),
-    ],
-)
-def test_bad_bench_numbers_are_one_line_and_create_no_store(tmp_path, args, message):
-    data = tmp_path / "qa.jsonl"
-    data.write_text('{"question": "q?", "answer": "42"}\n')
-    store = tmp_path / "runs" / "qa.db"
-    bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(store)]
-    result = runner.invoke(app, [*bench, *args])
-    assert result.exit_code == 2 and message in result.stderr, result.output
-    assert len(result.stderr.strip().splitlines()) == 1 and not store.parent.exists()
-
-
 def test_a_port_out_of_range_is_refused_by_the_real_command():
     """The issue's case as an operator meets it: no traceback, one line, exit 2."""
     command = [sys.executable, "-c", "from thinktime.cli import main; main()", *SERVE]
