@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FARMER := "A farmer has 3 baskets with 12 apples in each. He sells 10 apples at the market. How many apples does he have left?"
 
-.PHONY: install install-dev system-deps demo check lint typecheck test test-fast bench clean
+.PHONY: install install-dev system-deps demo check lint typecheck test test-fast docs bench clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -34,9 +34,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed | system-deps
 	touch $@
 
 demo: install
-	$(BIN)/thinktime solve $(FARMER) --strategy self_consistency -n 4
+	$(BIN)/thinktime solve $(FARMER) -s self_consistency:n=4
 
-check: lint typecheck test
+check: lint typecheck docs test
 
 lint: install-dev
 	$(BIN)/ruff format --check src tests benchmarks
@@ -51,6 +51,10 @@ test: install-dev
 
 test-fast: install-dev
 	$(BIN)/pytest -q -m "not integration" --doctest-modules src tests
+
+# the documentation site (mkdocs.yml, docs/): strict, so a broken link or reference fails
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: install
 	$(BIN)/python benchmarks/parallel_sampling.py

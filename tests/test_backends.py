@@ -56,6 +56,7 @@ def test_a_backend_without_a_chat_template_is_a_clear_error():
     )
 
 
+URL = "http://test/v1"  # an OpenAI-compatible server, never reached
 TAKES_NO = "backend {!r} takes no option {!r} (its options: {})"
 OPENAI_TAKES = (
     "base_url, api_key, max_concurrency, max_retries, timeout, use_n, card, http_client, think_tags"
@@ -94,10 +95,10 @@ def test_hints_reach_only_the_backends_that_declare_them():
     assert BACKENDS["fake"].accepted({"n_parallel": 16}) == {}
     # a hint the backend does not take is dropped; the same option passed plainly is refused
     assert isinstance(make_backend("fake", hints={"n_parallel": 16}), FakeBackend)
-    hosted = make_backend("openai:m", hints={"n_parallel": 16, "max_concurrency": 3})
+    hosted = make_backend("openai:m", hints={"n_parallel": 16, "max_concurrency": 3}, base_url=URL)
     assert isinstance(hosted, OpenAIBackend) and hosted._pool._max_workers == 3
     # an explicit option wins over a hint, and the cache sees the options that were kept
-    hosted = make_backend("openai:m", hints={"max_concurrency": 3}, max_concurrency=5)
+    hosted = make_backend("openai:m", hints={"max_concurrency": 3}, max_concurrency=5, base_url=URL)
     assert hosted._pool._max_workers == 5
     assert load_backend("fake", hints={"n_parallel": 16}) is load_backend("fake")
 

@@ -1,6 +1,7 @@
 """The CLI: bad input is one line on stderr, exit code 2, no traceback."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -102,12 +103,12 @@ def test_bench_and_report_with_the_scripted_backend(tmp_path):
     assert result.exit_code == 0, result.output
     assert "50.0%" in result.output and "correct 1, wrong 1" in result.output
     assert store.with_suffix(".html").is_file()
-    again = runner.invoke(app, ["report", str(store)], env={"COLUMNS": "200"})
+    again = runner.invoke(app, ["report", "--store", str(store)], env={"COLUMNS": "200"})
     assert again.exit_code == 0 and "self_consistency:n=4" in again.output
 
 
 def test_bench_and_report_errors(tmp_path):
-    result = runner.invoke(app, ["report", str(tmp_path / "none.db")])
+    result = runner.invoke(app, ["report", "--store", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "results file not found" in result.output
     result = runner.invoke(app, ["bench", "--task", "gsm9k", "--model", "fake"])
     assert result.exit_code == 2 and "unknown task 'gsm9k'" in result.output
@@ -142,15 +143,18 @@ def test_a_narrow_terminal_folds_rather_than_cuts(monkeypatch):
 
     from rich.console import Console
 
-    import thinktime.cli_list
+    import thinktime.cli.listing
 
     out = StringIO()
     terminal = Console(file=out, force_terminal=True, width=60, no_color=True)
-    monkeypatch.setattr(thinktime.cli_list, "console", terminal)
-    thinktime.cli_list.strategies()
-    drawn = out.getvalue()
+    monkeypatch.setattr(thinktime.cli.listing, "console", terminal)
+    thinktime.cli.listing.strategies()
+    drawn = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # bold headers
     assert "…" not in drawn
-    names = {line.split("│")[1].strip() for line in drawn.splitlines() if line.startswith("│")}
+    # at 60 columns the listing is one `header: value` block per strategy, every name whole
+    names = {
+        line.removeprefix("name: ") for line in drawn.splitlines() if line.startswith("name: ")
+    }
     assert set(STRATEGY_NAMES) <= names
 
 
@@ -173,7 +177,7 @@ def test_report_and_plan_as_json(tmp_path):
     store = tmp_path / "qa.db"
     bench = _bench(tmp_path, [("q?", "42"), ("r?", "7")], store)
     assert runner.invoke(app, [*bench, "-s", "cot", "-s", "best_of_n:n=2"]).exit_code == 0
-    result = runner.invoke(app, ["report", str(store), "--json"])
+    result = runner.invoke(app, ["report", "--store", str(store), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {r["config"] for r in report["results"]} == {"cot", "best_of_n:n=2"}
@@ -184,7 +188,7 @@ def test_report_and_plan_as_json(tmp_path):
     [pair] = report["paired"]  # best_of_n against cot on the same two questions
     assert (pair["a"], pair["b"], pair["n"]) == ("cot", "best_of_n:n=2", 2)
     assert pair["ci"][0] <= pair["difference"] <= pair["ci"][1] and 0 <= pair["p_value"] <= 1
-    plan = runner.invoke(app, ["plan", "docs/plan/agents-7b-sc8.yaml", "--json"])
+    plan = runner.invoke(app, ["plan", "estimate", "docs/plan/agents-7b-sc8.yaml", "--json"])
     assert plan.exit_code == 0, plan.output
     rows = json.loads(plan.stdout)["rows"]
     assert rows and all({"hardware", "devices", "usd_per_day"} <= set(r) for r in rows)
@@ -214,7 +218,9 @@ def test_the_bench_table_reports_throughput_and_cpu_overhead(tmp_path, monkeypat
     rows = [line.split("\t") for line in lines[2:4]]
     assert [row[9] for row in rows] == ["25.0%", "25.0%"]
     assert "orchestration overhead: 25.0% of the run's CPU time" in result.stderr
-    again = runner.invoke(app, ["report", str(store)])  # not measured when only read back
+    again = runner.invoke(
+        app, ["report", "--store", str(store)]
+    )  # not measured when only read back
     assert "CPU overhead" not in again.stdout and "wall s/q" in again.stdout
 
 
@@ -222,15 +228,15 @@ def test_replay_prints_every_rule_against_the_reference(tmp_path):
     store = tmp_path / "qa.db"
     bench = _bench(tmp_path, [(f"q{i}?", "42") for i in range(6)], store)
     assert runner.invoke(app, [*bench, "-s", "cot", "-s", "self_consistency:n=8"]).exit_code == 0
-    result = runner.invoke(app, ["replay", str(store), "--json"])
+    result = runner.invoke(app, ["replay", "--store", str(store), "--json"])
     assert result.exit_code == 0, result.output
     replayed = json.loads(result.stdout)
     assert replayed["config"] == "self_consistency:n=8" and replayed["reference"] == "maj@n"
     rules = {r["rule"]: r for r in replayed["rules"]}
     assert {"maj@1", "maj@n", "adaptive:beta"} <= set(rules) and rules["maj@n"]["n"] == 6
-    bad = runner.invoke(app, ["replay", str(store), "--reference", "maj@99"])
+    bad = runner.invoke(app, ["replay", "--store", str(store), "--reference", "maj@99"])
     assert bad.exit_code == 2 and "unknown replay rule 'maj@99'" in bad.output
-    one = runner.invoke(app, ["replay", str(store), "--config", "cot"])
+    one = runner.invoke(app, ["replay", "--store", str(store), "-s", "cot"])
     assert one.exit_code == 2 and "nothing to replay" in one.output
 
 

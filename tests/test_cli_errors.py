@@ -64,12 +64,12 @@ def test_bad_bench_options_create_no_store(tmp_path, args, message):
 
 
 def test_other_commands(tmp_path):
-    _assert_one_line(runner.invoke(app, ["report", str(tmp_path / "x.db")]), "not found")
-    policy = ["policy", str(tmp_path / "x.db"), "--model", "fake", "--step", "0"]
+    _assert_one_line(runner.invoke(app, ["report", "--store", str(tmp_path / "x.db")]), "not found")
+    policy = ["policy", "--store", str(tmp_path / "x.db"), "-m", "fake", "--step", "0"]
     _assert_one_line(runner.invoke(app, policy), "--step must be at least 1, got 0")
-    plan = ["plan", "docs/plan/agents-7b-sc8.yaml", "--target", "7"]
+    plan = ["plan", "estimate", "docs/plan/agents-7b-sc8.yaml", "--target", "7"]
     _assert_one_line(runner.invoke(app, plan), "--target must be an accuracy from 0 to 1")
-    traces = ["distill", "traces", "--teacher", "fake", "--max-tokens", "0"]
+    traces = ["distill", "traces", "-m", "fake", "--max-tokens", "0"]
     _assert_one_line(runner.invoke(app, traces), "--max-tokens must be an integer >= 1")
 
 
@@ -94,7 +94,8 @@ def test_report_to_an_unwritable_place(tmp_path):
     bench = ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", store]
     assert runner.invoke(app, bench).exit_code == 0
     out = str(data / "report.html")  # inside a file: unwritable, even for root
-    _assert_one_line(runner.invoke(app, ["report", store, "--out", out]), "cannot write the report")
+    report = ["report", "--store", store, "--out", out]
+    _assert_one_line(runner.invoke(app, report), "cannot write the report")
 
 
 def test_param_names_resolve_to_one_place_each():

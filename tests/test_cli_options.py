@@ -50,7 +50,7 @@ def never_serve(monkeypatch):
         ([*SERVE, "--timeout", "nan"], "--timeout must be a finite number above 0, got nan"),
         ([*SERVE, "--timeout", "-5"], "--timeout must be a finite number above 0, got -5.0"),
         ([*SERVE, "--view", "--view-size", "0"], "--view-size must be 1 to 100000, got 0"),
-        (["view", "x.db", "--port", "70000"], "--port must be 1 to 65535, got 70000"),
+        (["view", "--store", "x.db", "--port", "70000"], "--port must be 1 to 65535, got 70000"),
         ([*SOLVE, "--seed", "-1"], "--seed must be 0 to 4294967295, got -1"),
         ([*SOLVE, "--seed", str(2**32)], "--seed must be 0 to 4294967295, got 4294967296"),
         ([*SOLVE, "--budget-tokens", "0"], "--budget-tokens must be at least 1, got 0"),
@@ -148,3 +148,40 @@ def _wait(ready, seconds: float, what: str) -> None:  # type: ignore[no-untyped-
     while not ready():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["serve", "view"])
+def test_serve_and_view_say_where_they_listen_once_bound(tmp_path, command):
+    """One line on stderr once the socket is bound: the URL answers as soon as it is printed."""
+    import select
+
+    from tests.helpers.view_store import make_store
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    if command == "serve":
+        args = [*SERVE, "--port", str(port)]
+        expected = f"thinktime serve: listening on {url}/v1 (model fake; Ctrl-C stops)"
+        probe = f"{url}/health"
+    else:
+        store = make_store(tmp_path / "toy.db")
+        args = ["view", "--store", str(store), "--port", str(port)]
+        expected = f"thinktime view: listening on {url} (1 store; Ctrl-C stops)"
+        probe = f"{url}/api/stores"
+    main = [sys.executable, "-c", "from thinktime.cli import main; main()"]
+    server = subprocess.Popen([*main, *args], stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([server.stderr], [], [], 60)
+        assert ready, "nothing on stderr within 60 s"
+        line = server.stderr.readline()  # type: ignore[union-attr]
+        assert line.strip() == expected, line
+        assert httpx.get(probe, timeout=5).status_code == 200  # bound when it said so
+    finally:
+        server.terminate()
+        server.wait(timeout=HARD_STOP + 5)

@@ -169,9 +169,9 @@ class _NoAlternatives(FakeBackend):
 @pytest.mark.parametrize(
     ("strategy", "params", "verifier"),
     [
-        ("deepconf", {}, "judge"),
-        ("deepconf", {"mode": "offline"}, "judge"),
-        ("self_consistency", {"weight": "confidence"}, "judge"),
+        ("deepconf", {}, None),
+        ("deepconf", {"mode": "offline"}, None),
+        ("self_consistency", {"weight": "confidence"}, None),
         ("best_of_n", {}, "self_certainty"),
     ],
 )

@@ -212,9 +212,10 @@ def test_before_after_comparison():
     ("args", "message"),
     [
         (["distill", "train", "--traces", "/nope/t.jsonl"], "trace file not found"),
-        (["distill", "traces", "--teacher", "gpt-99"], "unknown model 'gpt-99'"),
-        (["distill", "traces", "--strategy", "vote"], "unknown strategy"),
-        (["distill", "grpo", "--policy", "/nope/p.gguf"], "model file not found"),
+        (["distill", "traces", "-m", "gpt-99"], "unknown model 'gpt-99'"),
+        (["distill", "traces", "-s", "vote"], "unknown strategy"),
+        (["distill", "grpo", "--model", "/nope/p.gguf"], "model file not found"),
+        (["distill", "train", "-m", "/nope/s.gguf", "--traces", "/nope/t.jsonl"], "not found"),
         (["distill", "traces", "--min-agreement", "0.3"], "min_agreement"),
         (["distill", "eval", "--student", "/nope/s.gguf"], "model file not found"),
     ],

@@ -33,7 +33,10 @@ class PickParams(BaseModel):
     n: int = Field(3, ge=1, description="Samples to pick from.")
 
 
-@register_strategy("toy_pick", "Sample n, keep the verifier's favourite.", "none", PickParams)
+@register_strategy(
+    "toy_pick", "Sample n, keep the verifier's favourite.", "none", PickParams,
+    uses_verifier=True,  # it scores with ctx.verifier: solve passes one (the judge by default)
+)  # fmt: skip
 def toy_pick(question, ctx, params):
     [samples] = ctx.sample([ctx.messages(question)], n=params.n)
     scores = ctx.verifier.score(question, [s.text for s in samples], ctx.ledger)

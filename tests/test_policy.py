@@ -133,13 +133,36 @@ def test_policy_command(tmp_path):
     store = _store(tmp_path)
     path = str(tmp_path / "pool.db")
     store.close()
-    args = ["policy", path, "--model", "fake", "--config", "self_consistency:n=4", "--probe", "2"]
+    args = ["policy", "--store", path, "-m", "fake", "-s", "self_consistency:n=4", "--probe", "2"]
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "held-out" in result.output and '"probe_n": 2' in result.output
-    missing = runner.invoke(app, ["policy", str(tmp_path / "no.db"), "--model", "fake"])
+    missing = runner.invoke(app, ["policy", "--store", str(tmp_path / "no.db"), "-m", "fake"])
     assert missing.exit_code == 2 and "results file not found" in missing.output
-    other = runner.invoke(app, ["policy", path, "--model", "nope"])
+    other = runner.invoke(app, ["policy", "--store", path, "--model", "nope"])
     assert other.exit_code == 2 and "no results for model 'nope'" in other.output
     bad = runner.invoke(app, [*args[:-1], "4"])
     assert bad.exit_code == 2 and "--probe must be between 1 and 3" in bad.output
+
+
+def test_policy_defaults_to_the_only_model_and_prints_json(tmp_path):
+    import json
+
+    store = _store(tmp_path)
+    path = str(tmp_path / "pool.db")
+    args = ["policy", "--store", path, "-s", "self_consistency:n=4", "--probe", "2", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    fitted = json.loads(result.stdout)
+    assert fitted["model"] == "fake" and fitted["probe"] == 2 and fitted["ks"] == [2, 4]
+    assert sum(b["questions"] for b in fitted["bins"]) == 9
+    assert {"budget_tokens", "uniform", "fitted", "held_out", "k_per_bin"} <= set(fitted["rows"][0])
+    assert fitted["route"]["params"]["probe_n"] == 2
+    row = {"task": "t", "question_id": "q", "model": "other", "config": "cot",
+           "strategy": "cot", "params": {}, "verdict": "correct", "prompt_tokens": 1,
+           "completion_tokens": 1, "flops": 1.0, "seconds": 1}  # fmt: skip
+    store.add(row, [SampleRow("", "1", "correct", "stop", 1)])
+    store.close()
+    several = runner.invoke(app, args)
+    assert several.exit_code == 2 and "Traceback" not in several.output
+    assert "2 models (fake, other); pass -m/--model" in several.stderr

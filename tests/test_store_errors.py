@@ -58,10 +58,10 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def _commands(path: Path, data: Path) -> dict[str, list[str]]:
     return {
         "bench": ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(path)],
-        "report": ["report", str(path)],
-        "policy": ["policy", str(path), "--model", "fake"],
-        "plan": ["plan", str(WORKLOAD), "--bench", str(path)],
-        "distill": ["distill", "traces", "--task", f"jsonl:{data}", "--teacher", "fake",
+        "report": ["report", "--store", str(path)],
+        "policy": ["policy", "--store", str(path), "--model", "fake"],
+        "plan": ["plan", "estimate", str(WORKLOAD), "--store", str(path)],
+        "distill": ["distill", "traces", "--task", f"jsonl:{data}", "--model", "fake",
                     "--store", str(path), "--out", str(path.parent / "t.jsonl")],
     }  # fmt: skip
 

@@ -82,8 +82,13 @@ def test_best_of_n_tie_goes_to_earliest():
 
 
 def test_best_of_n_requires_verifier():
+    from thinktime.compute.ledger import Ledger
+    from thinktime.sampling import SamplingParams
+    from thinktime.strategies.base import Context
+
+    spec = STRATEGIES["best_of_n"]  # run without solve, which gives it the judge by default
     with pytest.raises(ThinktimeError, match="needs a verifier"):
-        solve("?", backend=FakeBackend(), strategy="best_of_n", n=2, verifier=None)
+        spec.run("?", Context(Ledger(FakeBackend()), SamplingParams()), spec.parse_params({}))
 
 
 def test_verify_revise_stops_when_check_passes():

@@ -162,8 +162,9 @@ def test_think_tags_are_a_backend_option():
     from thinktime.errors import ThinktimeError
 
     tags = {"open": "<reasoning>", "close": "</reasoning>"}
-    assert make_backend("openai:m", think_tags=tags).think_tags == ThinkTags(**tags)
-    assert make_backend("openai:m", think_tags=None).think_tags is None
-    assert make_backend("openai:m").think_tags == ThinkTags()
+    url = "http://test/v1"  # never reached
+    assert make_backend("openai:m", think_tags=tags, base_url=url).think_tags == ThinkTags(**tags)
+    assert make_backend("openai:m", think_tags=None, base_url=url).think_tags is None
+    assert make_backend("openai:m", base_url=url).think_tags == ThinkTags()
     with pytest.raises(ThinktimeError, match=r"think_tags\.open"):
-        make_backend("openai:m", think_tags={"open": ""})
+        make_backend("openai:m", think_tags={"open": ""}, base_url=url)

@@ -45,7 +45,7 @@ def viewer(tmp_path_factory):
     store = make_store(tmp_path_factory.mktemp("browser") / "toy.db")
     port = _free_port()
     command = [sys.executable, "-c", "from thinktime.cli import main; main()", "view",
-               str(store), "--port", str(port)]  # fmt: skip
+               "--store", str(store), "--port", str(port)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

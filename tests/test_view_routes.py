@@ -123,8 +123,11 @@ def test_the_cli_export_writes_results_and_samples_files(store_path, tmp_path):
     from thinktime.cli import app
 
     out = tmp_path / "lm-eval"
-    result = CliRunner().invoke(app, ["view", str(store_path), "--export", str(out)])
+    result = CliRunner().invoke(app, ["view", "--store", str(store_path), "--export", str(out)])
     assert result.exit_code == 0, result.output
+    printed = sorted(result.stdout.split())  # each file it wrote, one line each
+    assert printed == sorted(str(p) for p in out.rglob("*") if p.is_file())
+    assert f"wrote {len(printed)} files to {out}" in result.stderr
     results = sorted(out.glob("*/results_*.json"))
     samples = sorted(out.glob("*/samples_toy_*.jsonl"))
     assert len(results) == 4 and len(samples) == 4
@@ -235,8 +238,8 @@ def test_view_cli_refuses_bad_input_in_one_line(tmp_path):
     runner = CliRunner()
     for args, message in [
         (["view"], "name at least one store"),
-        (["view", str(tmp_path / "missing.db")], "results file not found"),
-        (["view", str(tmp_path)], "is a folder"),
+        (["view", "--store", str(tmp_path / "missing.db")], "results file not found"),
+        (["view", "--store", str(tmp_path)], "is a folder"),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.output, result.output

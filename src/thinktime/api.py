@@ -33,14 +33,14 @@ from thinktime.verifiers.base import Verifier, make_verifier
 def solve(
     question: str,
     *,
-    model: str = DEFAULT_MODEL,
+    model: str | None = None,
     backend: Backend | None = None,
     strategy: str | None = None,
     params: BaseModel | Mapping[str, Any] | None = None,
     sampling: SamplingParams | None = None,
     budget: Budget | Mapping[str, Any] | None = None,
     reasoning_effort: str | None = None,
-    verifier: str | Verifier = "judge",
+    verifier: str | Verifier | None = None,
     history: tuple[Message, ...] = (),
     reply_format: ReplyFormat | None = None,
     after: tuple[Message, ...] = (),
@@ -50,7 +50,8 @@ def solve(
     price: Price | None = None,
     **shortcuts: Any,
 ) -> Result:
-    """Answer `question` with `strategy` on `model` (or an already built `backend`).
+    """Answer `question` with `strategy` on `model` (default: the embedded default model) or
+    an already built `backend` (one of the two, not both).
 
     The typed call: `params` is the strategy's parameters (its params model, or a mapping
     validated into it; see `thinktime strategies`), `sampling` how each sample is drawn
@@ -59,7 +60,9 @@ def solve(
     (`max_completion_tokens` counts every sample, reasoning and verifier call; strategies return
     their best answer so far when it runs out). `reasoning_effort` (low | medium | high) picks
     strategy, parameters and budget from the effort table; anything passed explicitly wins.
-    The default strategy is `cot`. `history` holds earlier turns of a conversation (and a system
+    The default strategy is `cot`. `verifier` scores candidates for the strategies that use
+    one (best_of_n, beam_search, dvts; default: the model-as-judge); a strategy that uses none
+    is refused one. `history` holds earlier turns of a conversation (and a system
     prompt). An agent's step: `reply_format` offers tools (or a JSON schema) and `after` holds
     the turns after the question (the agent's calls and their results); only a strategy that
     replies with the model's own message (`none`, `tool_vote`) takes them. Setting `cancel`
@@ -68,7 +71,9 @@ def solve(
     engines that stream: how a single-sample strategy's answer streams through `solve`).
 
     Notebook shortcut: other keyword arguments are strategy parameters or sampling fields, each
-    name resolved to exactly one of them (the strategy's own first), so nothing can collide:
+    name resolved to exactly one of them (the strategy's own first), so nothing can collide;
+    a value given both ways (`n=4` and `params={"n": 8}`, `max_tokens=3` and
+    `sampling=SamplingParams(max_tokens=6)`) is refused, never silently picked:
 
         >>> from thinktime.backends.fake import FakeBackend
         >>> r = solve("2+2?", backend=FakeBackend(["\\boxed{4}"]), strategy="self_consistency",
@@ -78,9 +83,19 @@ def solve(
         >>> solve("2+2?", backend=FakeBackend(), strategy="cot", beams=2)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         thinktime.errors.ThinktimeError: got beams=2, which is neither a parameter of ...
+        >>> solve("2+2?", backend=FakeBackend(), strategy="self_consistency", n=4, params={"n": 8})
+        Traceback (most recent call last):
+        thinktime.errors.ThinktimeError: n given twice (n=4 and params['n']=8); pass it once
     """
     if not question or not question.strip():
         raise ThinktimeError("the question is empty; pass the problem text to solve")
+    if backend is not None and model is not None:
+        raise ThinktimeError(
+            f"pass backend= or model=, not both (got model={model!r} and the backend "
+            f"{backend.name!r}); a built backend already holds its model"
+        )
+    model = model or DEFAULT_MODEL
+    _refuse_twice(params, shortcuts)
     chosen = dict(params) if isinstance(params, Mapping) else params
     effort = None
     if reasoning_effort is not None:
@@ -98,7 +113,7 @@ def solve(
         )
     typed_params, sampling = resolve_params(spec, chosen, sampling, shortcuts)
     the_budget = _budget(budget)
-    the_verifier = make_verifier(verifier) if isinstance(verifier, str) else verifier
+    the_verifier = _verifier(spec, typed_params, verifier)
     backend = backend or load_backend(model)
     # the level's thinking cap, where the engine can end thinking itself; an explicit cap wins
     cap = effort.max_thinking_tokens if effort else None
@@ -131,7 +146,8 @@ def resolve_params(
     shortcuts: dict[str, Any],
 ) -> tuple[BaseModel, SamplingParams]:
     """(the strategy's typed params, the sampling params) from the typed arguments and the
-    keyword shortcuts; the temperature defaults to the strategy's own."""
+    keyword shortcuts; the temperature defaults to the strategy's own. A sampling shortcut that
+    `sampling` also sets is refused."""
     own = set(spec.params_type.model_fields)
     sampled = set(SamplingParams.model_fields)
     extra_params = {k: v for k, v in shortcuts.items() if k in own}
@@ -161,8 +177,49 @@ def resolve_params(
     else:
         typed = spec.parse_params({**(params or {}), **extra_params})
     given = sampling.model_dump(exclude_unset=True) if sampling is not None else {}
+    for name in sorted(extra_sampling.keys() & given.keys()):
+        raise ThinktimeError(
+            f"{name} given twice ({name}={extra_sampling[name]!r} and "
+            f"sampling=SamplingParams({name}={given[name]!r})); pass it once"
+        )
     values = {"temperature": spec.default_temperature, **given, **extra_sampling}
     return typed, sampling_params(**values)
+
+
+def _refuse_twice(
+    params: BaseModel | Mapping[str, Any] | None, shortcuts: Mapping[str, Any]
+) -> None:
+    """Refuse a keyword shortcut that the caller's `params` also sets (an effort's parameters
+    are defaults, which a shortcut overrides): which one was meant cannot be told, so neither
+    is picked silently."""
+    if isinstance(params, BaseModel):
+        in_params = {k: getattr(params, k) for k in params.model_fields_set}
+    else:
+        in_params = dict(params or {})
+    for name in sorted(shortcuts.keys() & in_params.keys()):
+        raise ThinktimeError(
+            f"{name} given twice ({name}={shortcuts[name]!r} and "
+            f"params[{name!r}]={in_params[name]!r}); pass it once"
+        )
+
+
+def _verifier(
+    spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None
+) -> Verifier | None:
+    """The verifier a run uses: the one given, or the judge, for a strategy that scores its
+    candidates; none for the others, which are refused one (it would go unused)."""
+    if not spec.takes_verifier(params):
+        if verifier is not None:
+            named = verifier if isinstance(verifier, str) else type(verifier).__name__
+            users = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).uses_verifier))
+            raise ThinktimeError(
+                f"strategy {spec.name!r} takes no verifier (got {named!r}); "
+                f"strategies that do: {users}; leave verifier unset or pick one of those"
+            )
+        return None
+    if verifier is None:
+        verifier = "judge"
+    return make_verifier(verifier) if isinstance(verifier, str) else verifier
 
 
 def _budget(budget: Budget | Mapping[str, Any] | None) -> Budget | None:

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from thinktime.backends.options import BackendOptions, NoOptions, parse_options
 from thinktime.models.card import ModelCard
+from thinktime.models.resolve import unknown_model
 from thinktime.registry import Registry
 from thinktime.sampling import SamplingParams
 from thinktime.types import Generation, Message, Request, TokenLogprob
@@ -255,6 +256,8 @@ def split_spec(spec: str) -> tuple[str, str]:
     head, sep, tail = spec.partition(":")
     if sep and head in BACKENDS:
         return head, tail
+    if sep and head != "hf" and not spec.endswith(".gguf"):  # a misspelt BACKEND:MODEL
+        raise unknown_model(spec, backends=list(BACKENDS))
     return "llamacpp", spec
 
 

@@ -23,7 +23,11 @@ named by the `thinking_budget_field` option: vLLM started with a reasoning confi
 `thinking_token_budget`, SGLang `chat_template_kwargs.thinking_budget`.
 
     >>> backend = OpenAIBackend("Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
-    >>> vllm = OpenAIBackend("Qwen/Qwen3-8B", thinking_budget_field="thinking_token_budget")
+    >>> vllm = OpenAIBackend("Qwen/Qwen3-8B", base_url="http://127.0.0.1:8000/v1",
+    ...                      thinking_budget_field="thinking_token_budget")
+
+The server is `base_url` (default `$OPENAI_BASE_URL`); with neither, OpenAI's own API where
+`$OPENAI_API_KEY` is set, else a one-line error naming the variable, at once (see `server`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -100,14 +105,15 @@ class OpenAIBackend:
     ) -> None:
         from openai import OpenAI
 
+        base_url, api_key = server(model, base_url, api_key)
         self.name = model
         self.thinking_budget_field = thinking_budget_field
         self.think_tags = think_tags
         self.card = card
         self.use_n = use_n
         self._client = OpenAI(
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+            base_url=base_url,
+            api_key=api_key,
             max_retries=max_retries,
             timeout=timeout,
             http_client=http_client,
@@ -293,6 +299,35 @@ class OpenAIBackend:
             ]
         length, cached = prompt_usage(usage)
         return Generation(tuple(choices), length, length, cached)
+
+
+OPENAI_API = "https://api.openai.com/v1"
+
+
+def server(model: str, base_url: str | None, api_key: str | None) -> tuple[str, str]:
+    """(the server's URL, the key to send): the arguments, else `$OPENAI_BASE_URL` and
+    `$OPENAI_API_KEY`. No URL at all is OpenAI's own API when a key is set, else an error naming
+    the variable; OpenAI's API without a key is an error too. A server of one's own (vLLM,
+    llama.cpp's server) may need no key: it is sent a placeholder.
+
+        >>> server("m", "http://127.0.0.1:8000/v1", "sk-1")
+        ('http://127.0.0.1:8000/v1', 'sk-1')
+    """
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    key = api_key or os.environ.get("OPENAI_API_KEY")
+    if not url:
+        if not key:
+            raise BackendError(
+                f"openai:{model} has no server: set OPENAI_BASE_URL to its …/v1 URL (e.g. "
+                "http://127.0.0.1:8000/v1 for vLLM or llama.cpp's server) or pass base_url=; "
+                "for OpenAI's own API set OPENAI_API_KEY instead"
+            )
+        url = OPENAI_API
+    if not key and "api.openai.com" in (urlsplit(url).hostname or ""):
+        raise BackendError(
+            f"openai:{model} at {url} needs a key: set OPENAI_API_KEY (or pass api_key=)"
+        )
+    return url, key or "not-needed"
 
 
 def _nth(params: SamplingParams, k: int) -> SamplingParams:

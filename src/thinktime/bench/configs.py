@@ -1,10 +1,12 @@
 """`NAME=VALUE` assignments and sweep configs, parsed once into typed parameters.
 
-An assignment is `NAME=VALUE`, the value read as JSON when it parses (`--param max_rounds=3`,
-and every item of a config). A sweep config is `STRATEGY` or `STRATEGY:NAME=VALUE,NAME=VALUE`;
-each NAME is the strategy's parameter, else a sampling field — `solve`'s rule — and the config
-becomes the strategy's typed params when it is parsed, so a bad config fails before any compute
-with one line naming the valid parameters.
+An assignment is `NAME=VALUE`, the value read as JSON when it parses, else taken as text
+(`--param max_rounds=3`, and every item of a config). A config (`-s/--strategy` of every
+command) is `STRATEGY` or `STRATEGY:NAME=VALUE,NAME=VALUE`, its items split at the commas outside
+JSON brackets, braces and strings (`foo:stop=["a,b"],n=2` has two); each NAME is the strategy's
+parameter, else a sampling field — `solve`'s rule — and the config becomes the strategy's typed
+params when it is parsed, so a bad config fails before any compute with one line naming the
+valid parameters.
 
     >>> parse_assignment("max_rounds=3", "bad")
     ('max_rounds', 3)
@@ -42,6 +44,43 @@ def parse_assignment(item: str, error: str) -> tuple[str, Any]:
         return key, raw
 
 
+def split_items(text: str) -> list[str]:
+    """`text` cut at its commas outside JSON brackets, braces and double-quoted strings; empty
+    items dropped.
+
+    >>> split_items('n=2,stop=["a,b", "c"],sampler_params={"x": 1, "y": "]"},')
+    ['n=2', 'stop=["a,b", "c"]', 'sampler_params={"x": 1, "y": "]"}']
+    >>> split_items('stop="a,b",n=3')
+    ['stop="a,b"', 'n=3']
+    """
+    items, start, depth, quoted, escaped = [], 0, 0, False, False
+    for index, char in enumerate(text):
+        if quoted:
+            escaped, quoted = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            items.append(text[start:index])
+            start = index + 1
+    items.append(text[start:])
+    return [item for item in items if item.strip()]
+
+
+def split_config(text: str) -> tuple[str, dict[str, Any]]:
+    """`STRATEGY[:NAME=VALUE,…]` → (the strategy's name, its NAME → value items), unvalidated.
+
+    >>> split_config('self_consistency:n=4,stop=["a,b"]')
+    ('self_consistency', {'n': 4, 'stop': ['a,b']})
+    """
+    name, _, rest = text.partition(":")
+    usage = f"bad config {text!r}: write STRATEGY:NAME=VALUE,NAME=VALUE"
+    return name.strip(), dict(parse_assignment(item, usage) for item in split_items(rest))
+
+
 @dataclass(frozen=True)
 class Config:
     """A sweep config, validated: the strategy, its typed params, the sampling it sets."""
@@ -56,10 +95,8 @@ class Config:
 
 def parse_config(text: str) -> Config:
     """The config `text`, its NAME=VALUE items resolved and validated (`ThinktimeError` if bad)."""
-    name, _, rest = text.partition(":")
-    usage = f"bad config {text!r}: write STRATEGY:NAME=VALUE,NAME=VALUE"
-    assignments = dict(parse_assignment(item, usage) for item in filter(None, rest.split(",")))
-    spec = get_strategy(name.strip())
+    name, assignments = split_config(text)
+    spec = get_strategy(name)
     try:
         params, _ = resolve_params(spec, None, None, assignments)
     except ThinktimeError as exc:

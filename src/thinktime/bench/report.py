@@ -1,7 +1,7 @@
 """An HTML report of a store: the summary table, verdict diagnostics, pool curves and plots,
 in one self-contained file (plots embedded as PNG).
 
-    thinktime report runs/gsm8k.db --out runs/gsm8k.html
+    thinktime report --store runs/gsm8k.db --out runs/gsm8k.html
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections.abc import Sequence
+from difflib import get_close_matches
 from pathlib import Path
 
 from thinktime.errors import ModelError
@@ -128,7 +130,29 @@ def resolve_model(reference: str) -> Path:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}; check the path or pass a known model")
         return path
-    raise ModelError(
-        f"unknown model {reference!r}; use a known model ({', '.join(KNOWN_MODELS)}), "
-        "a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (see `thinktime models`)"
+    raise unknown_model(reference)
+
+
+def unknown_model(reference: str, backends: Sequence[str] = ()) -> ModelError:
+    """The one-line error for a reference that is no model: the closest names, and the other
+    ways to name one (a server's model, the scripted test model, a file, a Hub file).
+    `backends` are the registered backend names (the caller's: models sit below backends), for
+    a misspelt `BACKEND:MODEL`.
+
+        >>> print(unknown_model("qwen2.5-coder-0.5"))  # doctest: +ELLIPSIS
+        unknown model 'qwen2.5-coder-0.5'; did you mean qwen2.5-coder-0.5b ...
+    """
+    head, sep, tail = reference.partition(":")
+    if sep:  # BACKEND:MODEL with a backend misspelt (a known one would not reach here)
+        close = [f"{b}:{tail}" for b in get_close_matches(head, [*backends, "hf"], 1, 0.6)]
+        served = f"openai:{tail or 'MODEL'}"
+    else:
+        close = get_close_matches(reference, [*KNOWN_MODELS, "fake"], 3, 0.6)
+        served = f"openai:{reference}"
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return ModelError(
+        f"unknown model {reference!r}; {hint}known models: {', '.join(KNOWN_MODELS)}; "
+        f"a model behind an OpenAI-compatible server: {served} (with OPENAI_BASE_URL); "
+        "the scripted test model: fake; or a .gguf path, or hf:OWNER/REPO/FILE.gguf "
+        "(see `thinktime models`)"
     )

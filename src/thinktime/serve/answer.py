@@ -97,11 +97,19 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
         strategy, params = row.strategy, {**row.params, **params}
         budget = row.budget.model_dump(exclude_none=True)
     strategy = strategy or "none"
-    # 3) the parameters checked now, before admission (a token stream never parses them)
+    # 3) the parameters checked now, before admission (a token stream never parses them),
+    #    and a verifier only where the strategy scores with one (solve refuses it elsewhere)
     try:
-        get_strategy(strategy).parse_params({k: v for k, v in params.items() if k != "verifier"})
+        spec = get_strategy(strategy)
+        typed = spec.parse_params({k: v for k, v in params.items() if k != "verifier"})
     except ThinktimeError as exc:
         raise BadRequest(str(exc), "thinktime.params") from None
+    if "verifier" in params and not spec.takes_verifier(typed):
+        users = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).uses_verifier))
+        raise BadRequest(
+            f"strategy {strategy!r} takes no verifier; strategies that do: {users}",
+            "thinktime.params.verifier",
+        )
     # 4) each choice's budget, then each sample's parameters within it
     if body.thinktime and body.thinktime.budget:
         budget.update(body.thinktime.budget)
@@ -233,7 +241,8 @@ def run_choice(
 ) -> Result:
     """One choice, answered by `solve` (in a worker thread: it blocks until done)."""
     params = dict(plan.params)
-    verifier = params.pop("verifier", "judge")  # the policy has allowed it
+    # the policy has allowed it; unset, solve gives the judge to a strategy that scores
+    verifier = params.pop("verifier", None)
     return solve(
         plan.question,
         backend=backend,

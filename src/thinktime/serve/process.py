@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import threading
 from types import FrameType
@@ -35,9 +36,17 @@ HARD_STOP = 4.0  # seconds after the signal by which the process is gone, whatev
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, plus a deadline started by the first stop signal."""
+    """uvicorn's server, plus a deadline started by the first stop signal, and a line on stderr
+    once its socket is bound."""
 
     deadline: threading.Timer | None = None
+    announce: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.announce:  # bound and listening (else uvicorn exits)
+            sys.stderr.write(self.announce + "\n")
+            sys.stderr.flush()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -86,12 +95,14 @@ class _Stopping:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def run(app: ASGIApp, host: str, port: int) -> None:
-    """Serve `app` on host:port until SIGTERM or Ctrl-C (see module docstring)."""
+def run(app: ASGIApp, host: str, port: int, *, announce: str | None = None) -> None:
+    """Serve `app` on host:port until SIGTERM or Ctrl-C (see module docstring); once the socket
+    is bound, write `announce` (where it listens) as a line on stderr."""
     wrapped = _Stopping(app)
     config = uvicorn.Config(
         wrapped, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE
     )
     wrapped.server = _Server(config)
+    wrapped.server.announce = announce
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is stopped, as uvicorn's
         wrapped.server.run()

@@ -245,6 +245,27 @@ class StrategySpec:
     pool: Samples = lambda params: 0
     # it searches over partial solutions step by step (a tree the store does not keep)
     steps: bool = False
+    # it scores candidates with `Context.verifier` (best_of_n, the step searches); `solve`
+    # gives it the judge by default and refuses a verifier to a strategy that would ignore it
+    uses_verifier: bool = False
+
+    def takes_verifier(self, params: BaseModel) -> bool:
+        """Whether a run with `params` uses a verifier: its own, or a composed sampler's.
+
+        >>> from thinktime.strategies import get_strategy
+        >>> sc = get_strategy("self_consistency")
+        >>> sc.takes_verifier(sc.parse_params({})), sc.takes_verifier(
+        ...     sc.parse_params({"sampler": "best_of_n"}))
+        (False, True)
+        """
+        if self.uses_verifier:
+            return True
+        sampler = getattr(params, "sampler", None)  # composition (`SamplerParams`)
+        if not isinstance(sampler, str) or sampler not in STRATEGIES:
+            return False
+        sampler_params = getattr(params, "sampler_params", None)
+        inner = get_strategy(sampler)
+        return inner.takes_verifier(inner.parse_params(dict(sampler_params or {})))
 
     def parse_params(self, values: dict[str, Any]) -> BaseModel:
         """Validate strategy parameters; bad ones become a one-line error naming the field."""
@@ -285,18 +306,20 @@ def register_strategy(
     streams: bool = False,
     pool: Samples = lambda params: 0,
     steps: bool = False,
+    uses_verifier: bool = False,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
     declares how many samples one question holds at once, from the typed params; `replies`
     that it answers with the model's own message, so it can take tools (an agent's step);
     `streams` that its answer is one sample's text, whose tokens a server may stream;
     `pool` how many samples it draws as a plain i.i.d. pool (0: none); `steps` that it
-    searches step by step."""
+    searches step by step; `uses_verifier` that it scores candidates with `Context.verifier`
+    (then `solve` passes the judge unless told another, and refuses a verifier to others)."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
             name, description, reference, params_type, run, default_temperature, samples,
-            replies, streams, pool, steps,
+            replies, streams, pool, steps, uses_verifier,
         )  # fmt: skip
         return run
 

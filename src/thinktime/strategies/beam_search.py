@@ -36,6 +36,7 @@ def top_k(children: list[Node], params: StepSearchParams) -> list[Node]:
     StepSearchParams,
     samples=lambda p: p.beams * p.expand,  # every kept beam expanded in one call
     steps=True,
+    uses_verifier=True,
 )
 def beam_search(question: str, ctx: Context, params: StepSearchParams) -> Outcome:
     return step_search(question, ctx, params, top_k)

@@ -52,6 +52,7 @@ class BestOfNParams(SamplerParams):
     BestOfNParams,
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
+    uses_verifier=True,
 )
 def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     if ctx.verifier is None:

@@ -7,7 +7,7 @@
    over all of them.
 The default policy (stop at ≥ 75 % agreement, +4 samples at ≥ 50 %, +12 below) is a documented
 starting point; fit your own from a stored self-consistency pool with
-`thinktime policy STORE --model M` (`bench/policy.py`) and pass the printed parameters.
+`thinktime policy --store STORE -m M` (`bench/policy.py`) and pass the printed parameters.
 
 Reference: Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally can be More Effective
 than Scaling Model Parameters", arXiv:2408.03314 (difficulty bins → per-bin strategy).

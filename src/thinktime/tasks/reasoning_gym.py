@@ -15,6 +15,7 @@ Example record (basic_arithmetic, seed 1):
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from thinktime.errors import ThinktimeError
@@ -40,6 +41,9 @@ def load(
         raise ThinktimeError(
             "reasoning-gym is not installed: pip install 'thinktime[tasks]'"
         ) from None
+    families = sorted(getattr(getattr(reasoning_gym, "factory", None), "DATASETS", None) or ())
+    if families and family not in families:
+        raise ThinktimeError(unknown_family(family, families))
     try:
         dataset = reasoning_gym.create_dataset(family, size=size, seed=seed, **config)
     except Exception as exc:
@@ -55,3 +59,20 @@ def load(
         return ScorerVerifier.reasoning_gym(dataset, problem.meta["entry"])
 
     return Task(f"reasoning_gym:{family}", problems, grader)
+
+
+def unknown_family(family: str, families: list[str]) -> str:
+    """The one-line error for a family reasoning-gym does not have: the closest names, and how
+    to list them all.
+
+        >>> print(unknown_family("basic_arithmetc", ["basic_arithmetic", "chain_sum"]))
+        ... # doctest: +ELLIPSIS
+        reasoning-gym could not build 'basic_arithmetc': no such family; did you mean basic_arith...
+    """
+    close = get_close_matches(family, families, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return (
+        f"reasoning-gym could not build {family!r}: no such family; {hint}"
+        f"list all {len(families)} with: "
+        "python -c 'import reasoning_gym; print(*sorted(reasoning_gym.factory.DATASETS))'"
+    )

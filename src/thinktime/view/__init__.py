@@ -6,5 +6,5 @@ only those routes. Stores are opened read-only (`catalog.py`); the numbers come 
 own code (`bench.results`: accuracy with its bootstrap CI, curves, Pareto; `answers.voting`:
 equivalence classes).
 
-    $ thinktime view docs/results/headline/gsm8k.db        # then open http://127.0.0.1:8765
+    $ thinktime view --store docs/results/headline/gsm8k.db  # then open http://127.0.0.1:8765
 """

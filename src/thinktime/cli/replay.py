@@ -1,7 +1,7 @@
 """`thinktime replay`: every aggregation and stopping rule on a store's pools, at no compute.
 
-$ thinktime replay docs/results/deepconf/gsm8k-0.5b.db
-$ thinktime replay runs/gsm8k.db --config self_consistency:n=16,top_logprobs=20 --json
+$ thinktime replay --store docs/results/deepconf/gsm8k-0.5b.db
+$ thinktime replay --store runs/gsm8k.db -s self_consistency:n=16,top_logprobs=20 --json
 """
 
 from __future__ import annotations
@@ -10,23 +10,30 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli_common import console, fail, print_json
+from thinktime.cli.common import (
+    AsJson,
+    console,
+    fail,
+    model_option,
+    print_json,
+    store_option,
+    strategy_option,
+)
 from thinktime.errors import ThinktimeError
 
 
 def replay(
-    store: Annotated[str, typer.Argument(help="A results file written by `thinktime bench`.")],
+    store: Annotated[str, store_option()],
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="The pool's model (default: the only one).")
+        str | None, model_option("The pool's model; default: the largest pool's.")
     ] = None,
     config: Annotated[
-        str | None,
-        typer.Option(help="The pool's config, e.g. self_consistency:n=16 (default: the largest)."),
+        str | None, strategy_option("The pool's config, as stored; default: the largest pool.")
     ] = None,
     reference: Annotated[
         str, typer.Option(help="The rule every other is compared with.")
     ] = "maj@n",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Replay every rule (maj@k, confidence-weighted votes, DeepConf, adaptive stopping…) on
     stored pools, each against a reference rule on the same questions, with paired 95% CIs."""
@@ -69,7 +76,7 @@ def _pool_of(results: Any, model: str | None, config: str | None) -> tuple[str, 
         known = "; ".join(f"{m} · {c}" for m, c in sizes) or "none"
         raise ThinktimeError(
             f"no stored pool for model {model or 'any'} and config {config or 'any'} "
-            f"(the store has: {known}); pass --model and --config"
+            f"(the store has: {known}); pass -m/--model and -s/--strategy"
         )
     (best_model, best_config), (size, _) = max(found.items(), key=lambda item: item[1])
     if size < 2:

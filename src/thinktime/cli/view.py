@@ -1,7 +1,9 @@
 """`thinktime view`: the trace viewer over bench stores, in the browser; or their export.
 
-$ thinktime view runs/gsm8k.db                       # open http://127.0.0.1:8765
-$ thinktime view runs/gsm8k.db --export out/lm-eval  # each run in lm-eval's results layout
+$ thinktime view --store runs/gsm8k.db             # open http://127.0.0.1:8765
+thinktime view: listening on http://127.0.0.1:8765 (1 store; Ctrl-C stops)
+$ thinktime view --store runs/gsm8k.db --store runs/math500.db
+$ thinktime view --store runs/gsm8k.db --export out/lm-eval  # each run, lm-eval's layout
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from thinktime.cli_common import console, errors, fail, within
+from thinktime.cli.common import console, errors, fail, listen_url, store_option, within
 from thinktime.errors import ThinktimeError
 
 if TYPE_CHECKING:
@@ -19,9 +21,7 @@ if TYPE_CHECKING:
 
 
 def view(
-    stores: Annotated[
-        list[Path] | None, typer.Argument(help="Results files written by `thinktime bench`.")
-    ] = None,
+    stores: Annotated[list[Path] | None, store_option("Repeat for several.")] = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8765,
     allow_host: Annotated[
@@ -39,7 +39,7 @@ def view(
     from thinktime.bench.store import Store
 
     if not stores:
-        raise fail("name at least one store, e.g. `thinktime view runs/gsm8k.db`")
+        raise fail("name at least one store, e.g. `thinktime view --store runs/gsm8k.db`")
     try:
         within("--port", port, 1, 65535)
         opened = [Store(path, create=False, readonly=True) for path in stores]
@@ -54,16 +54,16 @@ def view(
         raise fail(f"--host {host!r} is not an IP address or localhost") from None
     if not loopback:
         errors.print(f"warning: serving {len(stores)} store(s) to every host that reaches {host}")
-    import uvicorn
-
+    from thinktime.serve.process import run
     from thinktime.view.app import create_view_app
 
     for store in opened:
         store.close()
     # on loopback, only loopback (or allowed) Host names: a web page cannot rebind to it
     app = create_view_app(stores, allowed_hosts=(allow_host or ()) if loopback else None)
-    console.print(f"thinktime view: http://{host}:{port}/ (Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    count = f"{len(stores)} store{'s' if len(stores) > 1 else ''}"
+    where = f"{listen_url(host, port)} ({count}; Ctrl-C stops)"
+    run(app, host, port, announce=f"thinktime view: listening on {where}")
 
 
 def _export(stores: list[Store], out: Path) -> None:
@@ -82,4 +82,5 @@ def _export(stores: list[Store], out: Path) -> None:
             "folder"
         ) from None
     for path in written:
-        console.print(str(path))
+        console.print(str(path), highlight=False, soft_wrap=True)
+    errors.print(f"wrote {len(written)} files to {out}", highlight=False, soft_wrap=True)

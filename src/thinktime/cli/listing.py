@@ -10,18 +10,15 @@ when piped (names and values never cut), and as JSON with `--json`:
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from pydantic_core import to_jsonable_python
 from rich.markup import escape
 from rich.table import Table
 
-from thinktime.cli_common import console, print_json
+from thinktime.cli.common import AsJson, console, print_json
 from thinktime.models.known import DEFAULT_MODEL
 from thinktime.render import show_table
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print the listing as JSON.")]
 
 
 def model_records() -> list[dict[str, Any]]:
@@ -103,8 +100,8 @@ def strategy_records() -> list[dict[str, Any]]:
 
 
 def strategies(as_json: AsJson = False) -> None:
-    """List strategies with their description, parameters (defaults as JSON, as `--param` and
-    bench configs take them) and reference."""
+    """List strategies with their description, parameters (defaults as JSON, as
+    `-s NAME:PARAM=VALUE` and `--param` take them) and reference."""
     records = strategy_records()
     if as_json:
         print_json(records)

@@ -1,4 +1,10 @@
-"""What every `thinktime` command shares: the consoles, the error exit, a sweep with progress.
+"""What every `thinktime` command shares: its options' one vocabulary, the consoles, the error
+exit, a sweep with progress.
+
+The options several commands take are declared here once, so each is spelled, shortened and
+explained the same everywhere (tests/test_cli_vocabulary.py holds every command to it):
+`--store PATH` (a results store), `-m/--model`, `-s/--strategy NAME[:PARAM=VALUE,…]`, `--json`
+(a flag) and `--max-tokens` (one default).
 
 >>> fail("no such model").exit_code
 2
@@ -18,15 +24,94 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from thinktime.errors import ThinktimeError
+from thinktime.sampling import SamplingParams
 
 console = Console()
 errors = Console(stderr=True)
+
+DEFAULT_MAX_TOKENS: int = SamplingParams.model_fields["max_tokens"].default  # the library's: 1024
+
+# each shared option's help; a command may add a sentence after it (its default, a role)
+STORE_HELP = "Results store (SQLite) written by `thinktime bench`."
+MODEL_HELP = "Model: a short name (`thinktime models`), a .gguf path, hf:REPO or openai:NAME."
+STRATEGY_HELP = (
+    "Strategy NAME[:PARAM=VALUE,…] (`thinktime strategies`); each VALUE is JSON, else text."
+)
+JSON_HELP = "Print the result as JSON on stdout (progress and notes go to stderr)."
+MAX_TOKENS_HELP = "Most tokens per sample."
+
+
+def _with(base: str, more: str) -> str:
+    return f"{base} {more}" if more else base
+
+
+def store_option(more: str = "") -> Any:
+    """`--store PATH`, on every command that reads or writes a results store."""
+    return typer.Option("--store", help=_with(STORE_HELP, more))
+
+
+def model_option(more: str = "") -> Any:
+    """`-m/--model NAME`."""
+    return typer.Option("--model", "-m", help=_with(MODEL_HELP, more))
+
+
+def strategy_option(more: str = "") -> Any:
+    """`-s/--strategy NAME[:PARAM=VALUE,…]`."""
+    return typer.Option("--strategy", "-s", help=_with(STRATEGY_HELP, more))
+
+
+AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", help=MAX_TOKENS_HELP)]
+
+
+def _blank_flags(params: list[Any]) -> list[Any]:
+    """typer's rich help writes a flag's type after it (`--json <bool>`, `--help <bool>`), as if
+    it took a value; a flag (one that takes none) gets a blank metavar instead."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    """A `thinktime` command: its flags shown without a value in `--help`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _blank_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """A `thinktime` command group: its flags shown without a value in `--help`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _blank_flags(super().get_params(ctx))
+
+
+def only_model(results: Any) -> str:
+    """The one model a store holds results of; `ThinktimeError` listing them if several."""
+    models = [row["model"] for row in results.query("SELECT DISTINCT model FROM results")]
+    if len(models) != 1:
+        held = ", ".join(sorted(models)) or "none"
+        raise ThinktimeError(
+            f"the store holds results of {len(models)} models ({held}); pass -m/--model"
+        )
+    return str(models[0])
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a server bound to host:port answers at (an IPv6 address in brackets).
+
+    >>> listen_url("127.0.0.1", 8000), listen_url("::1", 8765)
+    ('http://127.0.0.1:8000', 'http://[::1]:8765')
+    """
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def print_json(data: Any) -> None:

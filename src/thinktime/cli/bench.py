@@ -1,7 +1,8 @@
 """`thinktime bench` and `thinktime report`: run a sweep into a results store; summarise one.
 
-$ thinktime bench --task gsm8k --limit 100 -m qwen2.5-coder-0.5b -s cot -s self_consistency:n=16
-$ thinktime report runs/gsm8k.db --json | jq '.results[] | {config, accuracy}'
+    $ thinktime bench --task gsm8k --limit 100 -m qwen2.5-coder-0.5b -s cot \\
+        -s self_consistency:n=16 --store runs/gsm8k.db
+    $ thinktime report --store runs/gsm8k.db --json | jq '.results[] | {config, accuracy}'
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli_common import (
+from thinktime.cli.common import (
+    DEFAULT_MAX_TOKENS,
     SEED_MAX,
+    AsJson,
+    MaxTokens,
     at_least,
     console,
+    errors,
     fail,
+    model_option,
     print_json,
     run_on_ray,
     run_with_progress,
+    store_option,
+    strategy_option,
     within,
 )
 from thinktime.errors import ThinktimeError
@@ -37,10 +45,10 @@ def bench(
         str, typer.Option(help="gsm8k, math500, reasoning_gym:FAMILY or jsonl:PATH.")
     ] = "gsm8k",
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Repeat for several.")
+        list[str] | None, model_option(f"Repeat for several; default {DEFAULT_MODEL}.")
     ] = None,
     strategy: Annotated[
-        list[str] | None, typer.Option("--strategy", "-s", help="STRATEGY[:NAME=VALUE,…]; repeat.")
+        list[str] | None, strategy_option("Repeat for several; default cot.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Problems to run.")] = None,
     offset: Annotated[int, typer.Option(help="Skip this many problems first.")] = 0,
@@ -52,10 +60,8 @@ def bench(
     data_dir: Annotated[
         str | None, typer.Option(help="Folder with gsm8k/ and math500/ JSONL (THINKTIME_DATA).")
     ] = None,
-    store: Annotated[
-        str | None, typer.Option(help="SQLite results file (default runs/TASK.db).")
-    ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 512,
+    store: Annotated[str | None, store_option("Default: runs/TASK.db.")] = None,
+    max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
     seed: Annotated[int, typer.Option(help="Sampling seed (0 to 2**32 - 1).")] = 0,
     ray: Annotated[
         bool, typer.Option("--ray", help="Spread the sweep over Ray workers (pip install ray).")
@@ -67,12 +73,14 @@ def bench(
     worker_threads: Annotated[
         int | None, typer.Option(help="CPU threads of each worker's embedded engine.")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
 
     from thinktime.backends.base import load_backend
     from thinktime.bench.configs import parse_config
     from thinktime.bench.report import build_report
+    from thinktime.bench.results import curve_points
     from thinktime.bench.store import Store
     from thinktime.sampling import sampling_params
     from thinktime.tasks import load_task
@@ -115,7 +123,7 @@ def bench(
                 max_tokens=max_tokens, seed=seed, cpus_per_worker=worker_threads or 1,
                 hints={**SWEEP_HINTS, **threads},
             )  # fmt: skip
-            console.print(
+            (errors if as_json else console).print(
                 f"ray: {workers} workers stored {stats.stored} results; "
                 f"{stats.workers_lost} workers lost, {stats.retried} items retried"
             )
@@ -124,14 +132,20 @@ def bench(
             overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
-    points = print_summary(results, overhead)
+    points = curve_points(results) if as_json else print_summary(results, overhead)
     html = build_report(
         results,
         path.with_suffix(".html"),
         title=f"{the_task.name} · {len(the_task.problems)} problems",
         points=points,
     )
-    console.print(f"stored in {path}; report: {html}")
+    if as_json:
+        shares = [{"model": m, "config": c, "cpu_overhead": share}
+                  for (m, c), share in (overhead or {}).items()]  # fmt: skip
+        print_json({**report_json(results, points, html), "store": str(path),
+                    "cpu_overhead": shares})  # fmt: skip
+    else:
+        console.print(f"stored in {path}; report: {html}")
 
 
 def default_store(task: str) -> str:
@@ -147,13 +161,12 @@ def default_store(task: str) -> str:
 
 
 def report(
-    store: Annotated[str, typer.Argument(help="A results file written by `thinktime bench`.")],
+    store: Annotated[str, store_option()],
     out: Annotated[str | None, typer.Option(help="HTML file (default: beside the store).")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print results, curves and matched rows as JSON.")
-    ] = False,
+    as_json: AsJson = False,
 ) -> None:
-    """Summarise a results store: table, plots and an HTML report."""
+    """Summarise a results store: table, plots and an HTML report (results, curves and matched
+    rows with --json)."""
     from thinktime.bench.report import build_report
     from thinktime.bench.results import curve_points
     from thinktime.bench.store import Store

@@ -1,7 +1,8 @@
 """`thinktime distill …`: teacher traces → verified filter → LoRA SFT / GRPO → before/after eval.
 
-$ thinktime distill traces --task gsm8k:train --limit 300 --teacher qwen2.5-coder-1.5b
-$ thinktime distill train --traces runs/distill/traces.jsonl --student qwen2.5-coder-0.5b
+$ thinktime distill traces --task gsm8k:train --limit 300 -m qwen2.5-coder-1.5b
+$ thinktime distill train --traces runs/distill/traces.jsonl -m qwen2.5-coder-0.5b
+$ thinktime distill grpo --task gsm8k:train --limit 64 -m qwen2.5-coder-0.5b
 $ thinktime distill eval --student runs/distill/student.gguf --limit 100
 """
 
@@ -12,14 +13,20 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli_common import at_least, console, fail, run_with_progress
+from thinktime.cli.common import (
+    DEFAULT_MAX_TOKENS,
+    MaxTokens,
+    at_least,
+    console,
+    fail,
+    model_option,
+    run_with_progress,
+    store_option,
+    strategy_option,
+)
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
-distill_app = typer.Typer(
-    help="Distil thinking into a small model: traces, SFT, GRPO, before/after.",
-    no_args_is_help=True,
-)
 OUT = Path("runs/distill")
 TEACHER = "qwen2.5-coder-1.5b"
 
@@ -49,22 +56,19 @@ def _with_samples(store: Any, task: Any, model: str, config: str) -> list[dict[s
     return [{**r, "samples": store.samples(r["id"])} for r in rows]
 
 
-@distill_app.command()
 def traces(
     task: Annotated[str, typer.Option(help="Questions: gsm8k:train, reasoning_gym:F, jsonl:P.")] = (
         "gsm8k:train"
     ),
     limit: Annotated[int | None, typer.Option(help="Questions to run.")] = 300,
     offset: Annotated[int, typer.Option(help="Skip this many questions first.")] = 0,
-    teacher: Annotated[str, typer.Option(help="Teacher model (any backend).")] = TEACHER,
-    strategy: Annotated[
-        str, typer.Option(help="Teacher strategy config, e.g. self_consistency:n=8.")
-    ] = "cot",
-    store: Annotated[str, typer.Option(help="Bench store (resumable).")] = "runs/distill.db",
+    teacher: Annotated[str, model_option("The teacher (any backend).")] = TEACHER,
+    strategy: Annotated[str, strategy_option("The teacher's, e.g. self_consistency:n=8.")] = "cot",
+    store: Annotated[str, store_option("Resumable.")] = "runs/distill.db",
     out: Annotated[str, typer.Option(help="Chat-format JSONL to write.")] = str(
         OUT / "traces.jsonl"
     ),
-    max_tokens: Annotated[int, typer.Option(help="Most tokens per teacher sample.")] = 512,
+    max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
     max_trace_tokens: Annotated[int, typer.Option(help="Drop longer traces.")] = 1024,
     per_question: Annotated[int, typer.Option(help="Most traces kept per question.")] = 1,
     min_agreement: Annotated[
@@ -101,14 +105,11 @@ def traces(
     )
 
 
-@distill_app.command()
 def train(
     traces: Annotated[str, typer.Option(help="JSONL from `distill traces`.")] = str(
         OUT / "traces.jsonl"
     ),
-    student: Annotated[str, typer.Option(help="Known model, .gguf path or HF id.")] = (
-        DEFAULT_MODEL
-    ),
+    student: Annotated[str, model_option("The student to train.")] = DEFAULT_MODEL,
     out: Annotated[str, typer.Option(help="Folder for adapter and student.")] = str(OUT),
     epochs: Annotated[float, typer.Option(help="Passes over the traces.")] = 2.0,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
@@ -153,13 +154,10 @@ def train(
     console.print(f"adapter: {report.adapter}\nstudent: {report.student}")
 
 
-@distill_app.command()
 def grpo(
     task: Annotated[str, typer.Option(help="Questions with gold answers.")] = "gsm8k:train",
     limit: Annotated[int | None, typer.Option(help="Questions to use.")] = 64,
-    policy: Annotated[str, typer.Option(help="Known model, .gguf path or HF id.")] = (
-        DEFAULT_MODEL
-    ),
+    policy: Annotated[str, model_option("The policy to train.")] = DEFAULT_MODEL,
     out: Annotated[str, typer.Option(help="Folder for adapter and policy.")] = str(OUT / "grpo"),
     steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 2,
     num_generations: Annotated[int, typer.Option(help="Completions per question.")] = 4,
@@ -191,20 +189,19 @@ def grpo(
     )
 
 
-@distill_app.command("eval")
 def evaluate(
     student: Annotated[str, typer.Option(help="The distilled student (.gguf).")] = str(
         OUT / "student.gguf"
     ),
     base: Annotated[str, typer.Option(help="The student before training.")] = DEFAULT_MODEL,
     teacher: Annotated[str, typer.Option(help="The teacher.")] = TEACHER,
-    strategy: Annotated[str, typer.Option(help="Config for base and student.")] = "cot",
+    strategy: Annotated[str, strategy_option("For base and student.")] = "cot",
     teacher_strategy: Annotated[str, typer.Option(help="Config for the teacher.")] = "cot",
     task: Annotated[str, typer.Option(help="Held-out questions.")] = "gsm8k:test",
     limit: Annotated[int | None, typer.Option(help="Questions.")] = 100,
     offset: Annotated[int, typer.Option(help="Skip this many first.")] = 0,
-    store: Annotated[str, typer.Option(help="Bench store (resumable).")] = "runs/distill-eval.db",
-    max_tokens: Annotated[int, typer.Option(help="Most tokens per sample.")] = 512,
+    store: Annotated[str, store_option("Resumable.")] = "runs/distill-eval.db",
+    max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
     markdown: Annotated[str | None, typer.Option(help="Also write the table here.")] = None,
     data_dir: DataDir = None,
 ) -> None:

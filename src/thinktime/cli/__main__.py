@@ -1,0 +1,5 @@
+"""`python -m thinktime.cli …`: the `thinktime` command."""
+
+from thinktime.cli import main
+
+main()
