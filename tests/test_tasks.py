@@ -129,3 +129,20 @@ def test_bench_limit_binds_for_reasoning_gym(tmp_path):
     assert result.exit_code == 0, result.output
     ids = sorted(r["question_id"] for r in Store(store).results())
     assert ids == [f"reasoning_gym/basic_arithmetic/0/{i}" for i in (5, 6, 7)]
+
+
+def test_reasoning_gym_knobs_set_the_difficulty_and_name_the_task():
+    pytest.importorskip("reasoning_gym")
+    easy = load_task("reasoning_gym:chain_sum:max_terms=2,max_digits=1", size=8)
+    default = load_task("reasoning_gym:chain_sum", size=8)
+    # the knobs reach the family's config: two one-digit terms only
+    assert all(len(p.meta["entry"]["metadata"]["expression"].split()) == 3 for p in easy.problems)
+    assert all(p.meta["entry"]["metadata"]["num_digits"] == 1 for p in easy.problems)
+    # they are part of the task's name and of every id (sorted), so stores never mix them
+    assert easy.name == "reasoning_gym:chain_sum:max_digits=1,max_terms=2"
+    assert easy.problems[0].id == "reasoning_gym/chain_sum:max_digits=1,max_terms=2/0/0"
+    assert default.problems[0].id == "reasoning_gym/chain_sum/0/0"
+    with pytest.raises(ThinktimeError, match="its knobs: min_terms, max_terms"):
+        load_task("reasoning_gym:chain_sum:max_term=2", size=1)
+    with pytest.raises(ThinktimeError, match="write FAMILY:KNOB=VALUE"):
+        load_task("reasoning_gym:chain_sum:max_terms", size=1)

@@ -20,54 +20,15 @@ valid parameters.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from thinktime.api import resolve_params  # solve's one rule for NAME=VALUE
+from thinktime.api import resolve_params
+from thinktime.assignments import parse_assignment, split_items  # solve's one rule for NAME=VALUE
 from thinktime.errors import ThinktimeError
 from thinktime.strategies import get_strategy
-
-
-def parse_assignment(item: str, error: str) -> tuple[str, Any]:
-    """`n=16` → ("n", 16), `sampler=cot` → ("sampler", "cot"); no `=` or no NAME raises
-    `ThinktimeError(error)`, the caller's one line saying how to write it."""
-    key, sep, raw = item.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ThinktimeError(error)
-    try:
-        return key, json.loads(raw)
-    except json.JSONDecodeError:
-        return key, raw
-
-
-def split_items(text: str) -> list[str]:
-    """`text` cut at its commas outside JSON brackets, braces and double-quoted strings; empty
-    items dropped.
-
-    >>> split_items('n=2,stop=["a,b", "c"],sampler_params={"x": 1, "y": "]"},')
-    ['n=2', 'stop=["a,b", "c"]', 'sampler_params={"x": 1, "y": "]"}']
-    >>> split_items('stop="a,b",n=3')
-    ['stop="a,b"', 'n=3']
-    """
-    items, start, depth, quoted, escaped = [], 0, 0, False, False
-    for index, char in enumerate(text):
-        if quoted:
-            escaped, quoted = (False, True) if escaped else (char == "\\", char != '"')
-        elif char == '"':
-            quoted = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth = max(0, depth - 1)
-        elif char == "," and depth == 0:
-            items.append(text[start:index])
-            start = index + 1
-    items.append(text[start:])
-    return [item for item in items if item.strip()]
 
 
 def split_config(text: str) -> tuple[str, dict[str, Any]]:
