@@ -11,7 +11,7 @@ from thinktime import solve
 from thinktime.answers.confidence import (
     first_cut,
     group_confidences,
-    keep_most_confident,
+    keep_confident,
     summarize,
     threshold,
     token_confidence,
@@ -76,10 +76,15 @@ def test_first_cut_fires_once_a_full_window_is_below():
     assert first_cut([5.0, 5.0, 1.0, 1.0], window=2, cut_below=2.9) == 4
 
 
-def test_keep_most_confident_keeps_the_top_share_in_order():
-    assert keep_most_confident([1.0, 9.0, 5.0, 7.0], keep=50) == [1, 3]
-    assert keep_most_confident([1.0, 2.0], keep=10) == [1]  # at least one
-    assert keep_most_confident([3.0, 3.0, 1.0], keep=34) == [0, 1]  # ceil: 2 of 3
+def test_keep_confident_keeps_those_at_or_above_the_percentile_in_order():
+    assert keep_confident([1.0, 9.0, 5.0, 7.0], keep=50) == [1, 3]
+    assert keep_confident([1.0, 2.0], keep=10) == [1]
+    assert keep_confident([3.0, 3.0, 1.0], keep=34) == [0, 1]  # ties at the threshold stay
+    # the offline filter uses the online threshold: keep=90 of 16 distinct scores keeps 14
+    # (the 10th percentile falls between the 2nd and 3rd lowest), not ⌈0.9 · 16⌉ = 15
+    scores = [float(v) for v in range(16)]
+    assert len(keep_confident(scores, keep=90)) == 14
+    assert keep_confident(scores, keep=10) == [14, 15]
 
 
 # --- the strategy on a scripted backend ----------------------------------------------------
@@ -253,6 +258,18 @@ def test_the_store_keeps_each_tokens_confidence(tmp_path):
     assert "token_confidences" not in store.samples(1)[0]  # bytes only for replays
     with pytest.raises(ThinktimeError, match="top_logprobs=20"):
         replay_deepconf(plain, DeepConfParams())
+
+
+def test_online_warm_up_traces_below_the_threshold_do_not_vote():
+    # warm-up of 3: two half-sure traces say 7 (lowest group 2.75 each), one sure trace says 8
+    # (5.0); keep=10 puts the threshold at 4.55, so only the sure one votes (the official
+    # code's filter); with warmup_vote="all" the pair outweighs it (5.5 to 5.0)
+    script = ["maybe so \\boxed{7}", "maybe so \\boxed{7}", "so sure \\boxed{8}"]
+    above, _ = _deepconf(script, n=3, warmup=3, window=2, keep=10, warmup_vote="above")
+    every, _ = _deepconf(script, n=3, warmup=3, window=2, keep=10)  # the default: all vote
+    assert above.answer == "8" and every.answer == "7"
+    assert above.details["cut"] == 0 and above.bill.samples_cut == 0  # nothing was stopped
+    assert all(s.finish_reason != CUT for s in above.samples)  # stored as made
 
 
 def test_replay_pool_of_hand_made_confidences():

@@ -177,12 +177,14 @@ def first_cut(per_token: Sequence[float], window: int, cut_below: float) -> int 
     return None
 
 
-def keep_most_confident(scores: Sequence[float], keep: float) -> list[int]:
-    """Indices of the ⌈keep% · n⌉ (at least one) highest scores, in drawn order (offline
-    filter); ties keep the earlier trace."""
-    count = max(1, math.ceil(keep / 100.0 * len(scores)))
-    ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:count]
-    return sorted(ranked)
+def keep_confident(scores: Sequence[float], keep: float) -> list[int]:
+    """Indices of the scores at or above their (100 − keep)-th percentile, in drawn order: the
+    offline filter, with the same threshold as online (so keep=90 keeps 14 of 16 distinct
+    scores, not ⌈0.9 · 16⌉ = 15; keep=10 keeps 2); ties at the threshold all stay."""
+    if not scores:
+        return []
+    cut = threshold(scores, keep)
+    return [i for i, score in enumerate(scores) if score >= cut]
 
 
 def pack(per_token: Sequence[float]) -> bytes:

@@ -26,7 +26,13 @@ from thinktime.answers.voting import vote
 from thinktime.backends.base import Watch
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.adaptive_consistency import AdaptiveParams, settled
-from thinktime.strategies.deepconf import DeepConfParams, run_offline, run_online, weighted_vote
+from thinktime.strategies.deepconf import (
+    DeepConfParams,
+    online_voters,
+    run_offline,
+    run_online,
+    weighted_vote,
+)
 from thinktime.types import CUT, Sample, TokenLogprob
 
 
@@ -149,17 +155,22 @@ def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int,
         return samples
 
     if params.mode == "offline":
-        samples = run_offline(draw(params.n, None), params)
+        samples = draw(params.n, None)
+        voters = run_offline(samples, params)
     else:
-        samples, _ = run_online(draw, params.model_copy(update={"n": min(params.n, len(pool))}))
-    winner, _, _ = weighted_vote(samples, params)
+        params = params.model_copy(update={"n": min(params.n, len(pool))})
+        samples, cut_below = run_online(draw, params)
+        voters = online_voters(samples, params, cut_below)
+    winner, _, _ = weighted_vote(voters, params)
     hit = next(
-        (pool.correct[i] for i, s in enumerate(samples)
+        (pool.correct[i] for i, s in enumerate(voters)
          if s.finish_reason != CUT and s.answer == winner and winner is not None),
         False,
     )  # fmt: skip
     tokens = sum(s.completion_tokens for s in samples)
-    return hit, tokens, len(samples), sum(s.finish_reason == CUT for s in samples)
+    # cut: the traces stopped online, or filtered out offline (their tokens were spent anyway)
+    marked = voters if params.mode == "offline" else samples
+    return hit, tokens, len(samples), sum(s.finish_reason == CUT for s in marked)
 
 
 def _cut(confidence: TraceConfidence, watch: Watch, index: int) -> int | None:

@@ -99,6 +99,8 @@ RULES["deepconf-low:offline"] = _deepconf(mode="offline", keep=10)
 RULES["deepconf-high:offline"] = _deepconf(mode="offline", keep=90)
 RULES["deepconf-low:online"] = _deepconf(mode="online", keep=10)
 RULES["deepconf-high:online"] = _deepconf(mode="online", keep=90)
+# the official code's warm-up vote: only the warm-up traces at or above the threshold vote
+RULES["deepconf-low:online:warmup-above"] = _deepconf(mode="online", keep=10, warmup_vote="above")
 
 
 @dataclass(frozen=True)
