@@ -156,6 +156,21 @@ def test_weight_confidence_lets_sure_traces_outvote_unsure_ones():
     assert adaptive.answer == "8"
 
 
+def test_replayed_adaptive_weighs_its_final_vote_like_the_live_strategy():
+    from thinktime.bench.replay import replay_adaptive
+    from thinktime.strategies.adaptive_consistency import AdaptiveParams
+
+    # two unsure traces say 7, one sure trace says 8; no early stop (batch = max_n = 3)
+    unsure, sure = summarize([SURE, UNSURE, UNSURE, UNSURE]), summarize([SURE] * 4)
+    pool = Pool.of(
+        [("7", False, 4), ("7", False, 4), ("8", True, 4)], "q/0", [unsure, unsure, sure]
+    )
+    plain = AdaptiveParams(max_n=3, batch=3)
+    weighted = AdaptiveParams(max_n=3, batch=3, weight="confidence")
+    assert replay_adaptive(pool, plain) == (False, 12, 3)
+    assert replay_adaptive(pool, weighted) == (True, 12, 3)  # the sure trace outweighs the pair
+
+
 def test_self_certainty_best_of_n_picks_the_peaked_trace_and_needs_no_call():
     script = ["maybe maybe \\boxed{24}", "so \\boxed{25}", "maybe \\boxed{26}"]
     backend = FakeBackend(script, confidence=_confidence)

@@ -33,6 +33,7 @@ from thinktime.strategies.deepconf import (
     run_online,
     weighted_vote,
 )
+from thinktime.strategies.weighting import weighted
 from thinktime.types import CUT, Sample, TokenLogprob
 
 
@@ -119,15 +120,25 @@ def agreement(pool: Pool, k: int) -> int:
 
 
 def replay_adaptive(pool: Pool, params: AdaptiveParams) -> tuple[bool, int, int]:
-    """(correct, tokens, samples used) of `adaptive_consistency` on this pool."""
-    samples = [Sample("", a, "stop", t, 0) for a, t in zip(pool.answers, pool.tokens, strict=True)]
+    """(correct, tokens, samples used) of `adaptive_consistency` on this pool: its stopping
+    rule after each batch, then its final vote (`weighted`, so `weight=confidence` weighs the
+    votes by the pool's stored confidences, as the live strategy does)."""
+    if params.weight != "none" and len(pool.confidences) != len(pool):
+        raise ThinktimeError(
+            f"pool {pool.question_id} has no token confidences; draw it with top_logprobs=20"
+        )
+    confidences = pool.confidences if params.weight != "none" else [None] * len(pool)
+    samples = [
+        Sample("", a, "stop", t, 0, confidence=c)
+        for a, t, c in zip(pool.answers, pool.tokens, confidences, strict=True)
+    ]
     used = 0
     while used < min(params.max_n, len(pool)):
         used = min(used + params.batch, params.max_n, len(pool))
         if settled(samples[:used], params):
             break
-    hit, tokens = prefix_vote(pool, used)
-    return hit, tokens, used
+    outcome = weighted(samples[:used], params)
+    return pool.hit(outcome.answer), sum(pool.tokens[:used]), used
 
 
 def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int, int]:
