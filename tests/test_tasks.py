@@ -75,7 +75,7 @@ def test_bad_specs():
         load_task("gsm8k:/nope/test.jsonl")
     with pytest.raises(ThinktimeError, match="needs an argument"):
         load_task("jsonl")
-    with pytest.raises(ThinktimeError, match="bad option for task 'gsm8k'"):
+    with pytest.raises(ThinktimeError, match="task 'gsm8k' takes no 'colour' option"):
         load_task("gsm8k:/x.jsonl", colour="red")
 
 
@@ -146,3 +146,17 @@ def test_reasoning_gym_knobs_set_the_difficulty_and_name_the_task():
         load_task("reasoning_gym:chain_sum:max_term=2", size=1)
     with pytest.raises(ThinktimeError, match="write FAMILY:KNOB=VALUE"):
         load_task("reasoning_gym:chain_sum:max_terms", size=1)
+
+
+def test_a_task_refuses_an_option_its_loader_does_not_take():
+    # the CLI passes every option it was given; the task's loader declares what it takes
+    with pytest.raises(ThinktimeError, match="task 'gsm8k' takes no 'level' option; its opt"):
+        load_task("gsm8k", level=3)
+    with pytest.raises(ThinktimeError, match="task 'jsonl' takes no 'size' option"):
+        load_task("jsonl:whatever.jsonl", size=5)
+    from typer.testing import CliRunner
+
+    from thinktime.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--task", "gsm8k", "--level", "3", "-m", "fake"])
+    assert result.exit_code == 2 and "takes no 'level' option" in result.output

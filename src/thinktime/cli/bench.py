@@ -56,7 +56,9 @@ def bench(
         int | None, typer.Option(help="Draw a seeded random subset instead.")
     ] = None,
     level: Annotated[int | None, typer.Option(help="math500: only this level (1-5).")] = None,
-    size: Annotated[int, typer.Option(help="reasoning_gym: problems to generate.")] = 100,
+    size: Annotated[
+        int | None, typer.Option(help="reasoning_gym: problems to generate (default 100).")
+    ] = None,
     data_dir: Annotated[
         str | None, typer.Option(help="Folder with gsm8k/ and math500/ JSONL (THINKTIME_DATA).")
     ] = None,
@@ -101,12 +103,9 @@ def bench(
             raise ThinktimeError("--ray-address and --worker-threads go with --ray")
         if level is not None and not 1 <= level <= 5:
             raise ThinktimeError(f"--level must be 1 to 5 (a MATH level), got {level}")
-        name = task.partition(":")[0]
-        options = {"limit": limit, "offset": offset or None, "seed": sample_seed}
-        if name == "math500":
-            options["level"] = level
-        if name == "reasoning_gym":  # generated from a seed: a slice of `size`, no sampling
-            options = {"size": size, "seed": sample_seed or 0, "limit": limit, "offset": offset}
+        # each task takes the options its loader declares; one it lacks is refused there
+        options = {"limit": limit, "offset": offset or None, "seed": sample_seed,
+                   "level": level, "size": size}  # fmt: skip
         the_task = load_task(task, data_dir=data_dir, **options)
         if not the_task.problems:
             raise ThinktimeError(

@@ -26,6 +26,15 @@ def load_task(spec: str, data_dir: str | Path | None = None, **options: Any) -> 
     name, _, arg = spec.partition(":")
     loader = TASKS.get_or_fail(name)
     options = {k: v for k, v in options.items() if v is not None}
+    # the options a task takes are its loader's named parameters (after the source argument)
+    named = [
+        p.name for p in inspect.signature(loader).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ][1:]  # fmt: skip
+    for key in sorted(options.keys() - set(named)):
+        raise ThinktimeError(
+            f"task {name!r} takes no {key!r} option; its options: {', '.join(named)}"
+        )
     if data_dir is not None and "data_dir" in inspect.signature(loader).parameters:
         options["data_dir"] = Path(data_dir).expanduser()
     try:
