@@ -175,3 +175,63 @@ def test_two_benches_write_one_new_store_at_once(tmp_path):
     rows = Store(db).results()
     assert sorted(r["question_id"] for r in rows) == sorted(f"toy/{i}" for i in range(40))
     assert all(len(Store(db).samples(r["id"])) == 4 for r in rows)
+
+
+class _LockedAtFirst:
+    """A connection whose switch to WAL answers "locked" at once, as SQLite does while a second
+    process opens the same new store; everything else goes to the real connection."""
+
+    def __init__(self, real: sqlite3.Connection, refusals: int) -> None:
+        object.__setattr__(self, "_real", real)
+        object.__setattr__(self, "refusals", refusals)
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "PRAGMA journal_mode=WAL" and self.refusals:
+            object.__setattr__(self, "refusals", self.refusals - 1)
+            raise sqlite3.OperationalError("database is locked")
+        return self._real.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(self._real, name, value)
+
+
+def test_opening_a_new_store_retries_a_wal_switch_refused_at_once(tmp_path, monkeypatch):
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _LockedAtFirst(connect(*a, **k), 3))
+    store = Store(tmp_path / "r.db")  # before: the first refusal failed the open
+    store.add(_row("q1"), [SAMPLE])
+    assert len(store.results()) == 1
+
+
+def test_a_failed_open_leaves_a_store_another_process_made(tmp_path, monkeypatch):
+    # the other process creates the file after this one looked for it and before it connects
+    path = tmp_path / "r.db"
+    connect = sqlite3.connect
+
+    made = []
+
+    def other_process_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not made:
+            made.append(True)
+            Store(path).add(_row("theirs"), [SAMPLE])
+        return connect(*args, **kwargs)
+
+    opened = Store._open
+
+    def broken(self):  # type: ignore[no-untyped-def]
+        if len(made) == 1:  # the other process's open, inside this one's connect
+            made.append(True)
+            return opened(self)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    looked = os.path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: self != path and looked(self))
+    monkeypatch.setattr(sqlite3, "connect", other_process_first)
+    monkeypatch.setattr(Store, "_open", broken)
+    with pytest.raises(StoreError):
+        Store(path)
+    monkeypatch.undo()
+    assert [r["question_id"] for r in Store(path).results()] == ["theirs"]

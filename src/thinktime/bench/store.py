@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -151,10 +152,15 @@ class Store:
         target = Path(path)
         memory = self.path == ":memory:"
         folders = [] if memory else _check_path(target, create and not readonly)
-        existed = memory or target.exists()
+        existed = True
         try:
             for folder in folders:
                 folder.mkdir()
+            if not memory and not readonly:
+                # create the file exclusively: of two processes opening one new store at once,
+                # only the one that made it may remove it after a failed open (the other's
+                # cleanup would delete a store in use, failing both with a disk I/O error)
+                existed = not _create_exclusively(target)
             self._db = sqlite3.connect(
                 _readonly_uri(target) if readonly else self.path,
                 timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None,
@@ -166,7 +172,7 @@ class Store:
                 self._db.close()
                 raise
         except (OSError, sqlite3.Error, StoreError) as exc:
-            if not existed:  # leave nothing half-made behind
+            if not existed and not _holds_a_store(self.path):  # leave nothing half-made behind
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     Path(self.path + suffix).unlink(missing_ok=True)
             for folder in reversed(folders):
@@ -186,11 +192,26 @@ class Store:
         self._db.row_factory = sqlite3.Row
         if self.readonly:
             return  # an older schema reads fine: its missing columns are absent from rows
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         if version < len(MIGRATIONS):
             self._migrate()
+
+    def _use_wal(self) -> None:
+        # Switching a new file to WAL needs it alone, and SQLite answers "locked" at once rather
+        # than calling the busy handler when a second process opens the same new store: retry
+        # until BUSY_SECONDS. A file already in WAL mode (every store after its first open)
+        # needs no switch.
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _check(self, version: int, objects: int) -> None:
         if version > len(MIGRATIONS):
@@ -331,6 +352,25 @@ def _readonly_uri(path: Path) -> str:
     opened `immutable`, so reading it leaves no `-wal`/`-shm` files behind either."""
     quiet = not Path(f"{path}-wal").exists()
     return f"{path.absolute().as_uri()}?mode=ro" + ("&immutable=1" if quiet else "")
+
+
+def _holds_a_store(path: str) -> bool:
+    """Whether another process has made a store in the file this one created (it opened the
+    file between this one's creation and its failure): then it is theirs, not ours to remove."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=1.0)) as db:
+            return bool(db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    except sqlite3.Error:
+        return False
+
+
+def _create_exclusively(path: Path) -> bool:
+    """Make an empty file at `path` unless one exists; whether this call made it."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _check_path(path: Path, create: bool) -> list[Path]:
