@@ -6,6 +6,12 @@ one honest draw of k samples. A replay reuses the strategy's own stopping code (
 the rule measured is the rule that runs; only the sampler is swapped for the pool. This is how
 Adaptive-Consistency (Aggarwal et al. 2023) and ESC (Li et al. 2024) evaluate stopping rules.
 
+A replay bills what the live strategy would have: the completion tokens it drew (a stopped
+trace up to its cut) and the prompt prefills its engine calls pay (`Replayed.prefills`) — one
+per call, since a call's samples share one, and one per watched trace, since an engine that
+can stop one trace draws each as its own call (`generate_watched` of llama.cpp and the
+OpenAI-compatible backend). A pool keeps its prompt's length, so a prefill has a price.
+
     >>> pool = Pool.of([("4", True, 10), ("4", True, 12), ("5", False, 9), ("4", True, 11)])
     >>> prefix_vote(pool, 3)
     (True, 31)
@@ -48,6 +54,10 @@ class Pool:
     # each sample's token confidences and self-certainty, where the pool was drawn with top-k
     # logprobs (store migration 5); empty otherwise
     confidences: tuple[TraceConfidence, ...] = ()
+    # what one prefill of the question's prompt costs: the pool's stored prompt tokens, its
+    # samples having shared one prefill (0 where the store kept none)
+    prompt_tokens: int = 0
+    texts: tuple[str, ...] = ()  # each sample's text (what followed any thinking)
 
     @classmethod
     def of(
@@ -55,6 +65,9 @@ class Pool:
         samples: Sequence[tuple[str | None, bool, int]],
         question_id: str = "",
         confidences: Sequence[TraceConfidence] = (),
+        *,
+        prompt_tokens: int = 0,
+        texts: Sequence[str] = (),
     ) -> Pool:
         return cls(
             question_id,
@@ -62,10 +75,19 @@ class Pool:
             tuple(s[1] for s in samples),
             tuple(s[2] for s in samples),
             tuple(confidences),
+            prompt_tokens,
+            tuple(texts),
         )
 
     def __len__(self) -> int:
         return len(self.answers)
+
+    def first(self, k: int) -> Pool:
+        """The pool's first k samples: one honest draw of k (what a k-sample rule reads)."""
+        return Pool(
+            self.question_id, self.answers[:k], self.correct[:k], self.tokens[:k],
+            self.confidences[:k], self.prompt_tokens, self.texts[:k],
+        )  # fmt: skip
 
     def hit(self, winner: str | None) -> bool:
         """Is the answer `winner` (a vote's, taken from this pool) correct? None never is."""
@@ -74,6 +96,18 @@ class Pool:
         return next(
             (c for a, c in zip(self.answers, self.correct, strict=True) if a == winner), False
         )
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What one rule did on one pool: its verdict and what it spent."""
+
+    correct: bool
+    completion_tokens: int
+    prefills: int  # prompt prefills paid: one per engine call, one per watched trace
+    samples: int  # samples drawn (started, for a rule that stops them)
+    cut: int = 0  # samples that did not vote: stopped online, or filtered out offline
+    cut_tokens: int = 0  # completion tokens of those (spent all the same)
 
 
 def load_pools(store: Any, model: str, config: str, task: str | None = None) -> list[Pool]:
@@ -96,6 +130,8 @@ def load_pools(store: Any, model: str, config: str, task: str | None = None) -> 
                 ],
                 row["question_id"],
                 confidences if len(confidences) == len(samples) else (),
+                prompt_tokens=row["prompt_tokens"] or 0,
+                texts=[s["text"] or "" for s in samples],
             )
         )
     return sorted(pools, key=lambda p: _natural(p.question_id))
@@ -104,6 +140,26 @@ def load_pools(store: Any, model: str, config: str, task: str | None = None) -> 
 def _natural(text: str) -> list[Any]:
     """Sort key that puts "q/2" before "q/10"."""
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
+
+
+def load_live(store: Any, model: str, config: str, pools: Sequence[Pool]) -> dict[str, Replayed]:
+    """A stored live run of (model, config), question id → what it did, on the questions of
+    `pools`: its verdict, its bill's completion tokens, its samples (and those cut), and its
+    prompt tokens as prefills of the pool's prompt (what the live bill charged)."""
+    length = {p.question_id: p.prompt_tokens for p in pools}
+    live = {}
+    for row in store.results():
+        if (row["model"], row["config"]) != (model, config) or row["question_id"] not in length:
+            continue
+        samples = store.samples(row["id"])
+        cut = [s["completion_tokens"] or 0 for s in samples if s["finish_reason"] == CUT]
+        prompt = row["prompt_tokens"] or 0
+        live[row["question_id"]] = Replayed(
+            row["verdict"] == "correct", row["completion_tokens"] or 0,
+            round(prompt / length[row["question_id"]]) if length[row["question_id"]] else 0,
+            len(samples), len(cut), sum(cut),
+        )  # fmt: skip
+    return live
 
 
 def prefix_vote(pool: Pool, k: int) -> tuple[bool, int]:
@@ -122,7 +178,8 @@ def agreement(pool: Pool, k: int) -> int:
 def replay_adaptive(pool: Pool, params: AdaptiveParams) -> tuple[bool, int, int]:
     """(correct, tokens, samples used) of `adaptive_consistency` on this pool: its stopping
     rule after each batch, then its final vote (`weighted`, so `weight=confidence` weighs the
-    votes by the pool's stored confidences, as the live strategy does)."""
+    votes by the pool's stored confidences, as the live strategy does). Each batch is one
+    engine call: ⌈used / batch⌉ prefills."""
     if params.weight != "none" and len(pool.confidences) != len(pool):
         raise ThinktimeError(
             f"pool {pool.question_id} has no token confidences; draw it with top_logprobs=20"
@@ -142,18 +199,27 @@ def replay_adaptive(pool: Pool, params: AdaptiveParams) -> tuple[bool, int, int]
 
 
 def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int, int]:
-    """(correct, tokens spent, traces drawn, traces cut) of `deepconf` on this pool: the
-    strategy's own loop (`run_online`) drawing the pool's samples in order. A trace the online
-    rule would stop is charged the tokens up to its cut (`first_cut` on its stored token
-    confidences); offline spends the first n whole."""
+    """(correct, tokens spent, traces drawn, traces cut) of `deepconf` on this pool."""
+    r = replayed_deepconf(pool, params)
+    return r.correct, r.completion_tokens, r.samples, r.cut
+
+
+def replayed_deepconf(pool: Pool, params: DeepConfParams) -> Replayed:
+    """`deepconf` on this pool: the strategy's own loop (`run_online`) drawing the pool's
+    samples in order. A trace the online rule would stop is charged the tokens up to its cut
+    (`first_cut` on its stored token confidences); offline spends the first n whole.
+
+    Prefills as the live strategy pays them: offline one call of n (one prefill); online the
+    warm-up is one call (one prefill), then every watched trace is a call of its own (one
+    prefill each)."""
     if len(pool.confidences) != len(pool):
         raise ThinktimeError(
             f"pool {pool.question_id} has no token confidences; draw it with top_logprobs=20"
         )
-    drawn = 0
+    drawn = prefills = 0
 
     def draw(k: int, watch: Watch | None) -> list[Sample]:
-        nonlocal drawn
+        nonlocal drawn, prefills
         samples = []
         for j, i in enumerate(range(drawn, min(drawn + k, len(pool)))):
             c = pool.confidences[i]
@@ -163,6 +229,7 @@ def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int,
                        pool.tokens[i] if cut is None else cut, 0, confidence=c)
             )  # fmt: skip
         drawn += len(samples)
+        prefills += 1 if watch is None else len(samples)  # a watched trace is its own call
         return samples
 
     if params.mode == "offline":
@@ -181,7 +248,8 @@ def replay_deepconf(pool: Pool, params: DeepConfParams) -> tuple[bool, int, int,
     tokens = sum(s.completion_tokens for s in samples)
     # cut: the traces stopped online, or filtered out offline (their tokens were spent anyway)
     marked = voters if params.mode == "offline" else samples
-    return hit, tokens, len(samples), sum(s.finish_reason == CUT for s in marked)
+    cut = [s.completion_tokens for s in marked if s.finish_reason == CUT]
+    return Replayed(hit, tokens, prefills, len(samples), len(cut), sum(cut))
 
 
 def _cut(confidence: TraceConfidence, watch: Watch, index: int) -> int | None:

@@ -99,17 +99,25 @@ def paired_table(rows: Sequence[Comparison]) -> Table:
 
 
 def replay_rules_table(rows: Sequence[RuleRow], pool: str, reference: str) -> Table:
-    """Each replayed rule: accuracy, tokens and their ratio to the reference's, and the paired
-    difference from the reference on the same questions."""
-    table = Table(title=f"replayed rules on {pool} (vs {reference}, same questions)")
-    for column in ("rule", "n", "accuracy", "tokens/q", "× tokens", "difference [95% CI]",
+    """Each replayed rule: accuracy; tokens per question and their ratio to the reference's,
+    completion tokens alone and with the prompt tokens of the prefills each paid; samples
+    drawn, and those cut with their tokens (where a stopping rule's tokens went); and the
+    paired difference from the reference on the same questions."""
+    table = Table(
+        title=f"replayed rules on {pool} (vs {reference}, same questions)",
+        caption="× tokens: completion tokens / the reference's · × with prompt: with each "
+        "prefill's prompt tokens (one per engine call, one per watched trace)",
+    )
+    for column in ("rule", "n", "accuracy", "tokens/q", "× tokens", "× with prompt",
+                   "prefills/q", "samples/q", "cut/q", "cut tokens/q", "difference [95% CI]",
                    "wins/losses", "McNemar p"):  # fmt: skip
         table.add_column(column, justify="right", no_wrap=column == "rule")
     for row in rows:
         c = row.versus
         table.add_row(
             row.rule, str(row.n), f"{row.accuracy:.1%}", f"{row.tokens:.0f}",
-            f"{row.token_ratio:.2f}",
+            f"{row.token_ratio:.2f}", f"{row.total_token_ratio:.2f}", f"{row.prefills:.1f}",
+            f"{row.samples:.1f}", f"{row.cut:.1f}", f"{row.cut_tokens:.0f}",
             _difference(c),
             f"{c.b_wins}/{c.a_wins}", f"{c.p_value:.3g}",
         )  # fmt: skip
