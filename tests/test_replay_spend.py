@@ -185,3 +185,33 @@ def test_a_confidence_rule_reads_the_first_k_samples_at_maj_k_tokens(tmp_path):
     # the first 4 traces alone decide it, never the later ones
     assert best4 == parse_rule("best:measure=mean")(pool.first(4))
     assert parse_rule("borda:k=9")(pool) is None  # the pool has 8
+
+
+SURE = [
+    "ok \\boxed{4}",
+    "so \\boxed{6}",
+    "maybe \\boxed{4}",
+    "sure sure \\boxed{4}",
+    "maybe \\boxed{6}",
+]
+
+
+def _sureness(token: str) -> float:
+    return {"ok": 2.0, "maybe": 0.5, "sure": 8.0}.get(token.strip(), 5.0)
+
+
+@pytest.mark.parametrize(("k", "right"), [(1, True), (2, False), (3, False), (4, True), (5, True)])
+def test_best_of_k_by_self_certainty_replays_the_live_best_of_n(tmp_path, k, right):
+    # the search strategy with a verifier, live, against its replay on the same draws: the
+    # surest of the first k traces is right at k=1, wrong at 2-3 ("so 6"), right from 4 on
+    live = solve("q?", backend=FakeBackend(SURE, confidence=_sureness), strategy="best_of_n",
+                 n=k, verifier="self_certainty")  # fmt: skip
+    store = Store(tmp_path / "pool.db")
+    task = Task("toy", [Problem("toy/0", "q?", "4")])
+    pool_config = "self_consistency:n=5,top_logprobs=20"
+    run_sweep(task, {"fake": FakeBackend(SURE, confidence=_sureness)}, [pool_config], store)
+    [pool] = load_pools(store, "fake", pool_config)
+    replayed = parse_rule(f"best:measure=self_certainty,k={k}")(pool)
+    assert (live.answer == "4") is right
+    assert replayed is not None and replayed.correct is right
+    assert replayed.completion_tokens == live.bill.completion_tokens
