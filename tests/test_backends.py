@@ -8,11 +8,11 @@ import pytest
 
 from thinktime.backends.base import (
     BACKENDS,
+    BackendSpec,
     ChatTemplating,
     EngineMetrics,
     Streaming,
     Tokenizing,
-    load_backend,
     make_backend,
 )
 from thinktime.backends.fake import FakeBackend
@@ -97,10 +97,33 @@ def test_hints_reach_only_the_backends_that_declare_them():
     assert isinstance(make_backend("fake", hints={"n_parallel": 16}), FakeBackend)
     hosted = make_backend("openai:m", hints={"n_parallel": 16, "max_concurrency": 3}, base_url=URL)
     assert isinstance(hosted, OpenAIBackend) and hosted._pool._max_workers == 3
-    # an explicit option wins over a hint, and the cache sees the options that were kept
+    # an explicit option wins over a hint
     hosted = make_backend("openai:m", hints={"max_concurrency": 3}, max_concurrency=5, base_url=URL)
     assert hosted._pool._max_workers == 5
-    assert load_backend("fake", hints={"n_parallel": 16}) is load_backend("fake")
+
+
+def test_the_caller_owns_its_engine_and_a_sweep_loads_each_model_once(monkeypatch, tmp_path):
+    """No process-wide cache holds engines (issue 23, item 4): `make_backend` builds a new one
+    each time, and the edges that reuse one hold it themselves: `thinktime bench` builds one
+    engine per model and shares it across every config of the sweep."""
+    from typer.testing import CliRunner
+
+    from thinktime.backends.options import NoOptions
+    from thinktime.cli import app
+
+    assert make_backend("fake") is not make_backend("fake")
+    built: list[str] = []
+    spec = BackendSpec("counted", lambda model, options: built.append(model) or FakeBackend(),
+                       NoOptions)  # fmt: skip
+    monkeypatch.setitem(BACKENDS, "counted", spec)
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q?", "answer": "42"}\n{"question": "r?", "answer": "7"}\n')
+    bench = ["bench", "--task", f"jsonl:{data}", "--store", str(tmp_path / "qa.db"), "--json"]
+    models = ["-m", "counted:a", "-m", "counted:b", "-m", "counted:a"]
+    configs = ["-s", "cot", "-s", "self_consistency:n=2", "-s", "direct"]
+    result = CliRunner().invoke(app, [*bench, *models, *configs])
+    assert result.exit_code == 0, result.output
+    assert built == ["a", "b"]  # 2 models × 3 configs × 2 questions: two engines
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,10 @@ SOLVE = ["solve", "2+2?", "--model", "fake"]
             ["-s", "self_consistency", "-p", "n=abc"],
             "self_consistency': n: Input should be a valid",
         ),
-        (["-s", "self_consistency", "-p", "n=0"], "--param n must be at least 1, got 0"),
+        (  # the library's check, not a second copy in the CLI
+            ["-s", "self_consistency", "-p", "n=0"],
+            "self_consistency': n: Input should be greater than or equal to 1",
+        ),
         (["-s", "self_consistency", "-n", "2", "-p", "n=3"], "n given twice"),
         (["-s", "self_consistency", "-n", "-1"], "-n must be at least 1, got -1"),
         (["--param", "n"], "bad --param 'n'; write it as NAME=VALUE"),

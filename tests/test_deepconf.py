@@ -287,6 +287,23 @@ def test_online_warm_up_traces_below_the_threshold_do_not_vote():
     assert all(s.finish_reason != CUT for s in above.samples)  # stored as made
 
 
+@pytest.mark.parametrize("warmup_vote", ["above", "all"])
+def test_the_warm_up_vote_is_decided_once_however_many_rounds_follow(monkeypatch, warmup_vote):
+    """`online_voters` reads the warm-up traces' summaries once per run, not once per round; the
+    rounds still vote over every trace drawn so far (10 traces: the warm-up, then 3 rounds)."""
+    from thinktime.strategies import deepconf
+
+    calls = []
+    real = deepconf.online_voters
+    monkeypatch.setattr(deepconf, "online_voters",
+                        lambda *a: calls.append(len(a[0])) or real(*a))  # fmt: skip
+    script = ["so \\boxed{1}", "so \\boxed{2}", "maybe so \\boxed{3}"]
+    result, backend = _deepconf(script, n=10, warmup=4, batch=2, window=2, keep=10,
+                                warmup_vote=warmup_vote)  # fmt: skip
+    assert result.details["traces"] == 10 and len(backend.calls) == 4
+    assert calls == [4, 10]  # the warm-up's decision in run_online, the final vote's
+
+
 def test_replay_pool_of_hand_made_confidences():
     sure, unsure = summarize([SURE] * 4), summarize([SURE, UNSURE, UNSURE, UNSURE])
     pool = Pool.of(

@@ -97,6 +97,5 @@ def test_an_unsafe_run_still_gets_its_memory_cgroup(monkeypatch):
     if cgroup.unavailable() is not None:
         pytest.skip(cgroup.unavailable())
     monkeypatch.setattr(sandbox, "namespaces_unavailable", lambda: "no bwrap (test)")
-    monkeypatch.setitem(sandbox._UNSAFE, "allowed", True)
-    result = sandbox.run_python("print(open('/proc/self/cgroup').read())")
+    result = sandbox.run_python("print(open('/proc/self/cgroup').read())", unsafe_exec=True)
     assert not result.isolated and "thinktime-sandbox-" in result.stdout, result

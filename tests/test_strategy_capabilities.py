@@ -65,3 +65,62 @@ def test_the_policy_reads_a_plugins_declared_samples_before_any_engine_call(plug
     assert "max_samples" in response.json()["error"]["message"]
     assert backend.calls == []
     assert _client(backend).post(CHAT, json=_body(params={"width": 4})).status_code == 200
+
+
+class RoundsParams(BaseModel):
+    rounds: int = Field(2, ge=1, le=64, description="Samples drawn, one per call.")
+
+
+@pytest.fixture
+def one_at_a_time() -> Iterator[None]:
+    """A plugin that holds one sample at a time but draws `rounds` in all, and declares both,
+    with the `details` it wants shown beside its answer."""
+
+    @register_strategy(
+        "plugin_rounds", "One sample per round.", "none", RoundsParams,
+        drawn=lambda p: p.rounds, facts=("rounds_used",),
+    )  # fmt: skip
+    def plugin_rounds(question, ctx, params):  # type: ignore[no-untyped-def]
+        samples = [ctx.sample([ctx.messages(question)], n=1)[0][0] for _ in range(params.rounds)]
+        details = {"rounds_used": len(samples), "internal": "not shown"}
+        return Outcome(samples=tuple(samples), chosen=0, answer=samples[0].answer, details=details)
+
+    yield
+    del STRATEGIES["plugin_rounds"]
+
+
+def test_the_policy_reads_the_samples_a_strategy_draws_in_all_not_a_list_of_names(one_at_a_time):
+    """`rounds` is no name the server knows: the spec's `drawn` is what it checks, on the
+    validated params; a built-in is held the same way (adaptive_consistency's `max_n`)."""
+
+    def body(strategy: str, **params: object) -> dict:
+        return {**_body(), "thinktime": {"strategy": strategy, "params": params}}
+
+    backend = FakeBackend([ANSWER])
+    response = _client(backend).post(CHAT, json=body("plugin_rounds", rounds=17))
+    assert response.status_code == 403 and "17 samples" in response.json()["error"]["message"]
+    assert backend.calls == []
+    assert _client(backend).post(CHAT, json=body("plugin_rounds", rounds=3)).status_code == 200
+    assert len(backend.calls) == 3
+    adaptive = body("adaptive_consistency", max_n=17, batch=2)
+    assert _client(backend).post(CHAT, json=adaptive).status_code == 403
+
+
+def test_the_facts_shown_beside_an_answer_are_the_ones_its_strategy_declares(one_at_a_time):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from thinktime import solve
+    from thinktime.render import show_result
+
+    def shown(strategy: str, **params: object) -> str:
+        result = solve("2+3?", backend=FakeBackend([ANSWER]), strategy=strategy, params=params)
+        out = StringIO()
+        show_result(Console(file=out, width=120), result)
+        return out.getvalue()
+
+    mine = shown("plugin_rounds", rounds=3)
+    assert "rounds_used: 3" in mine and "internal" not in mine
+    assert "difficulty: easy" in shown("route", probe_n=2)
+    assert "samples_used" not in shown("self_consistency", n=2)  # declares none

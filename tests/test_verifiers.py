@@ -108,3 +108,79 @@ def test_prm_missing_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(ThinktimeError, match="could not load PRM"):
         PRMVerifier(model=str(tmp_path / "nothing")).step_scores("q", "a")
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """The program verifier's sandbox runs, each recorded with the unsafe_exec it was given."""
+    from thinktime.verifiers import program
+    from thinktime.verifiers.sandbox import SandboxResult
+
+    seen: list[bool] = []
+
+    def run_python(code, limits=None, stdin="", *, unsafe_exec=False):  # type: ignore[no-untyped-def]
+        seen.append(unsafe_exec)
+        return SandboxResult("26\n", "", 0, False)
+
+    monkeypatch.setattr(program, "run_python", run_python)
+    return seen
+
+
+def _script(request, index):  # type: ignore[no-untyped-def]
+    return "print(26)" if request.messages[0].content.startswith("Write a short") else "\\boxed{26}"
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+def test_the_unsafe_exec_choice_travels_as_a_value_from_solve_to_the_sandbox(runs, unsafe):
+    """No module keeps the operator's choice (issue 23, item 4): `solve` passes it to the
+    verifier it builds, which passes it to each run; a verifier that runs no code is unaffected."""
+    from thinktime.verifiers.base import make_verifier
+
+    result = solve("apples?", backend=FakeBackend(_script), strategy="best_of_n", n=2,
+                   verifier="program", unsafe_exec=unsafe)  # fmt: skip
+    assert result.answer == "26" and runs == [unsafe]
+    assert ProgramVerifier().unsafe_exec is False  # refusing is the default
+    assert make_verifier("program", unsafe_exec=unsafe).unsafe_exec is unsafe  # type: ignore[attr-defined]
+    assert make_verifier("judge", unsafe_exec=True).name == "judge"
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [([], {}, False), (["--unsafe-exec"], {}, True), ([], {"THINKTIME_UNSAFE_EXEC": "1"}, True)],
+)
+def test_the_cli_reads_the_unsafe_exec_choice_at_the_edge(runs, monkeypatch, flag, env, expected):
+    from typer.testing import CliRunner
+
+    from thinktime.backends.base import BACKENDS, BackendSpec
+    from thinktime.backends.options import NoOptions
+    from thinktime.cli import app
+
+    monkeypatch.delenv("THINKTIME_UNSAFE_EXEC", raising=False)
+    scripted = BackendSpec("scripted", lambda model, options: FakeBackend(_script), NoOptions)
+    monkeypatch.setitem(BACKENDS, "scripted", scripted)
+    args = ["solve", "apples?", "-m", "scripted:x", "-s", "best_of_n:n=1", "--verifier", "program"]
+    result = CliRunner().invoke(app, [*args, *flag, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert runs == [expected]
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+def test_the_server_passes_its_unsafe_exec_choice_to_the_verifier(runs, unsafe):
+    from fastapi.testclient import TestClient
+
+    from thinktime.serve.app import ServerConfig, create_app
+    from thinktime.serve.policy import ServerPolicy
+
+    config = ServerConfig(model="qwen", policy=ServerPolicy(verifiers=["judge", "program"]),
+                          unsafe_exec=unsafe)  # fmt: skip
+    client = TestClient(create_app(FakeBackend(_script), config), base_url="http://127.0.0.1")
+    body = {
+        "model": "qwen",
+        "messages": [{"role": "user", "content": "apples?"}],
+        "thinktime": {"strategy": "best_of_n", "params": {"n": 2, "verifier": "program"}},
+    }
+    reply = client.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    assert runs == [unsafe]
+    refused = {**body, "thinktime": {"strategy": "cot", "params": {"unsafe_exec": True}}}
+    assert client.post("/v1/chat/completions", json=refused).status_code == 400  # not a client's

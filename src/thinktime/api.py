@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from thinktime.backends.base import Backend, OnDelta, caps_thinking, load_backend
+from thinktime.backends.base import Backend, OnDelta, caps_thinking, make_backend
 from thinktime.compute.budget import Budget
 from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
@@ -41,6 +41,7 @@ def solve(
     budget: Budget | Mapping[str, Any] | None = None,
     reasoning_effort: str | None = None,
     verifier: str | Verifier | None = None,
+    unsafe_exec: bool = False,
     history: tuple[Message, ...] = (),
     reply_format: ReplyFormat | None = None,
     after: tuple[Message, ...] = (),
@@ -51,7 +52,9 @@ def solve(
     **shortcuts: Any,
 ) -> Result:
     """Answer `question` with `strategy` on `model` (default: the embedded default model) or
-    an already built `backend` (one of the two, not both).
+    an already built `backend` (one of the two, not both). `model` loads the engine for this
+    call alone; to answer many questions on one engine, build it once
+    (`thinktime.backends.make_backend`) and pass it as `backend`.
 
     The typed call: `params` is the strategy's parameters (its params model, or a mapping
     validated into it; see `thinktime strategies`), `sampling` how each sample is drawn
@@ -62,13 +65,16 @@ def solve(
     strategy, parameters and budget from the effort table; anything passed explicitly wins.
     The default strategy is `cot`. `verifier` scores candidates for the strategies that use
     one (best_of_n, beam_search, dvts; default: the model-as-judge); a strategy that uses none
-    is refused one. `history` holds earlier turns of a conversation (and a system
-    prompt). An agent's step: `reply_format` offers tools (or a JSON schema) and `after` holds
-    the turns after the question (the agent's calls and their results); only a strategy that
-    replies with the model's own message (`none`, `tool_vote`) takes them. Setting `cancel`
-    stops the work at the next token; `on_call` sees the bill after each call;
-    `on_delta(choice, text)` sees the strategy's own samples as they are generated (on
-    engines that stream: how a single-sample strategy's answer streams through `solve`).
+    is refused one. `unsafe_exec` lets a verifier named here that runs model-written code
+    (`program`) run it with process limits alone where kernel isolation is missing (the
+    operator's `--unsafe-exec`); without it such a verifier refuses there. `history` holds
+    earlier turns of a conversation (and a system prompt). An agent's step: `reply_format`
+    offers tools (or a JSON schema) and `after` holds the turns after the question (the agent's
+    calls and their results); only a strategy that replies with the model's own message (`none`,
+    `tool_vote`) takes them. Setting `cancel` stops the work at the next token; `on_call` sees
+    the bill after each call; `on_delta(choice, text)` sees the strategy's own samples as they
+    are generated (on engines that stream: how a single-sample strategy's answer streams
+    through `solve`).
 
     Notebook shortcut: other keyword arguments are strategy parameters or sampling fields, each
     name resolved to exactly one of them (the strategy's own first), so nothing can collide;
@@ -113,8 +119,8 @@ def solve(
         )
     typed_params, sampling = resolve_params(spec, chosen, sampling, shortcuts)
     the_budget = _budget(budget)
-    the_verifier = _verifier(spec, typed_params, verifier)
-    backend = backend or load_backend(model)
+    the_verifier = _verifier(spec, typed_params, verifier, unsafe_exec)
+    backend = backend or make_backend(model)  # one engine for this call only
     # the level's thinking cap, where the engine can end thinking itself; an explicit cap wins
     cap = effort.max_thinking_tokens if effort else None
     if cap and sampling.max_thinking_tokens is None and caps_thinking(backend):
@@ -204,7 +210,7 @@ def _refuse_twice(
 
 
 def _verifier(
-    spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None
+    spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None, unsafe_exec: bool
 ) -> Verifier | None:
     """The verifier a run uses: the one given, or the judge, for a strategy that scores its
     candidates; none for the others, which are refused one (it would go unused)."""
@@ -219,7 +225,9 @@ def _verifier(
         return None
     if verifier is None:
         verifier = "judge"
-    return make_verifier(verifier) if isinstance(verifier, str) else verifier
+    if isinstance(verifier, str):
+        return make_verifier(verifier, unsafe_exec=unsafe_exec)
+    return verifier
 
 
 def _budget(budget: Budget | Mapping[str, Any] | None) -> Budget | None:

@@ -32,6 +32,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from thinktime.strategies import STRATEGIES
 from thinktime.types import Bill, Result
 
 
@@ -97,9 +98,6 @@ def votes_table(result: Result) -> Table:
 
 LENGTH = "length"  # the finish_reason of a sample cut at its max_tokens
 
-# strategy details worth a line under the answer
-_FACTS = ("samples_used", "difficulty", "thinking_tokens", "waits", "steps", "finished")
-
 
 def show_result(console: Console, result: Result) -> None:
     """Reasoning of the chosen sample, the answer, the votes and the bill."""
@@ -112,7 +110,9 @@ def show_result(console: Console, result: Result) -> None:
     if note:
         line.append(f" ({note})", style="bold yellow")
     console.print(line)
-    facts = {k: result.details[k] for k in _FACTS if k in result.details}
+    # the details its strategy declares worth a line (`StrategySpec.facts`)
+    shown = STRATEGIES[result.strategy].facts if result.strategy in STRATEGIES else ()
+    facts = {k: result.details[k] for k in shown if k in result.details}
     if result.budget_limited:
         facts["budget"] = "ran out — best answer so far"
     if facts:

@@ -82,9 +82,11 @@ def run_agent(
     max_steps: int = 6,
     system: str = SYSTEM,
     first_tool_choice: ToolChoice = "auto",
+    unsafe_exec: bool = False,
 ) -> AgentRun:
     """Answer `question` as a tool-using agent (see the module docstring); the first step
-    uses the tools as `first_tool_choice` says (`required`: it must call one)."""
+    uses the tools as `first_tool_choice` says (`required`: it must call one); `unsafe_exec`
+    lets the `python` tool run without kernel isolation where it is missing."""
     offered = definitions(tools)
     fmt = ReplyFormat(tools=offered, tool_choice=first_tool_choice)
     history = (Message("system", system),) if system else ()
@@ -102,7 +104,7 @@ def run_agent(
         taken = action(chosen) if chosen is not None else None
         calls = chosen.tool_calls if chosen is not None else ()
         # 2) run the calls; their results join the conversation
-        outputs = tuple(run_call(call, tools) for call in calls)
+        outputs = tuple(run_call(call, tools, unsafe_exec) for call in calls)
         text = chosen.text if chosen is not None else ""
         changed = bool(result.details.get("changed", False))
         steps.append(Step(actions, dict(result.votes), taken, changed, calls, outputs, text,

@@ -1,6 +1,7 @@
 """The tools an agent run can offer: each an OpenAI function definition and the code that
 answers a call of it. `calculator` is safe arithmetic (`calculator.py`); `python` runs the
-model's program in the kernel sandbox (`verifiers.sandbox`) and returns what it printed.
+model's program in the kernel sandbox (`verifiers.sandbox`) and returns what it printed (where
+the kernel layers are missing it refuses, unless the caller passes `unsafe_exec=True`).
 
     >>> from thinktime.types import ToolCall
     >>> run_call(ToolCall("c1", "calculator", '{"expression": "6*7"}'), ("calculator",))
@@ -29,16 +30,17 @@ MAX_OUTPUT = 2000  # characters of a tool's result the model reads
 @dataclass(frozen=True)
 class Tool:
     definition: dict[str, Any]  # OpenAI's `{"type": "function", "function": {…}}`
-    run: Callable[[dict[str, Any]], str]  # the call's arguments → the result the model reads
+    # (the call's arguments, the operator's unsafe_exec) → the result the model reads
+    run: Callable[[dict[str, Any], bool], str]
 
 
-def _calculator(arguments: dict[str, Any]) -> str:
+def _calculator(arguments: dict[str, Any], unsafe_exec: bool) -> str:
     return calculate(str(arguments.get("expression", "")))
 
 
-def _python(arguments: dict[str, Any]) -> str:
+def _python(arguments: dict[str, Any], unsafe_exec: bool) -> str:
     try:
-        result = run_python(str(arguments.get("code", "")))
+        result = run_python(str(arguments.get("code", "")), unsafe_exec=unsafe_exec)
     except ThinktimeError as exc:  # no sandbox on this machine: the model reads why
         return f"error: {exc}"
     return result.stdout.strip() if result.ok else f"error: {result.reason}"
@@ -89,8 +91,9 @@ def definitions(names: Sequence[str]) -> tuple[dict[str, Any], ...]:
     return tuple(TOOLS[name].definition for name in names)
 
 
-def run_call(call: ToolCall, offered: Sequence[str]) -> str:
-    """What the tool answers to `call` (an error text the model reads when it is bad)."""
+def run_call(call: ToolCall, offered: Sequence[str], unsafe_exec: bool = False) -> str:
+    """What the tool answers to `call` (an error text the model reads when it is bad);
+    `unsafe_exec` lets a tool that runs code run it without kernel isolation where missing."""
     if call.name not in offered:
         return f"error: no tool named {call.name!r}; the tools are: {', '.join(offered)}"
     try:
@@ -99,4 +102,4 @@ def run_call(call: ToolCall, offered: Sequence[str]) -> str:
         arguments = None
     if not isinstance(arguments, dict):
         return "error: the arguments are not a JSON object"
-    return TOOLS[call.name].run(arguments)[:MAX_OUTPUT]
+    return TOOLS[call.name].run(arguments, unsafe_exec)[:MAX_OUTPUT]

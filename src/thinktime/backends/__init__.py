@@ -15,7 +15,6 @@ from thinktime.backends.base import (
     EngineMetrics,
     Streaming,
     Tokenizing,
-    load_backend,
     make_backend,
     register_backend,
 )
@@ -24,6 +23,6 @@ from thinktime.backends.thinking import ThinkTags
 
 __all__ = [
     "BACKENDS", "Backend", "BackendOptions", "Cancellable", "ChatTemplating", "DerivesSeeds",
-    "EngineMetrics", "NoOptions", "Streaming", "ThinkTags", "Tokenizing", "load_backend",
-    "make_backend", "register_backend",
+    "EngineMetrics", "NoOptions", "Streaming", "ThinkTags", "Tokenizing", "make_backend",
+    "register_backend",
 ]  # fmt: skip

@@ -25,7 +25,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from thinktime.backends.options import BackendOptions, NoOptions, parse_options
@@ -264,7 +263,9 @@ def split_spec(spec: str) -> tuple[str, str]:
 def make_backend(
     spec: str, *, hints: Mapping[str, object] | None = None, **options: object
 ) -> Backend:
-    """Build a new backend for `spec` (see module docstring).
+    """Build a new backend for `spec` (see module docstring). Nothing here keeps it: the caller
+    owns the engine and passes it to every call that should share it (a sweep holds one per
+    model across its configs, a server one for its life).
 
     `options` must all be options of the chosen backend; `hints` are passed only where the
     backend declares them (`hints={"n_parallel": 16}` sizes the embedded engine's slots and
@@ -273,18 +274,3 @@ def make_backend(
     name, model = split_spec(spec)
     backend = BACKENDS.get_or_fail(name)
     return backend.build(model, {**backend.accepted(hints or {}), **options})
-
-
-@lru_cache(maxsize=4)
-def _cached(spec: str, options: tuple[tuple[str, object], ...]) -> Backend:
-    name, model = split_spec(spec)
-    return BACKENDS.get_or_fail(name).build(model, dict(options))
-
-
-def load_backend(
-    spec: str, *, hints: Mapping[str, object] | None = None, **options: object
-) -> Backend:
-    """Like `make_backend`, but reuses a loaded engine for the same spec and options."""
-    name, _ = split_spec(spec)
-    kept = BACKENDS.get_or_fail(name).accepted(hints or {})
-    return _cached(spec, tuple(sorted({**kept, **options}.items())))

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from thinktime.backends.base import Backend, load_backend
+from thinktime.backends.base import Backend, make_backend
 from thinktime.bench.configs import Config, parse_config
 from thinktime.bench.runner import (
     Graded,
@@ -104,7 +104,7 @@ class SweepWorker:
     def backend(self, model: str) -> Backend:
         """The worker's backend for `model`, built once (the embedded engine loads once)."""
         if model not in self.built:
-            make = self.factory or (lambda spec: load_backend(spec, hints=self.hints))
+            make = self.factory or (lambda spec: make_backend(spec, hints=self.hints))
             self.built[model] = make(model)
         return self.built[model]
 
@@ -169,7 +169,7 @@ def run_ray_sweep(
 ) -> int:
     """Run what is missing on `workers` Ray actors; returns how many results were added.
 
-    `hints` size each worker's backend (slots, threads); `factory` replaces `load_backend` on
+    `hints` size each worker's backend (slots, threads); `factory` replaces `make_backend` on
     the workers (tests pass scripted backends); `restarts` bounds replacement workers (default:
     as many as there are workers).
     """

@@ -79,7 +79,7 @@ def bench(
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
 
-    from thinktime.backends.base import load_backend
+    from thinktime.backends.base import make_backend
     from thinktime.bench.configs import parse_config
     from thinktime.bench.report import build_report
     from thinktime.bench.results import curve_points
@@ -127,7 +127,8 @@ def bench(
                 f"{stats.workers_lost} workers lost, {stats.retried} items retried"
             )
         else:
-            backends = {m: load_backend(m, hints=SWEEP_HINTS) for m in models}
+            # one engine per model, loaded once and shared by every config of the sweep
+            backends = {m: make_backend(m, hints=SWEEP_HINTS) for m in dict.fromkeys(models)}
             overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

@@ -69,6 +69,14 @@ def strategy_option(more: str = "") -> Any:
 
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 MaxTokens = Annotated[int, typer.Option("--max-tokens", help=MAX_TOKENS_HELP)]
+# read here, at the edge, and passed down as a value (no module keeps it)
+UnsafeExec = Annotated[
+    bool,
+    typer.Option(
+        envvar="THINKTIME_UNSAFE_EXEC",
+        help="Run model code with process limits alone where namespaces are missing.",
+    ),
+]
 
 
 def _blank_flags(params: list[Any]) -> list[Any]:

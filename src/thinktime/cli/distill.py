@@ -77,7 +77,7 @@ def traces(
     data_dir: DataDir = None,
 ) -> None:
     """Run a teacher over questions, keep verified traces, export chat-format JSONL."""
-    from thinktime.backends.base import load_backend
+    from thinktime.backends.base import make_backend
     from thinktime.bench.configs import parse_config
     from thinktime.bench.store import Store
     from thinktime.distill.traces import TraceFilter, select_traces, write_jsonl
@@ -91,7 +91,7 @@ def traces(
         sampling_params(options=True, max_tokens=max_tokens)
         the_task = _task(task, limit, offset, data_dir)
         results = Store(store)
-        backend = load_backend(teacher, hints={"n_parallel": 16})
+        backend = make_backend(teacher, hints={"n_parallel": 16})
         run_with_progress(the_task, {teacher: backend}, [strategy], results, max_tokens, 0)
         rows = _with_samples(results, the_task, teacher, strategy)
         kept, report = select_traces(rows, the_task, rules)
@@ -206,7 +206,7 @@ def evaluate(
     data_dir: DataDir = None,
 ) -> None:
     """Base vs distilled student vs teacher on held-out questions: accuracy, tokens, FLOPs."""
-    from thinktime.backends.base import load_backend
+    from thinktime.backends.base import Backend, make_backend
     from thinktime.bench.store import Store
     from thinktime.distill.compare import compare
     from thinktime.distill.student import is_gguf_reference
@@ -222,9 +222,11 @@ def evaluate(
         results = Store(store)
         arms = {"base": (base, strategy), "student": (student, strategy)}
         arms["teacher"] = (teacher, teacher_strategy)
+        engines: dict[str, Backend] = {}  # one per model, however many arms share it
         for model, config in arms.values():
-            backend = load_backend(model, hints={"n_parallel": 16})
-            run_with_progress(the_task, {model: backend}, [config], results, max_tokens, 0)
+            if model not in engines:
+                engines[model] = make_backend(model, hints={"n_parallel": 16})
+            run_with_progress(the_task, {model: engines[model]}, [config], results, max_tokens, 0)
         result = compare(results, the_task.name, arms)
     except (ThinktimeError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -13,7 +13,15 @@ from typing import Annotated
 
 import typer
 
-from thinktime.cli.common import above_zero, at_least, fail, listen_url, model_option, within
+from thinktime.cli.common import (
+    UnsafeExec,
+    above_zero,
+    at_least,
+    fail,
+    listen_url,
+    model_option,
+    within,
+)
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 
@@ -42,10 +50,7 @@ def serve(
     open_metrics: Annotated[
         bool, typer.Option(help="Serve /metrics without the key (for a scraper).")
     ] = False,
-    unsafe_exec: Annotated[
-        bool,
-        typer.Option(help="Run model code with process limits alone where namespaces are missing."),
-    ] = False,
+    unsafe_exec: UnsafeExec = False,
     view: Annotated[
         bool, typer.Option("--view", help="Show recent answers at /view (thinktime view).")
     ] = False,
@@ -54,12 +59,11 @@ def serve(
     """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
     import ipaddress
 
-    from thinktime.backends.base import load_backend
+    from thinktime.backends.base import make_backend
     from thinktime.serve.app import ServerConfig, create_app
     from thinktime.serve.policy import ServerPolicy
     from thinktime.serve.process import run
     from thinktime.verifiers.base import VERIFIERS
-    from thinktime.verifiers.sandbox import allow_unsafe_exec
 
     try:  # every number is checked before anything starts
         within("--port", port, 1, 65535)
@@ -89,14 +93,13 @@ def serve(
                 f"unknown verifier {unknown[0]!r} in the policy; "
                 f"choose from: {', '.join(VERIFIERS)}"
             )
-        allow_unsafe_exec(unsafe_exec)
-        backend = load_backend(model, hints={"n_parallel": max(8, max_concurrent)})
+        backend = make_backend(model, hints={"n_parallel": max(8, max_concurrent)})
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, allowed_hosts=frozenset(allow_host or ()),
                           max_concurrent=max_concurrent, max_queue=max_queue, timeout=timeout,
                           policy=rules, open_metrics=open_metrics,
-                          recent=view_size if view else 0)  # fmt: skip
+                          recent=view_size if view else 0, unsafe_exec=unsafe_exec)  # fmt: skip
     server = create_app(backend, config)
     if view:
         from thinktime.view.app import create_view_app

@@ -16,6 +16,7 @@ from thinktime.cli.common import (
     SEED_MAX,
     AsJson,
     MaxTokens,
+    UnsafeExec,
     above_zero,
     at_least,
     console,
@@ -32,7 +33,7 @@ from thinktime.models.known import DEFAULT_MODEL
 # solve()'s own arguments are options, not strategy parameters: `--param verifier=…` is refused
 OWN_OPTIONS = {
     "verifier": "--verifier TEXT", "model": "-m/--model TEXT", "strategy": "-s/--strategy TEXT",
-    "reasoning_effort": "--effort TEXT",
+    "reasoning_effort": "--effort TEXT", "unsafe_exec": "--unsafe-exec",
     "budget": "--budget-tokens/--budget-flops/--budget-seconds/--budget-dollars",
     "sampling": "--temperature/--max-tokens/--seed", "params": "--param NAME=VALUE",
     **dict.fromkeys(
@@ -51,19 +52,23 @@ def parse_option(item: str) -> tuple[str, Any]:
     )
 
 
-def strategy_and_params(strategy: str | None, param: list[str]) -> tuple[str | None, dict]:
-    """`-s NAME:PARAM=VALUE,…` and `-p PARAM=VALUE`, merged: (the strategy's name, its params);
-    a PARAM given in both is refused."""
+def strategy_and_params(
+    strategy: str | None, param: list[str], n: int | None = None
+) -> tuple[str | None, dict]:
+    """`-s NAME:PARAM=VALUE,…`, `-p PARAM=VALUE` and `-n N` (`n=N`), merged: (the strategy's
+    name, its NAME=VALUE items); a NAME given in two of them is refused (one dict holds one
+    value: which was meant cannot be told). Each item is still the library's to resolve."""
     from thinktime.bench.configs import split_config
 
     name, extra = split_config(strategy) if strategy is not None else (None, {})
-    for item in param:
-        key, value = parse_option(item)
+    source = dict.fromkeys(extra, "--strategy …:")
+    given = [(*parse_option(item), "--param") for item in param]
+    if n is not None:
+        given.append(("n", n, "-n"))
+    for key, value, where in given:
         if key in extra:
-            raise ThinktimeError(
-                f"{key} given twice (--strategy …:{key}=… and --param); pass it once"
-            )
-        extra[key] = value
+            raise ThinktimeError(f"{key} given twice ({source[key]}{key}=… and {where})")
+        extra[key], source[key] = value, f"{where} "
     return name, extra
 
 
@@ -99,6 +104,7 @@ def solve(
     budget_flops: Annotated[float | None, typer.Option(help="Budget: most FLOPs.")] = None,
     budget_seconds: Annotated[float | None, typer.Option(help="Budget: most wall seconds.")] = None,
     budget_dollars: Annotated[float | None, typer.Option(help="Budget: most dollars.")] = None,
+    unsafe_exec: UnsafeExec = False,
     as_json: AsJson = False,
 ) -> None:
     """Answer QUESTION with a strategy; print the reasoning, answer, votes and bill."""
@@ -107,7 +113,6 @@ def solve(
     from thinktime.sampling import sampling_params
 
     try:
-        name, extra = strategy_and_params(strategy, param or [])
         at_least("-n", n, 1)
         within("--seed", seed, 0, SEED_MAX)
         at_least("--budget-tokens", budget_tokens, 1)
@@ -115,11 +120,7 @@ def solve(
                               ("--budget-seconds", budget_seconds),
                               ("--budget-dollars", budget_dollars)):  # fmt: skip
             above_zero(option, value)
-        if "n" in extra:  # `--param n=8` (or `-s NAME:n=8`) is `-n 8`
-            if n is not None:
-                raise ThinktimeError("n given twice (-n and --param n=…); pass it once")
-            n = extra.pop("n")
-            at_least("--param n", n, 1)
+        name, extra = strategy_and_params(strategy, param or [], n)
         for key in sorted(extra.keys() & OWN_OPTIONS.keys()):
             raise ThinktimeError(
                 f"bad --param {key}={extra[key]!r}: {key} is not a strategy parameter; "
@@ -130,23 +131,21 @@ def solve(
         options = {"max_tokens": max_tokens if typed else None, "seed": seed,
                    "temperature": temperature}  # fmt: skip
         given = {k: v for k, v in options.items() if v is not None}
-        for key in sorted(extra.keys() & given.keys()):
-            raise ThinktimeError(f"{key} given twice (--{key.replace('_', '-')} and --param)")
-        # only what was typed is set: --max-tokens' default is SamplingParams' own (1024)
+        # only what was typed is set: --max-tokens' default is SamplingParams' own (1024);
+        # an item that sets a field typed here too is the library's to refuse
         sampling = sampling_params(options=True, **given)
         caps = {
             "max_completion_tokens": budget_tokens, "max_flops": budget_flops,
             "max_seconds": budget_seconds, "max_dollars": budget_dollars,
         }  # fmt: skip
         budget = {k: v for k, v in caps.items() if v is not None} or None
-        shortcuts = {**extra, **({"n": n} if n is not None else {})}
-        if verifier is not None:  # only when named: a strategy without one refuses it
-            shortcuts["verifier"] = verifier
+        # each item is the strategy's parameter, else a sampling field: the library resolves
+        # it and refuses what clashes (a value given twice, a verifier the strategy won't use)
         with errors.status(f"thinking with {model} ({strategy or effort or 'cot'})…",
                            spinner="dots"):  # fmt: skip
             result = solve_question(
                 question, model=model, strategy=name, sampling=sampling, budget=budget,
-                reasoning_effort=effort, **shortcuts,
+                reasoning_effort=effort, verifier=verifier, unsafe_exec=unsafe_exec, **extra,
             )  # fmt: skip
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

@@ -54,7 +54,8 @@ from thinktime.types import Message as Turn
 
 # `solve`'s own arguments: a client's `thinktime.params` cannot set them (the server does)
 RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question", "budget",
-            "history", "cancel", "price", "on_call", "reasoning_effort", "strategy")  # fmt: skip
+            "history", "cancel", "price", "on_call", "reasoning_effort", "strategy",
+            "unsafe_exec")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Plan:
     effort: str | None = None  # the reasoning_effort the strategy came from
     reply_format: ReplyFormat | None = None  # tools / response_format, as the engine is told
     after: tuple[Turn, ...] = ()  # an agent's turns after the question: its calls, their results
+    # the most samples one choice draws: the strategy's declaration on its validated params
+    samples: int = 1
+    unsafe_exec: bool = False  # the operator's --unsafe-exec, for a verifier that runs code
 
     def choice(self, index: int) -> Plan:
         """The plan of choice `index`: a seeded request's choices get seeds far apart, so n
@@ -124,7 +128,8 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
             "thinktime.strategy",
         )
     return Plan(strategy, params, _sampling(body, the_budget, config), the_budget, question,
-                history, effort, fmt, after)  # fmt: skip
+                history, effort, fmt, after, samples=spec.samples_drawn(typed),
+                unsafe_exec=config.unsafe_exec)  # fmt: skip
 
 
 def _client_params(body: ChatRequest) -> dict[str, Any]:
@@ -251,6 +256,7 @@ def run_choice(
         sampling=plan.sampling,
         budget=plan.budget,
         verifier=verifier,
+        unsafe_exec=plan.unsafe_exec,
         history=plan.history,
         reply_format=plan.reply_format,
         after=plan.after,

@@ -202,6 +202,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 body.n,
                 sum(len(m.text()) for m in body.messages),
                 body.completion_cap() or 0,
+                plan.samples,
             )
             config.policy.check_tools(len(body.tools or ()), body.response_format is not None)
             fmt = plan.reply_format

@@ -25,6 +25,9 @@ class ServerConfig:
     policy: ServerPolicy = field(default_factory=ServerPolicy)
     open_metrics: bool = False  # let a scraper read /metrics without the key
     recent: int = 0  # answers kept in memory for `serve --view` (0: none kept)
+    # a verifier the policy allows that runs model code (program) may run it with process
+    # limits alone where kernel isolation is missing (`serve --unsafe-exec`)
+    unsafe_exec: bool = False
 
     @property
     def wall_seconds(self) -> float:

@@ -6,9 +6,11 @@ request outside it gets 403 naming the rule. Defaults are safe for a public endp
 - every built-in strategy, but only the `judge` verifier: `program` runs model-written code
   (in the kernel sandbox) and `prm` loads a reward model (a download on first use) — both only
   when the operator lists them;
-- at most 16 samples per request (choices × the strategy's samples, nested samplers included:
-  the ledger refuses a call past it; verifier calls count in the token cap), 16,384 tokens per
-  request (every sample and verifier call), 300 wall seconds, 32,000 prompt characters;
+- at most 16 samples per request (choices × the samples the strategy declares it draws for the
+  validated params, `StrategySpec.samples_drawn`, nested samplers included: refused before any
+  engine call, and the ledger refuses a call past it; verifier calls count in the token cap),
+  16,384 tokens per request (every sample and verifier call), 300 wall seconds, 32,000 prompt
+  characters;
 - tools and response_format allowed, at most 32 tools per request.
 
 Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-verifier NAME`.
@@ -17,12 +19,11 @@ Set it with `thinktime serve --policy policy.toml` (keys as below) or `--allow-v
     >>> policy.check("best_of_n", {"verifier": "program"}, 1, 10)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     thinktime.serve.policy.PolicyViolation: verifier 'program' is not allowed on this server ...
-    >>> policy.check("self_consistency", {"n": 8}, choices=1, prompt=10)
+    >>> policy.check("self_consistency", {"n": 8}, choices=1, prompt=10, samples=8)
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,10 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thinktime.errors import ThinktimeError
 from thinktime.strategies import STRATEGIES
-
-# the parameters through which strategies draw several samples per question (an early, cheap
-# refusal: the hard cap is the budget's max_samples, which the ledger checks before every call)
-_SAMPLE_PARAMS = ("n", "batch", "beams", "max_samples", "max_n", "probe_n", "expand")
 
 
 class PolicyViolation(ThinktimeError):
@@ -104,9 +101,18 @@ class ServerPolicy(BaseModel):
             )
 
     def check(
-        self, strategy: str, params: Mapping[str, Any], choices: int, prompt: int, tokens: int = 0
+        self,
+        strategy: str,
+        params: Mapping[str, Any],
+        choices: int,
+        prompt: int,
+        tokens: int = 0,
+        samples: int = 1,
     ) -> None:
-        """Raise `PolicyViolation` naming the first rule the request breaks."""
+        """Raise `PolicyViolation` naming the first rule the request breaks; `samples` is what
+        one choice draws, as its strategy declares on the validated params (an early, cheap
+        refusal: the hard cap is the budget's max_samples, which the ledger checks before
+        every call)."""
         if self.strategies is not None and strategy not in (*self.strategies, "none"):
             raise PolicyViolation(
                 f"strategy {strategy!r} is not allowed on this server "
@@ -128,13 +134,9 @@ class ServerPolicy(BaseModel):
                     f"(policy.verifiers = {self.verifiers}); ask the operator to allow it",
                     "thinktime.params.verifier",
                 )
-        per_choice = max(
-            _declared_samples(strategy, params),
-            *(_as_int(params.get(k)) for k in _SAMPLE_PARAMS),
-        )
-        if choices * max(per_choice, 1) > self.max_samples:
+        if choices * max(samples, 1) > self.max_samples:
             raise PolicyViolation(
-                f"{choices} choice(s) × {per_choice} samples is over this server's limit of "
+                f"{choices} choice(s) × {samples} samples is over this server's limit of "
                 f"{self.max_samples} samples per request (policy.max_samples)",
                 "n",
             )
@@ -150,30 +152,6 @@ class ServerPolicy(BaseModel):
                 f"{self.max_prompt_chars} (policy.max_prompt_chars)",
                 "messages",
             )
-
-
-def _declared_samples(strategy: str, params: Mapping[str, Any]) -> int:
-    """The samples the strategy declares it holds at once for these params (its spec's
-    `samples`), so a plugin's are checked as a built-in's; 1 where the params do not parse
-    (the strategy refuses them with a 400 before any engine call)."""
-    if strategy not in STRATEGIES:
-        return 1
-    spec = STRATEGIES[strategy]
-    try:
-        return spec.samples(spec.parse_params(dict(params)))
-    except Exception:  # bad params, or a plugin's declaration that fails on them
-        return 1
-
-
-def _as_int(value: Any) -> int:
-    """A sample count as the strategy's parser will read it ("8", 8.0 and 8 alike); else 1."""
-    if isinstance(value, bool):
-        return 1
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 1
-    return int(number) if math.isfinite(number) else 1
 
 
 def _strings(value: Any) -> list[str]:

@@ -54,6 +54,8 @@ def settled(samples: list[Sample], params: AdaptiveParams) -> bool:
     "Aggarwal et al. 2023, arXiv:2305.11860",
     AdaptiveParams,
     samples=lambda p: min(p.batch, p.max_n),  # one batch at a time
+    drawn=lambda p: p.max_n,
+    facts=("samples_used",),
 )
 def adaptive_consistency(question: str, ctx: Context, params: AdaptiveParams) -> Outcome:
     samples: list[Sample] = []

@@ -223,6 +223,19 @@ def draw_width(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
     return min(n, DRAW_WORKERS) * spec.samples(spec.parse_params(sampler_params))
 
 
+def draw_total(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
+    """Samples `Context.draw(question, n, sampler, sampler_params)` draws in all: n for plain
+    cot, else n runs of `sampler`, each drawing what it declares.
+
+        >>> draw_total(8, "cot", {}), draw_total(20, "self_consistency", {"n": 3})
+        (8, 60)
+    """
+    if sampler == "cot" and not sampler_params:
+        return n
+    spec = get_strategy(sampler)
+    return n * spec.samples_drawn(spec.parse_params(sampler_params))
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     name: str
@@ -248,6 +261,22 @@ class StrategySpec:
     # it scores candidates with `Context.verifier` (best_of_n, the step searches); `solve`
     # gives it the judge by default and refuses a verifier to a strategy that would ignore it
     uses_verifier: bool = False
+    # the most samples one question draws in all for these params, where they bound it (an
+    # adaptive strategy's `max_n`); None: as many as it holds at once (`samples`). A server
+    # refuses a request above its sample cap by it before any engine call
+    drawn: Samples | None = None
+    # the keys of the outcome's `details` worth a line under the answer (`thinktime solve`)
+    facts: tuple[str, ...] = ()
+
+    def samples_drawn(self, params: BaseModel) -> int:
+        """The most samples one question draws for these (validated) params.
+
+        >>> from thinktime.strategies import get_strategy
+        >>> ac = get_strategy("adaptive_consistency")
+        >>> ac.samples(ac.parse_params({})), ac.samples_drawn(ac.parse_params({}))
+        (4, 16)
+        """
+        return (self.drawn or self.samples)(params)
 
     def takes_verifier(self, params: BaseModel) -> bool:
         """Whether a run with `params` uses a verifier: its own, or a composed sampler's.
@@ -307,6 +336,8 @@ def register_strategy(
     pool: Samples = lambda params: 0,
     steps: bool = False,
     uses_verifier: bool = False,
+    drawn: Samples | None = None,
+    facts: tuple[str, ...] = (),
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
     declares how many samples one question holds at once, from the typed params; `replies`
@@ -314,12 +345,14 @@ def register_strategy(
     `streams` that its answer is one sample's text, whose tokens a server may stream;
     `pool` how many samples it draws as a plain i.i.d. pool (0: none); `steps` that it
     searches step by step; `uses_verifier` that it scores candidates with `Context.verifier`
-    (then `solve` passes the judge unless told another, and refuses a verifier to others)."""
+    (then `solve` passes the judge unless told another, and refuses a verifier to others);
+    `drawn` the most samples it draws in all (default: `samples`); `facts` the `details` keys
+    worth showing beside its answer."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
             name, description, reference, params_type, run, default_temperature, samples,
-            replies, streams, pool, steps, uses_verifier,
+            replies, streams, pool, steps, uses_verifier, drawn, facts,
         )  # fmt: skip
         return run
 

@@ -37,6 +37,7 @@ def top_k(children: list[Node], params: StepSearchParams) -> list[Node]:
     samples=lambda p: p.beams * p.expand,  # every kept beam expanded in one call
     steps=True,
     uses_verifier=True,
+    facts=("steps", "finished"),
 )
 def beam_search(question: str, ctx: Context, params: StepSearchParams) -> Outcome:
     return step_search(question, ctx, params, top_k)

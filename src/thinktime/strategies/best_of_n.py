@@ -30,6 +30,7 @@ from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import (
     Context,
     Outcome,
+    draw_total,
     draw_width,
     plain_pool,
     register_strategy,
@@ -51,6 +52,7 @@ class BestOfNParams(SamplerParams):
     "Cobbe et al. 2021, arXiv:2110.14168",
     BestOfNParams,
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
+    drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
     uses_verifier=True,
 )

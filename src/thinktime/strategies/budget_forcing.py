@@ -56,6 +56,7 @@ class BudgetForcingParams(BaseModel):
     "Bound thinking tokens: append 'Wait' below a minimum, force the answer at a maximum.",
     "Muennighoff et al. 2025, arXiv:2501.19393",
     BudgetForcingParams,
+    facts=("thinking_tokens", "waits"),
 )
 def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> Outcome:
     # the cap: the strategy's, lowered by a sampling max_thinking_tokens where one was given

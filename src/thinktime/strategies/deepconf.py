@@ -154,12 +154,16 @@ def run_online(
     if not samples:  # nothing came back (an empty stored pool): nothing to decide on
         return samples, 0.0
     cut_below = threshold([confidence_of(s, params).lowest_group for s in samples], params.keep)
+    # which warm-up traces vote is decided once; a later trace votes as its watch left it
+    voters = list(online_voters(samples, params, cut_below))  # a copy: `samples` grows apart
     while len(samples) < params.n and not exhausted():
-        _, table, _ = weighted_vote(online_voters(samples, params, cut_below), params)
+        _, table, _ = weighted_vote(voters, params)
         if agreement(table) >= params.consensus:
             break
         take = min(params.batch, params.n - len(samples))
-        samples += draw(take, watcher(params.window, cut_below))
+        more = draw(take, watcher(params.window, cut_below))
+        samples += more
+        voters += more
     return samples, cut_below
 
 
@@ -198,6 +202,7 @@ def _samples(params: DeepConfParams) -> int:
     "Fu et al. 2025, arXiv:2508.15260",
     DeepConfParams,
     samples=_samples,
+    drawn=lambda p: p.n,
 )
 def deepconf(question: str, ctx: Context, params: DeepConfParams) -> Outcome:
     sampling = ctx.params.with_(top_logprobs=params.top_logprobs)

@@ -40,6 +40,7 @@ def best_per_subtree(children: list[Node], params: StepSearchParams) -> list[Nod
     samples=lambda p: p.beams * p.expand,  # every subtree expanded in one call
     steps=True,
     uses_verifier=True,
+    facts=("steps", "finished"),
 )
 def dvts(question: str, ctx: Context, params: StepSearchParams) -> Outcome:
     return step_search(question, ctx, params, best_per_subtree)

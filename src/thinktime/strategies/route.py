@@ -57,6 +57,8 @@ class RouteParams(BaseModel):
     "Snell et al. 2024, arXiv:2408.03314",
     RouteParams,
     samples=lambda p: max(p.probe_n, *(extra for _, extra, _ in p.policy)),  # probe, then extra
+    drawn=lambda p: p.probe_n + max(extra for _, extra, _ in p.policy),
+    facts=("samples_used", "difficulty"),
 )
 def route(question: str, ctx: Context, params: RouteParams) -> Outcome:
     # 1) the probe

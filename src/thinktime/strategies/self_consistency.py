@@ -25,6 +25,7 @@ from pydantic import Field
 from thinktime.strategies.base import (
     Context,
     Outcome,
+    draw_total,
     draw_width,
     plain_pool,
     register_strategy,
@@ -43,6 +44,7 @@ class SelfConsistencyParams(SamplerParams, WeightParams):
     "Wang et al. 2023, arXiv:2203.11171",
     SelfConsistencyParams,
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
+    drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:

@@ -110,6 +110,8 @@ def _samples_at_once(params: ToolVoteParams) -> int:
     ToolVoteParams,
     samples=_samples_at_once,
     replies=True,
+    drawn=lambda p: p.n,
+    facts=("samples_used",),
 )
 def tool_vote(question: str, ctx: Context, params: ToolVoteParams) -> Outcome:
     conversation = ctx.conversation(question)

@@ -51,11 +51,30 @@ VERIFIERS: Registry[VerifierFactory] = Registry(
 )
 
 
-def register_verifier(name: str) -> Callable[[VerifierFactory], VerifierFactory]:
-    """Decorator: make `factory(**options)` available as verifier `name`."""
+# the verifiers that run model-written code (in the sandbox): their factories take `unsafe_exec`
+RUNS_CODE: set[str] = set()
+
+
+def register_verifier(
+    name: str, *, runs_code: bool = False
+) -> Callable[[VerifierFactory], VerifierFactory]:
+    """Decorator: make `factory(**options)` available as verifier `name`; `runs_code` declares
+    that it runs model-written code, so its factory also takes `unsafe_exec` (the operator's
+    choice to run that code with process limits alone where kernel isolation is missing)."""
+    if runs_code:
+        RUNS_CODE.add(name)
     return VERIFIERS.register(name)
 
 
-def make_verifier(name: str, **options: object) -> Verifier:
-    """Build a registered verifier by name."""
-    return VERIFIERS.get_or_fail(name)(**options)
+def make_verifier(name: str, *, unsafe_exec: bool = False, **options: object) -> Verifier:
+    """Build a registered verifier by name; `unsafe_exec` reaches the ones that run code.
+
+    >>> make_verifier("program", unsafe_exec=True).unsafe_exec
+    True
+    >>> make_verifier("judge", unsafe_exec=True).name  # runs no code: nothing to allow
+    'judge'
+    """
+    factory = VERIFIERS.get_or_fail(name)
+    if name in RUNS_CODE:
+        options["unsafe_exec"] = unsafe_exec
+    return factory(**options)

@@ -3,6 +3,8 @@
 1) ask the model (as verifier) for `programs` short Python programs that print the answer —
    one batched request;
 2) run each in the sandbox (separate process, resource limits, no network, throw-away dir);
+   where kernel isolation is missing it refuses, unless built with `unsafe_exec=True` (the
+   operator's `--unsafe-exec`, passed down through `solve`);
 3) the programs' majority output is the reference; a candidate scores 1.0 if its final answer is
    equivalent to it, 0.0 if not, and 0.5 when no program produced an answer.
 
@@ -31,7 +33,7 @@ from thinktime.prompts import program_messages
 from thinktime.sampling import SamplingParams
 from thinktime.types import Request
 from thinktime.verifiers.base import register_verifier
-from thinktime.verifiers.sandbox import Limits, run_python
+from thinktime.verifiers.sandbox import Limits, SandboxResult, run_python
 
 _CODE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 
@@ -46,11 +48,16 @@ class ProgramVerifier:
     name = "program"
 
     def __init__(
-        self, backend: Backend | None = None, programs: int = 1, limits: Limits | None = None
+        self,
+        backend: Backend | None = None,
+        programs: int = 1,
+        limits: Limits | None = None,
+        unsafe_exec: bool = False,
     ) -> None:
         self.backend = backend
         self.programs = programs
         self.limits = limits or Limits(cpu_seconds=2, wall_seconds=5)
+        self.unsafe_exec = unsafe_exec  # run with process limits alone where namespaces are missing
         temperature = 0.0 if programs == 1 else 0.7
         self.params = SamplingParams(temperature=temperature, max_tokens=384)
 
@@ -62,13 +69,16 @@ class ProgramVerifier:
         )
         codes = [extract_code(c.text) for c in generation.completions]
         with ThreadPoolExecutor(max_workers=4) as pool:
-            runs = list(pool.map(lambda code: run_python(code, self.limits), codes))
+            runs = list(pool.map(self._run, codes))
         outputs = [
             extract_answer(r.stdout.strip().splitlines()[-1]) if r.ok and r.stdout.strip() else None
             for r in runs
         ]
         answer, _ = vote(outputs)
         return answer, [r.reason for r in runs]
+
+    def _run(self, code: str) -> SandboxResult:
+        return run_python(code, self.limits, unsafe_exec=self.unsafe_exec)
 
     def score(
         self, question: str, candidates: Sequence[str], ledger: Ledger, partial: bool = False
@@ -79,6 +89,6 @@ class ProgramVerifier:
         return [1.0 if equivalent(extract_answer(c), reference) else 0.0 for c in candidates]
 
 
-@register_verifier("program")
+@register_verifier("program", runs_code=True)
 def _factory(**options: object) -> ProgramVerifier:
     return ProgramVerifier(**options)  # type: ignore[arg-type]

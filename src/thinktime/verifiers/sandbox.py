@@ -18,10 +18,10 @@ Layers, outermost first, each stopping what the one inside it cannot:
 The program reaches the sandbox as a descriptor (bwrap copies it in), never as a path on the
 host another local user could swap for a symlink. Where namespaces or a memory cgroup are not
 available (no bwrap, user namespaces disabled, no cgroup this user may create) `run_python`
-refuses with `SandboxUnavailable`, saying why, unless the operator opted in with `--unsafe-exec`
-(`allow_unsafe_exec()`, or `THINKTIME_UNSAFE_EXEC=1`): then only the layers the host allows
-apply, and the program file lies in a folder only the service (and, as root, the `nobody` the
-program runs as) can enter.
+refuses with `SandboxUnavailable`, saying why, unless the caller passes `unsafe_exec=True` (the
+operator's `--unsafe-exec`, or `THINKTIME_UNSAFE_EXEC=1`, read by the CLI and passed down, never
+kept here): then only the layers the host allows apply, and the program file lies in a folder
+only the service (and, as root, the `nobody` the program runs as) can enter.
 
     >>> run_python("print(6 * 7)").stdout
     '42\\n'
@@ -56,16 +56,9 @@ from thinktime.verifiers.isolation import (
 )
 from thinktime.verifiers.prelude import PRELUDE
 
-_UNSAFE = {"allowed": os.environ.get("THINKTIME_UNSAFE_EXEC") == "1"}
-
 
 class SandboxUnavailable(ThinktimeError):
     """Kernel isolation is not available and unsafe execution was not allowed."""
-
-
-def allow_unsafe_exec(allowed: bool = True) -> None:
-    """The operator's opt-in (`--unsafe-exec`): run without namespaces where they are missing."""
-    _UNSAFE["allowed"] = allowed
 
 
 @dataclass(frozen=True)
@@ -151,11 +144,15 @@ def _private_workdir(parent: str, code: str) -> Path:
     return work
 
 
-def run_python(code: str, limits: Limits | None = None, stdin: str = "") -> SandboxResult:
-    """Run `code` under the sandbox (see module docstring) and return what it printed."""
+def run_python(
+    code: str, limits: Limits | None = None, stdin: str = "", *, unsafe_exec: bool = False
+) -> SandboxResult:
+    """Run `code` under the sandbox (see module docstring) and return what it printed;
+    `unsafe_exec` (the operator's opt-in) runs it with process limits alone where the kernel
+    layers are missing, instead of refusing."""
     limits = limits or Limits()
     why = _unavailable()
-    if why is not None and not _UNSAFE["allowed"]:
+    if why is not None and not unsafe_exec:
         raise SandboxUnavailable(
             f"refusing to run model-written code without kernel isolation: {why}; "
             "or start thinktime with --unsafe-exec to accept process limits alone"
