@@ -2,9 +2,9 @@
 
 Each module of this package is one command group, written as plain functions: `solve`,
 `listing` (models, strategies), `bench` (bench, report), `replay`, `policy`, `plan` (estimate,
-calibrate), `view`, `serve`, `distill` (traces, train, grpo, eval). The options they share —
-`--store PATH`, `-m/--model`, `-s/--strategy NAME[:PARAM=VALUE,…]`, `--json`, `--max-tokens` —
-are declared once, in `common`.
+calibrate), `view`, `export`, `serve`, `distill` (traces, train, grpo, eval). The options they
+share — `--store PATH`, `-m/--model`, `-s/--strategy NAME[:PARAM=VALUE,…]`, `--json`,
+`--max-tokens` — are declared once, in `common`.
 
     $ thinktime solve "A farmer has 3 baskets of 12 apples and sells 10. How many are left?" \\
         -s self_consistency:n=4
@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli import bench, distill, listing, plan, policy, replay, serve, solve, view
+from thinktime.cli import bench, distill, export, listing, plan, policy, replay, serve, solve, view
 from thinktime.cli.common import Command, Group, console
 
 ABOUT = "Reason with inference-time compute; every answer carries its compute bill."
@@ -34,6 +34,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "replay": replay.replay,
     "policy": policy.policy,
     "view": view.view,
+    "export": export.export,
     "serve": serve.serve,
 }
 # group name → (its help, its commands)

@@ -3,7 +3,7 @@
 $ thinktime view --store runs/gsm8k.db             # open http://127.0.0.1:8765
 thinktime view: listening on http://127.0.0.1:8765 (1 store; Ctrl-C stops)
 $ thinktime view --store runs/gsm8k.db --store runs/math500.db
-$ thinktime view --store runs/gsm8k.db --export out/lm-eval  # each run, lm-eval's layout
+$ thinktime view --store runs/gsm8k.db --export out/lm-eval  # = thinktime export --format lm-eval
 """
 
 from __future__ import annotations
@@ -67,15 +67,14 @@ def view(
 
 
 def _export(stores: list[Store], out: Path) -> None:
-    """Each store's every run, in lm-eval's layout, under `out/<model>/`."""
-    from thinktime.view.export import write_run
-    from thinktime.view.runs import run_keys
+    """Each store's every run, in lm-eval's layout, under `out/<model>/` (as `thinktime export
+    --format lm-eval` writes it)."""
+    from thinktime.exports import export
 
     written = []
     try:
         for store in stores:
-            for task, model, config in run_keys(store):
-                written += write_run(store, task, model, config, out)
+            written += export(store, "lm-eval", out)
     except OSError as exc:
         raise fail(
             f"cannot write the export to {out} ({exc.strerror}); pass --export with a writable "

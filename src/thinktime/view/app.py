@@ -37,10 +37,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from thinktime.bench.store import StoreError
+from thinktime.exports import lm_eval
 from thinktime.serve.intake import error, errors_in_openai_shape
 from thinktime.serve.origin import LocalOrigin
 from thinktime.serve.recent import Recent
-from thinktime.view import export, live, runs
+from thinktime.view import live, runs
 from thinktime.view.catalog import Catalog, UnknownStore
 from thinktime.view.detail import QuestionDetail, question
 from thinktime.view.questions import Filters, Page, Paired, Question, paired, select, solved, table
@@ -170,8 +171,8 @@ def create_view_app(
         key = run_key(store, run)
         opened = catalog.get(store).store
         return {
-            "results": export.results_document(opened, *key),
-            "samples": export.samples_lines(opened, *key),
+            "results": lm_eval.results_document(opened, *key),
+            "samples": lm_eval.samples_lines(opened, *key),
         }
 
     @app.get("/api/live")

@@ -16,7 +16,6 @@ sets of questions runs A and B got right.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,6 +23,7 @@ from pydantic import BaseModel, Field
 from thinktime.bench.grading import Verdict
 from thinktime.bench.paired import compare
 from thinktime.bench.store import Store
+from thinktime.exports.base import natural
 
 Sort = Literal["question", "verdict", "tokens", "agreement", "flops", "seconds"]
 
@@ -102,12 +102,6 @@ def solved(store: Store, task: str, model: str, config: str) -> frozenset[str]:
         (task, model, config),
     )
     return frozenset(r["question_id"] for r in rows)
-
-
-def natural(question_id: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that puts gsm8k/9 before gsm8k/10."""
-    parts = re.split(r"(\d+)", question_id)
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
 def select(

@@ -1,7 +1,9 @@
-"""One run in lm-evaluation-harness's results layout, so tools that read lm-eval output can read
-thinktime runs: `results_<run>.json` (`results.<task>["acc,none"]`, `["acc_stderr,none"]`, …) and
-`samples_<task>_<run>.jsonl` (one line per question: `doc_id`, `target`, `resps`,
-`filtered_resps`, `acc`), with thinktime's cost fields added under `thinktime_*` names.
+"""Each run in lm-evaluation-harness's results layout, so tools that read lm-eval output read
+thinktime runs: `results_<config>.json` (`results.<task>["acc,none"]`, `["acc_stderr,none"]`, …;
+named `results_<task>_<config>.json` where a model's runs span several tasks) and
+`samples_<task>_<config>.jsonl` (one line per question: `doc_id`, `target`, `resps`,
+`filtered_resps`, `acc`) under `out/<model>/`, with thinktime's cost fields added under
+`thinktime_*` names. `thinktime export --format lm-eval` and `thinktime view --export` write it.
 
 `acc_stderr` is lm-eval's: the sample standard deviation over √n. Keys are "metric,filter" with
 the filter `none`, as lm-eval ≥ 0.4 writes them.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import statistics
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 from thinktime.bench.results import summarize
 from thinktime.bench.store import Store
-from thinktime.view.questions import natural
+from thinktime.exports.base import Run, register_export, run_rows, runs, slug
 
 
 def stderr(values: list[float]) -> float:
@@ -33,7 +34,7 @@ def stderr(values: list[float]) -> float:
 def results_document(store: Store, task: str, model: str, config: str) -> dict[str, Any]:
     """The `results_*.json` document of one run."""
     summary = next(s for s in summarize(store, task) if (s.model, s.config) == (model, config))
-    rows = _rows(store, task, model, config)
+    rows = run_rows(store, Run(task, model, config))
     correct = [1.0 if r["verdict"] == "correct" else 0.0 for r in rows]
     metrics: dict[str, Any] = {
         "alias": task,
@@ -66,7 +67,8 @@ def results_document(store: Store, task: str, model: str, config: str) -> dict[s
 def samples_lines(store: Store, task: str, model: str, config: str) -> list[dict[str, Any]]:
     """The `samples_*.jsonl` records of one run, one per question."""
     lines = []
-    for doc_id, row in enumerate(_rows(store, task, model, config)):
+    # doc_id is the question's place in question order
+    for doc_id, row in enumerate(run_rows(store, Run(task, model, config))):
         texts = [s["text"] for s in store.samples(row["id"])]
         lines.append(
             {
@@ -88,28 +90,32 @@ def samples_lines(store: Store, task: str, model: str, config: str) -> list[dict
     return lines
 
 
-def _rows(store: Store, task: str, model: str, config: str) -> list[dict[str, Any]]:
-    """The run's results in question order (`doc_id` is the place in it)."""
-    rows = store.query(
-        "SELECT * FROM results WHERE task = ? AND model = ? AND config = ?", (task, model, config)
-    )
-    return sorted(rows, key=lambda r: natural(r["question_id"]))
-
-
-def slug(text: str) -> str:
-    """A file-safe model or config name: `self_consistency:n=16` → `self_consistency_n-16`."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("=", "-")).strip("_")
-
-
-def write_run(store: Store, task: str, model: str, config: str, out: Path) -> list[Path]:
-    """Write one run's two files under `out/<model>/`; returns their paths."""
+def write_run(
+    store: Store, task: str, model: str, config: str, out: Path, *, named_by_task: bool = False
+) -> list[Path]:
+    """Write one run's two files under `out/<model>/`; returns their paths. `named_by_task`
+    puts the task in the results file's name too (`results_<task>_<config>.json`), for a model
+    whose runs span several tasks."""
     folder = out / slug(model)
     folder.mkdir(parents=True, exist_ok=True)
     name = slug(config)
-    results = folder / f"results_{name}.json"
+    results = folder / f"results_{f'{slug(task)}_' if named_by_task else ''}{name}.json"
     samples = folder / f"samples_{slug(task)}_{name}.jsonl"
     results.write_text(json.dumps(results_document(store, task, model, config), indent=2))
     with samples.open("w") as file:
         for line in samples_lines(store, task, model, config):
             file.write(json.dumps(line, ensure_ascii=False) + "\n")
     return [results, samples]
+
+
+@register_export("lm-eval")
+def write_lm_eval(
+    store: Store, out: Path, *, model: str | None = None, config: str | None = None
+) -> list[Path]:
+    """Every run (of `model`, `config`) in lm-eval's layout under `out/<model>/`."""
+    chosen = runs(store, model, config)
+    written: list[Path] = []
+    for run in chosen:
+        several = len({r.task for r in chosen if r.model == run.model}) > 1
+        written += write_run(store, *run, out, named_by_task=several)
+    return written
