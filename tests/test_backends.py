@@ -178,6 +178,56 @@ def test_both_engines_use_the_one_codec():
     assert len(inspect.getsource(llamacpp).splitlines()) < 300
 
 
+def test_a_stream_stopped_before_its_end_keeps_the_prompt_counts_the_engine_streamed():
+    """llama.cpp sends a stream's usage in its last chunk only; asked (STREAM_COUNTS), it
+    streams the prompt's counts as the call starts, so a call stopped at its first token
+    (by its watch) still reports the prompt it prefilled and what came from its cache."""
+    import threading
+
+    from thinktime.backends.llamacpp_stream import streamed
+    from thinktime.backends.wire import STREAM_COUNTS
+
+    sent = []
+
+    def engine(body, callback):  # stops when the callback says so, as the engine does
+        sent.append(body)
+        token = {"token": "4", "logprob": -0.1, "top_logprobs": [{"token": "4", "logprob": -0.1}]}
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"role": "assistant"}}],
+             "prompt_progress": {"total": 38, "cache": 27, "processed": 38}},
+            {"choices": [{"index": 0, "delta": {"content": "4"}, "logprobs": {"content": [token]}}],
+             "timings": {"cache_n": 27, "prompt_n": 11, "predicted_n": 1}},
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": {"prompt_tokens": 38, "completion_tokens": 2}},
+        ]  # fmt: skip
+        for chunk in chunks:
+            if callback(chunk):
+                return
+
+    cut = streamed(engine, {"n": 1, "logprobs": True}, threading.Event(), watch=lambda i, t: True)
+    assert all(sent[0][field] == value for field, value in STREAM_COUNTS.items())
+    assert cut["choices"][0]["finish_reason"] == "cut"
+    assert prompt_usage(cut["usage"]) == (38, 27)
+    whole = streamed(engine, {"n": 1}, threading.Event())
+    assert prompt_usage(whole["usage"]) == (38, 0)  # the final usage, where it came
+
+
+def test_a_watched_draw_charges_every_call_its_prompt():
+    from thinktime.backends.wire import stream_prompt_usage, watched_generation
+    from thinktime.types import Completion
+
+    cut = Completion("4", "cut", 1)
+    assert watched_generation([(38, 37)] * 3, [cut] * 3).prompt_tokens == 3 * 38
+    assert watched_generation([(38, 37)] * 3, [cut] * 3).cached_prompt_tokens == 3 * 37
+    # a server that reported nothing for a stopped call: a sibling's length, else the known one
+    assert watched_generation([(38, 0), None], [cut] * 2).prompt_tokens == 76
+    assert watched_generation([None] * 4, [cut] * 4, known_length=38).prompt_tokens == 4 * 38
+    assert watched_generation([(0, 0)], [Completion("", "cancelled", 0)]).prompt_tokens == 0
+    assert stream_prompt_usage({"usage": {"prompt_tokens": 9}, "timings": {"prompt_n": 1}}) == (
+        9, 0
+    )  # fmt: skip
+
+
 class _Plain:
     """A backend with no optional capability: it only generates (like a bare plugin engine)."""
 

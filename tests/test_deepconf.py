@@ -392,3 +392,37 @@ def test_one_alternative_per_token_is_not_a_confidence():
     assert as_sample(completion).confidence is None
     pair = TokenLogprob("4", -0.2, (("4", -0.2), ("5", -3.0)))
     assert token_confidence(pair) == pytest.approx(1.6)
+
+
+# --- the bill of a watched draw: every sample's call prefills the prompt ------------------
+
+
+def test_a_watched_batch_whose_every_sample_is_stopped_is_billed_n_prefills():
+    """Each watched sample is a call of its own: stopped at its first token, it still
+    processed the prompt, so a batch of n stopped samples is billed n × the prompt."""
+    from thinktime.backends.fake import render
+    from thinktime.compute.ledger import Ledger
+    from thinktime.sampling import SamplingParams
+    from thinktime.types import Message, Request
+
+    ledger = Ledger(FakeBackend(["maybe maybe maybe \\boxed{5}"]))
+    request = Request(messages=(Message("user", "What is two and three?"),), n=4)
+    [generation] = ledger.generate(
+        [request], SamplingParams(top_logprobs=20), watch=lambda i, t: True
+    )
+    prompt = len(tokenize(render(request)))
+    assert all(c.finish_reason == CUT and c.completion_tokens == 1 for c in generation.completions)
+    bill = ledger.bill()
+    assert (bill.samples_cut, bill.completion_tokens) == (4, 4)
+    assert bill.prompt_tokens == 4 * prompt  # not 0: each stopped call prefilled the prompt
+
+
+def test_online_deepconf_bills_one_prefill_per_watched_trace():
+    """The warm-up is one call (one prefill); then every watched trace is a call of its own."""
+    from thinktime.backends.fake import render
+
+    script = ["so \\boxed{4}", "hm \\boxed{6}"] + ["maybe maybe maybe \\boxed{5}"] * 6
+    result, backend = _deepconf(script, n=8, warmup=2, batch=3, window=2, consensus=1.0)
+    assert result.details["traces"] == 8 and result.details["cut"] == 6  # every watched one
+    prompt = len(tokenize(render(backend.calls[0][0][0])))
+    assert result.bill.prompt_tokens == (1 + 6) * prompt

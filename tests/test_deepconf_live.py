@@ -51,3 +51,22 @@ def test_online_deepconf_on_the_real_model(embedded):
         if sample.finish_reason == CUT:  # stopped where its window fell below the threshold
             assert sample.completion_tokens < 160
     assert result.answer is None or result.answer in result.votes
+
+
+def test_a_watched_batch_stopped_whole_is_billed_what_the_engine_prefilled(embedded):
+    """Every sample stopped at its first token: each call still took the prompt on (computed
+    or from its slot's KV cache), and the bill says so as the engine's own counters do."""
+    messages = (Message("user", "Name three prime numbers below twenty, with a reason each."),)
+    request = Request(messages=messages, n=3)
+    params = SamplingParams(max_tokens=32, top_logprobs=20, seed=11, temperature=0.7)
+    before = embedded.engine_stats()
+    generation = embedded.generate_watched(request, params, lambda index, token: True)
+    after = embedded.engine_stats()
+    assert [c.finish_reason for c in generation.completions] == [CUT] * 3
+    prompt = len(embedded.tokenize(embedded.chat_prompt(messages)))
+    assert generation.prompt_length == prompt  # the tokenized prompt
+    assert generation.prompt_tokens == 3 * prompt  # once per call: none is free
+    prefilled = after["prompt_tokens_total"] - before["prompt_tokens_total"]
+    cached = after["prompt_tokens_cached_total"] - before["prompt_tokens_cached_total"]
+    assert generation.prompt_tokens - generation.cached_prompt_tokens == prefilled
+    assert generation.cached_prompt_tokens == cached

@@ -153,3 +153,69 @@ def test_a_cancelled_request_gets_its_samples_marked_cancelled_without_a_call():
     cancel.set()
     [g] = backend_with(handler).generate_until([REQ], SamplingParams(), cancel)
     assert calls == [] and [c.finish_reason for c in g.completions] == ["cancelled"] * 3
+
+
+# --- watched samples: a stream stopped mid-way is billed its prompt ------------------------
+
+
+def _sse(chunks: list[dict]) -> httpx2.Response:
+    text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return httpx2.Response(
+        200, content=text.encode(), headers={"content-type": "text/event-stream"}
+    )
+
+
+def _streaming_server(seen: list, refuses_fields: bool = False):
+    """A llama.cpp-like server: a streamed sample of three tokens whose usage (38 prompt
+    tokens, 27 of them cached) comes last; asked, it also streams the prompt's counts as the
+    call starts (`prompt_progress`, `timings`). `refuses_fields`: a 400 for those fields."""
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append(body)
+        asked = "timings_per_token" in body
+        if not body.get("stream"):
+            return httpx2.Response(200, json=chat_response(body.get("n", 1), True))
+        if asked and refuses_fields:
+            return httpx2.Response(400, json={"error": {"message": "Unrecognized argument"}})
+        head = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        token = {"token": "4", "logprob": -0.1, "top_logprobs": [{"token": "4", "logprob": -0.1}]}
+        start = {"prompt_progress": {"total": 38, "cache": 27, "processed": 38}} if asked else {}
+        chunks = [{**head, **start, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
+        chunks += [{**head, "choices": [{"index": 0, "delta": {"content": "4"},
+                                         "logprobs": {"content": [token]}}]}] * 3  # fmt: skip
+        chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        usage = {"prompt_tokens": 38, "completion_tokens": 3,
+                 "prompt_tokens_details": {"cached_tokens": 27}}  # fmt: skip
+        chunks.append({**head, "choices": [], "usage": usage})
+        return _sse(chunks)
+
+    return handler
+
+
+WATCHED = Request(messages=(Message("user", "2+2?"),), n=4)
+TOP = SamplingParams(top_logprobs=1)
+
+
+def test_a_watched_batch_stopped_whole_is_billed_each_calls_prompt():
+    seen: list = []
+    backend = backend_with(_streaming_server(seen))
+    g = backend.generate_watched(WATCHED, TOP, lambda i, t: True)  # every call stopped at once
+    assert [c.finish_reason for c in g.completions] == ["cut"] * 4
+    assert (g.prompt_length, g.prompt_tokens, g.cached_prompt_tokens) == (38, 4 * 38, 4 * 27)
+    assert all(b["stream_options"]["continuous_usage_stats"] for b in seen)  # vLLM's ask too
+    whole = backend.generate_watched(WATCHED, TOP, lambda i, t: False)
+    assert (whole.prompt_tokens, whole.cached_prompt_tokens) == (4 * 38, 4 * 27)
+
+
+def test_a_server_refusing_the_count_fields_is_asked_without_them_and_billed_a_known_length():
+    seen: list = []
+    backend = backend_with(_streaming_server(seen, refuses_fields=True), max_concurrency=1)
+    g = backend.generate_watched(WATCHED, TOP, lambda i, t: i % 2 == 0)  # two stopped
+    assert [c.finish_reason for c in g.completions] == ["cut", "stop", "cut", "stop"]
+    assert g.prompt_tokens == 4 * 38  # the stopped two at the length their siblings reported
+    assert sum("timings_per_token" in b for b in seen) == 1  # refused once, not asked again
+    [warm] = backend.generate([WATCHED], TOP)  # a whole draw reports the prompt (7 tokens)
+    assert warm.prompt_length == 7
+    cut = backend.generate_watched(WATCHED, TOP, lambda i, t: True)  # every call stopped
+    assert cut.prompt_tokens == 4 * 7  # the length the server last reported for this prompt

@@ -144,3 +144,23 @@ def test_one_streamed_sample_is_stopped_on_a_real_server(llama_server: str) -> N
     predicted = after["tokens_predicted_total"] - before["tokens_predicted_total"]
     # the server noticed the closed stream within a few tokens, not after all 96
     assert 2 * 96 + 5 <= predicted <= 2 * 96 + 5 + 16, predicted
+
+
+def test_a_watched_batch_stopped_whole_is_billed_what_the_server_prefilled(
+    llama_server: str,
+) -> None:
+    """Every streamed sample closed at its first token: llama.cpp's server never sends their
+    final usage, but it streamed each call's prompt counts as it started (the backend asks),
+    so the bill has every call's prompt, computed and cached, as the server's counters do."""
+    backend = OpenAIBackend("qwen", base_url=llama_server + "/v1", max_concurrency=8)
+    request = Request(messages=(Message("user", QUESTIONS[21] + " Explain step by step."),), n=3)
+    params = SamplingParams(max_tokens=32, top_logprobs=20, seed=2)
+    before = engine_counters(llama_server)
+    generation = backend.generate_watched(request, params, lambda index, token: True)
+    after = engine_counters(llama_server)
+    assert [c.finish_reason for c in generation.completions] == ["cut"] * 3
+    assert generation.prompt_tokens == 3 * generation.prompt_length > 0
+    prefilled = after["prompt_tokens_total"] - before["prompt_tokens_total"]
+    cached = after["prompt_tokens_cached_total"] - before["prompt_tokens_cached_total"]
+    assert generation.prompt_tokens - generation.cached_prompt_tokens == prefilled
+    assert generation.cached_prompt_tokens == cached

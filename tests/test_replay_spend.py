@@ -37,7 +37,8 @@ def _confidence(token: str) -> float:
 class _OneCallPerWatchedTrace(FakeBackend):
     """The scripted engine drawing a watched request as n one-sample calls, each prefilling the
     prompt, as the llama.cpp and OpenAI-compatible backends' `generate_watched` do (a call
-    stops alone). FakeBackend's own draws them as one call."""
+    stops alone). FakeBackend's own bills them so too but records the request as one call;
+    this one records each call, so the prefills can be counted from `calls`."""
 
     def generate_watched(self, request, params, watch, cancel=None):  # type: ignore[no-untyped-def]
         parts = [

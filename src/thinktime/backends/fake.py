@@ -108,7 +108,9 @@ class FakeBackend:
         cancel: threading.Event | None = None,
     ) -> Generation:
         """`generate`, each sample shown to `watch` token by token and cut where it says:
-        the cut sample keeps (and counts) only the tokens made up to there."""
+        the cut sample keeps (and counts) only the tokens made up to there. As on the real
+        engines, each sample is a call of its own that prefills the prompt, so the prompt is
+        billed n times, a cut sample's included (`calls` still records the one request)."""
         [generation] = self.generate([request], params)
         completions = []
         for index, completion in enumerate(generation.completions):
@@ -122,7 +124,11 @@ class FakeBackend:
                     )  # fmt: skip
                     break
             completions.append(completion)
-        return replace(generation, completions=tuple(completions))
+        return replace(
+            generation,
+            completions=tuple(completions),
+            prompt_tokens=generation.prompt_length * request.n,  # one prefill per sample's call
+        )
 
     def _reply(self, request: Request, completion: Completion) -> Completion:
         """The completion with the tool calls its text makes, where the request offers tools."""

@@ -268,7 +268,8 @@ class LlamaCppBackend:
         cancel: threading.Event | None = None,
     ) -> Generation:
         """n one-sample calls, each streamed to `watch`: stopping one ends only its call, and
-        its slot takes the next queued sample (`StopsSequences`). Sample k has seed + k."""
+        its slot takes the next queued sample (`StopsSequences`). Sample k has seed + k. Each
+        call is billed the prompt it prefilled or took from the cache, a stopped one's too."""
         one = replace(request, n=1)
         calls = [
             self._pool.submit(

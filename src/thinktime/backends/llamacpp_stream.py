@@ -6,6 +6,8 @@ ran out) or whose text is wanted as it comes (`on_delta`) run streamed, and the 
 back together into the reply the non-streamed call would have given: each choice's text (and
 thinking, where the engine streams it apart as `reasoning_content`; tool calls, whose name
 and arguments come in pieces), finish_reason and logprobs, and the usage of the final chunk.
+A call stopped before its end gets no final chunk: its usage is then the prompt counts the
+engine streamed as it started (`wire.STREAM_COUNTS`), so its prompt is billed all the same.
 
     >>> def engine(body, callback):  # a stand-in for the engine's handler: two chunks
     ...     callback({"choices": [{"index": 0, "delta": {"content": "4"}}]})
@@ -26,7 +28,14 @@ from concurrent.futures import Executor
 from typing import Any
 
 from thinktime.backends.base import OnDelta, Watch
-from thinktime.backends.wire import delta_reasoning, delta_text, token_logprob
+from thinktime.backends.wire import (
+    STREAM_COUNTS,
+    delta_reasoning,
+    delta_text,
+    stream_prompt_usage,
+    token_logprob,
+    usage_of,
+)
 from thinktime.errors import BackendError
 from thinktime.types import CUT
 
@@ -41,7 +50,7 @@ def streamed(
     """Run `body` streamed, stopping when `cancel` is set (or `watch` says so of a token: that
     choice then finishes as `CUT`; a watched body draws one choice, as the whole call stops);
     reassemble the non-streamed reply."""
-    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    body = {**body, **STREAM_COUNTS, "stream": True, "stream_options": {"include_usage": True}}
     texts: dict[int, list[str]] = {}
     thoughts: dict[int, list[str]] = {}
     logprobs: dict[int, list[dict[str, Any]]] = {}
@@ -53,6 +62,7 @@ def streamed(
         if "error" in chunk:
             reply["error"] = chunk["error"]
         reply["usage"] = chunk.get("usage") or reply.get("usage")
+        reply["counts"] = stream_prompt_usage(chunk) or reply.get("counts")
         for choice in chunk.get("choices", []):
             index = int(choice.get("index", 0))
             piece = delta_text(choice)
@@ -96,7 +106,10 @@ def streamed(
         }
         for i in range(max(int(body.get("n", 1)), len(texts)))
     ]
-    return {"choices": choices, "usage": reply.get("usage") or {}}
+    # a stopped call has no final usage: its prompt as the engine reported it on the way
+    counts = reply.get("counts")
+    usage = reply.get("usage") or (usage_of(counts) if counts else {})
+    return {"choices": choices, "usage": usage}
 
 
 def _add_call_piece(calls: dict[int, dict[str, str]], piece: dict[str, Any]) -> None:

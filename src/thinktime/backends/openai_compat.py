@@ -46,11 +46,13 @@ from thinktime.backends.base import Watch, register_backend
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
 from thinktime.backends.wire import (
+    STREAM_COUNTS,
     delta_reasoning,
     delta_text,
     parse_choice,
     prompt_usage,
     request_body,
+    stream_prompt_usage,
     token_logprob,
     watched_generation,
 )
@@ -120,6 +122,9 @@ class OpenAIBackend:
         )
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="openai")
         self._n_honoured: bool | None = None  # learnt from the first n > 1 reply
+        self._asks_stream_counts = True  # until the server refuses STREAM_COUNTS' fields
+        self._lengths: dict[str, int] = {}  # a prompt's length, as the server last reported it
+        self._lengths_lock = threading.Lock()
 
     def _post(self, request: Request, params: SamplingParams, n: int) -> dict[str, Any]:
         import openai
@@ -208,16 +213,45 @@ class OpenAIBackend:
     ) -> Generation:
         """n one-sample streamed calls, each token shown to `watch` (`StopsSequences`); a
         sample it stops is closed mid-stream, and the server (vLLM, SGLang, llama.cpp's
-        server) aborts a request whose client went away, freeing that sequence."""
+        server) aborts a request whose client went away, freeing that sequence.
+
+        Every call is billed its prompt, a stopped one's too, though a closed stream never gets
+        the final `usage`. Each call asks the server for its prompt counts before the end:
+        llama.cpp's server streams them as the call starts (`wire.STREAM_COUNTS`), vLLM and
+        SGLang put a `usage` in every chunk (`stream_options.continuous_usage_stats`); both
+        are exact, cached tokens included. A server that refuses those fields (a 400) is asked
+        again without them, and no more. On a server that reports nothing before a stream's
+        end (OpenAI's API), a stopped call is charged the prompt length a finished sibling
+        reported, else the length the server last reported for this prompt on this backend
+        (DeepConf's warm-up draws it whole first), none of it cached; with neither it is
+        charged nothing, as nothing reported it."""
         calls = [
             self._pool.submit(self._watched, request, _nth(params, k), k, watch, cancel)
             for k in range(request.n)
         ]
         parts = [call.result() for call in calls]
+        for _, counts in parts:
+            if counts is not None:
+                self._remember(request, counts[0])
         return watched_generation(
-            [(g.prompt_tokens, g.cached_prompt_tokens) for g in parts],
-            [c for g in parts for c in g.completions],
+            [counts for _, counts in parts],
+            [completion for completion, _ in parts],
+            self._known_length(request),
         )
+
+    def _remember(self, request: Request, length: int) -> None:
+        """Keep the prompt length the server reported for `request` (the latest 1024)."""
+        if length <= 0:
+            return
+        with self._lengths_lock:
+            self._lengths.pop(_prompt_key(request), None)
+            self._lengths[_prompt_key(request)] = length
+            if len(self._lengths) > 1024:
+                del self._lengths[next(iter(self._lengths))]
+
+    def _known_length(self, request: Request) -> int:
+        with self._lengths_lock:
+            return self._lengths.get(_prompt_key(request), 0)
 
     def _watched(
         self,
@@ -226,42 +260,66 @@ class OpenAIBackend:
         index: int,
         watch: Watch,
         cancel: threading.Event | None,
-    ) -> Generation:
-        """One streamed sample (in a pool thread), closed as soon as `watch` says stop."""
+    ) -> tuple[Completion, tuple[int, int] | None]:
+        """One streamed sample (in a pool thread), closed as soon as `watch` says stop; with
+        the (prompt tokens, cached) the server reported for it, None where it reported none."""
         import openai
 
         if request.prompt is not None:
             raise BackendError("a watched sample must be a chat request (its logprobs stream)")
+        if cancel is not None and cancel.is_set():  # no longer wanted: start nothing
+            return Completion("", "cancelled", 0), (0, 0)
+        asks = self._asks_stream_counts
+        try:
+            try:
+                return self._stream(request, params, index, watch, cancel, asks)
+            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                if not asks:
+                    raise
+                self._asks_stream_counts = False  # it refuses the fields: ask without them
+                return self._stream(request, params, index, watch, cancel, False)
+        except openai.APIError as exc:
+            raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
+
+    def _stream(
+        self,
+        request: Request,
+        params: SamplingParams,
+        index: int,
+        watch: Watch,
+        cancel: threading.Event | None,
+        asks: bool,
+    ) -> tuple[Completion, tuple[int, int] | None]:
+        """`_watched`'s stream; `asks`: ask for the prompt counts before the end."""
         body = self._body(request, params, 1)
         body.update(logprobs=True, stream=True, stream_options={"include_usage": True})
+        if asks:
+            body["stream_options"]["continuous_usage_stats"] = True  # vLLM, SGLang
+            body["extra_body"] = {**body.get("extra_body", {}), **STREAM_COUNTS}  # llama.cpp
         text: list[str] = []
         thinking: list[str] = []
         items: list[dict[str, Any]] = []
-        usage: dict[str, Any] = {}
+        counts: tuple[int, int] | None = None
         finish: str | None = None
-        try:
-            with self._client.chat.completions.create(model=self.name, **body) as stream:
-                for chunk in stream:
-                    data = chunk.model_dump()
-                    usage = data.get("usage") or usage
-                    for choice in data.get("choices") or ():
-                        text.append(delta_text(choice))
-                        thinking.append(delta_reasoning(choice))
-                        for item in (choice.get("logprobs") or {}).get("content") or ():
-                            items.append(item)
-                            if finish != CUT and watch(index, token_logprob(item)):
-                                finish = CUT
-                        if finish != CUT:
-                            finish = choice.get("finish_reason") or finish
-                    if finish == CUT or (cancel is not None and cancel.is_set()):
-                        break  # leaving the block closes the stream: the server stops it
-        except openai.APIError as exc:
-            raise BackendError(f"{self.name} at {self._client.base_url} failed: {exc}") from None
+        with self._client.chat.completions.create(model=self.name, **body) as stream:
+            for chunk in stream:
+                data = chunk.model_dump()
+                counts = stream_prompt_usage(data) or counts
+                for choice in data.get("choices") or ():
+                    text.append(delta_text(choice))
+                    thinking.append(delta_reasoning(choice))
+                    for item in (choice.get("logprobs") or {}).get("content") or ():
+                        items.append(item)
+                        if finish != CUT and watch(index, token_logprob(item)):
+                            finish = CUT
+                    if finish != CUT:
+                        finish = choice.get("finish_reason") or finish
+                if finish == CUT or (cancel is not None and cancel.is_set()):
+                    break  # leaving the block closes the stream: the server stops it
         message = {"content": "".join(text), "reasoning_content": "".join(thinking) or None}
         choice = {"message": message, "finish_reason": finish or "cancelled",
                   "logprobs": {"content": items} if items else None}  # fmt: skip
-        length, cached = prompt_usage(usage)
-        return Generation((parse_choice(choice, self.think_tags),), length, length, cached)
+        return parse_choice(choice, self.think_tags), counts
 
     def _try_n(self, request: Request) -> bool:
         return self.use_n and request.n > 1 and self._n_honoured is not False
@@ -298,6 +356,7 @@ class OpenAIBackend:
                 )
             ]
         length, cached = prompt_usage(usage)
+        self._remember(request, length)
         return Generation(tuple(choices), length, length, cached)
 
 
@@ -334,6 +393,11 @@ def _nth(params: SamplingParams, k: int) -> SamplingParams:
     """The k-th single sample's params: a seeded request's singles get seeds seed + k, as the
     n samples of one call would, so they are not n copies of one sample."""
     return params if params.seed is None else params.with_(seed=params.seed + k)
+
+
+def _prompt_key(request: Request) -> str:
+    """What a prompt's length depends on: the request but for its number of samples."""
+    return repr(replace(request, n=1))
 
 
 def _merge(parts: list[Generation]) -> Generation:

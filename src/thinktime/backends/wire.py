@@ -197,21 +197,73 @@ def piece_text(piece: str | list[int]) -> str:
     return bytes(piece).decode("utf-8", errors="ignore")
 
 
-def watched_generation(
-    usages: Sequence[tuple[int, int]], completions: Sequence[Completion]
-) -> Generation:
-    """One request's samples made as one-sample calls (a watched draw) as one `Generation`.
-    A call stopped mid-stream never got its final usage: it still processed the prompt, so it
-    is counted at the prompt length its siblings report (none of it cached).
+STREAM_COUNTS: dict[str, Any] = {"timings_per_token": True, "return_progress": True}
+"""Body fields asking llama.cpp's server to put its prompt counts in a stream before the end:
+`prompt_progress` (the prompt's tokens, how many came from the cache) while it prefills, and
+`timings` (`cache_n` reused + `prompt_n` computed) with every token. Other servers ignore them.
+vLLM and SGLang do the same with `stream_options.continuous_usage_stats` (a `usage` per chunk)."""
 
-    >>> g = watched_generation([(40, 0), (0, 0)], [Completion("4", "stop", 3)] * 2)
-    >>> g.prompt_length, g.prompt_tokens
-    (40, 80)
+
+def stream_prompt_usage(chunk: dict[str, Any]) -> tuple[int, int] | None:
+    """(prompt tokens, cached prompt tokens) as far as one streamed chunk reports them: its
+    `usage` (the last chunk's, or any chunk's with vLLM's `continuous_usage_stats`), else
+    llama.cpp's `prompt_progress`, else its `timings`; None where it says nothing. A stream
+    stopped before its end never gets the final usage, so these are what count its prompt.
+
+    >>> stream_prompt_usage({"prompt_progress": {"total": 38, "cache": 27, "processed": 27}})
+    (38, 27)
+    >>> stream_prompt_usage({"timings": {"cache_n": 37, "prompt_n": 1, "predicted_n": 2}})
+    (38, 37)
+    >>> stream_prompt_usage({"choices": []}) is None
+    True
     """
-    length = max((n for n, _ in usages), default=0)
+    if chunk.get("usage"):
+        return prompt_usage(chunk["usage"])
+    progress = chunk.get("prompt_progress")
+    if progress and progress.get("total"):  # the whole prompt the engine took on
+        return int(progress["total"]), int(progress.get("cache") or 0)
+    timings = chunk.get("timings")
+    if timings and timings.get("prompt_n") is not None:
+        cached = int(timings.get("cache_n") or 0)
+        return cached + int(timings["prompt_n"]), cached
+    return None
+
+
+def usage_of(counts: tuple[int, int]) -> dict[str, Any]:
+    """(prompt tokens, cached) as a response's `usage`, for a stream that never got its own.
+
+    >>> prompt_usage(usage_of((38, 37)))
+    (38, 37)
+    """
+    prompt, cached = counts
+    return {"prompt_tokens": prompt, "prompt_tokens_details": {"cached_tokens": cached}}
+
+
+def watched_generation(
+    usages: Sequence[tuple[int, int] | None],
+    completions: Sequence[Completion],
+    known_length: int = 0,
+) -> Generation:
+    """One request's samples made as one-sample calls (a watched draw) as one `Generation`:
+    every call prefilled the prompt (or took it from the cache), so each is charged its own.
+
+    `usages` holds each call's (prompt tokens, cached) as its engine reported them, a stopped
+    call's included (llama.cpp reports them as the stream starts, see `STREAM_COUNTS`); None
+    where a call was stopped on a server that reports nothing before a stream's end. Such a
+    call still processed the prompt: it is charged the prompt length a sibling reported, else
+    `known_length` (what the server reported for this prompt before), none of it cached.
+
+    >>> g = watched_generation([(40, 30), None], [Completion("4", "stop", 3)] * 2)
+    >>> g.prompt_length, g.prompt_tokens, g.cached_prompt_tokens
+    (40, 80, 30)
+    >>> watched_generation([None, None], [Completion("4", "cut", 3)] * 2, 40).prompt_tokens
+    80
+    """
+    reported = [usage for usage in usages if usage is not None]
+    length = max((n for n, _ in reported), default=0) or known_length
     return Generation(
         tuple(completions),
         length,
-        sum(n or length for n, _ in usages),
-        sum(cached for _, cached in usages),
+        sum(n for n, _ in reported) + length * (len(usages) - len(reported)),
+        sum(cached for _, cached in reported),
     )
