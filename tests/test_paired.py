@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from scipy import stats
 
 from tests.helpers.view_store import make_store
-from thinktime.bench.paired import compare, paired, questions_needed
+from thinktime.bench.paired import adjusted_wald, compare, paired, questions_needed
 from thinktime.bench.results import bootstrap_ci
 from thinktime.bench.store import Store
 
@@ -57,3 +58,17 @@ def test_paired_compares_every_config_with_the_reference_on_shared_questions(tmp
 
         assert c.a == reference and c.n > 0
         assert (c.b_wins, c.a_wins) == (len(right(c.b) - right(c.a)), len(right(c.a) - right(c.b)))
+
+
+def test_the_adjusted_wald_interval_keeps_its_width_where_the_bootstrap_collapses():
+    # 33 questions both got right: the bootstrap says [0, 0]; the difference could be ±8 points
+    same = compare([1.0] * 33, [1.0] * 33, "maj@16", "rule")
+    assert same.ci == (0.0, 0.0)
+    low, high = same.ci_adjusted
+    assert round(low, 3) == -0.079 and round(high, 3) == 0.079
+    # by hand (Bonett & Price 2012): 3 wins of b, 1 of a, 20 questions
+    a = [0.0, 0.0, 0.0, 1.0] + [1.0] * 16
+    b = [1.0, 1.0, 1.0, 0.0] + [1.0] * 16
+    p_b, p_a = 4 / 22, 2 / 22
+    half = 1.959964 * ((p_b + p_a - (p_b - p_a) ** 2) / 22) ** 0.5
+    assert adjusted_wald(a, b) == pytest.approx((p_b - p_a - half, p_b - p_a + half), abs=1e-5)

@@ -6,7 +6,10 @@ of the *difference* per question is far narrower than the two arms' CIs side by 
 configs A (the reference) and B on the questions both answered:
 
 1) each question's difference d = correct_B − correct_A ∈ {−1, 0, 1}; the estimate is mean(d);
-2) its 95% CI by the bootstrap over questions (scipy's BCa; resampling d resamples the pairs);
+2) its 95% CI by the bootstrap over questions (scipy's BCa; resampling d resamples the pairs),
+   and beside it Bonett & Price's adjusted Wald interval (2012), which does not collapse to a
+   point when few or no questions are discordant (the bootstrap of 33 zeros is [0, 0]; the
+   difference could still be several points) — read it when deciding on few discordant pairs;
 3) an exact McNemar test: of the discordant questions (one right, one wrong), B wins `b_wins`
    and A wins `a_wins`; under "no difference" each is a fair coin (scipy's binomial test);
 4) how many questions a difference of `delta` needs to be found at 80% power (α 0.05), given the
@@ -15,6 +18,8 @@ configs A (the reference) and B on the questions both answered:
     >>> c = compare([1, 0, 0, 1, 0, 1, 0, 0], [1, 1, 1, 1, 0, 1, 1, 0], "a", "b")
     >>> c.n, c.difference, c.b_wins, c.a_wins, round(c.p_value, 3)
     (8, 0.375, 3, 0, 0.25)
+    >>> [round(x, 3) for x in adjusted_wald([1] * 33, [1] * 33)]
+    [-0.079, 0.079]
     >>> questions_needed(0.05, discordant=0.2)
     626
 """
@@ -48,6 +53,8 @@ class Comparison:
     a_wins: int
     p_value: float  # exact McNemar (two-sided binomial test on the discordant questions)
     needed: int | None  # questions to find a 5-point difference at 80% power (None: no data)
+    # Bonett & Price's adjusted Wald 95% CI of the difference: honest with few discordant pairs
+    ci_adjusted: tuple[float, float] = (0.0, 0.0)
 
 
 def compare(
@@ -66,7 +73,22 @@ def compare(
         difference=float(d.mean()) if len(d) else 0.0,
         ci=_bootstrap(d), b_wins=b_wins, a_wins=a_wins, p_value=float(p_value),
         needed=questions_needed(0.05, discordant / len(d)) if len(d) else None,
+        ci_adjusted=adjusted_wald(a, b) if len(d) else (0.0, 0.0),
     )  # fmt: skip
+
+
+def adjusted_wald(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """The 95% CI of accuracy(b) − accuracy(a) on paired questions by Bonett & Price's adjusted
+    Wald interval (J. Educ. Behav. Stat. 37(4), 2012): add one pseudo-question to each
+    discordant cell, then the Wald interval on n + 2. It keeps its width when no question is
+    discordant, where the bootstrap and the plain Wald interval collapse to a point."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = len(x)
+    p_b = (float(np.sum((y == 1) & (x == 0))) + 1) / (n + 2)  # b right, a wrong
+    p_a = (float(np.sum((y == 0) & (x == 1))) + 1) / (n + 2)
+    diff = p_b - p_a
+    half = stats.norm.ppf(0.975) * math.sqrt(max(p_b + p_a - diff**2, 0.0) / (n + 2))
+    return (float(max(diff - half, -1.0)), float(min(diff + half, 1.0)))
 
 
 def _bootstrap(d: np.ndarray, resamples: int = 5000, seed: int = 0) -> tuple[float, float]:
@@ -121,4 +143,8 @@ def paired(store: Store, reference: str | None = None, task: str | None = None) 
 
 def as_dict(comparison: Comparison) -> dict[str, Any]:
     """A comparison for JSON output."""
-    return {**comparison.__dict__, "ci": list(comparison.ci)}
+    return {
+        **comparison.__dict__,
+        "ci": list(comparison.ci),
+        "ci_adjusted": list(comparison.ci_adjusted),
+    }
