@@ -119,6 +119,7 @@ def test_bench_and_report_errors(tmp_path):
 STRATEGY_NAMES = (
     "direct", "cot", "self_consistency", "best_of_n", "verify_revise", "adaptive_consistency",
     "budget_forcing", "beam_search", "dvts", "route", "none", "tool_vote", "deepconf",
+    "particle_filtering", "cot_decoding", "tournament",
 )  # fmt: skip
 
 

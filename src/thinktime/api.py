@@ -24,7 +24,13 @@ from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
 from thinktime.sampling import SamplingParams, sampling_params
-from thinktime.strategies import STRATEGIES, Context, StrategySpec, get_strategy
+from thinktime.strategies import (
+    DEFAULT_STRATEGY,
+    Context,
+    StrategySpec,
+    get_strategy,
+    strategies_that,
+)
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, Message, ReplyFormat, Result
 from thinktime.verifiers.base import Verifier, make_verifier
@@ -110,9 +116,9 @@ def solve(
             strategy = effort.strategy
             chosen = {**effort.params, **(chosen if isinstance(chosen, dict) else {})}
         budget = budget if budget is not None else effort.budget
-    spec = get_strategy(strategy or "cot")
+    spec = get_strategy(strategy or DEFAULT_STRATEGY)
     if (reply_format is not None or after) and not spec.replies:
-        replying = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).replies))
+        replying = strategies_that(lambda s: s.replies)
         raise ThinktimeError(
             f"strategy {spec.name!r} writes its own prompt and answer, so it cannot take tools, "
             f"a response_format or tool results; use one of: {replying}"
@@ -159,9 +165,10 @@ def resolve_params(
     extra_params = {k: v for k, v in shortcuts.items() if k in own}
     extra_sampling = {k: v for k, v in shortcuts.items() if k not in own and k in sampled}
     if "n" in shortcuts and "n" not in own:
+        several = strategies_that(lambda s: "n" in s.params_type.model_fields)
         raise ThinktimeError(
             f"strategy {spec.name!r} draws one sample and takes no n; "
-            "use self_consistency or best_of_n to sample several"
+            f"to sample several use one of: {several}"
         )
     unknown = sorted(shortcuts.keys() - own - sampled)
     if unknown:
@@ -177,9 +184,11 @@ def resolve_params(
                 f"params is a {type(params).__name__}, but strategy {spec.name!r} takes "
                 f"{spec.params_type.__name__}; pass strategy= to match, or a dict"
             )
-        if extra_params:
-            params = params.model_copy(update=extra_params)
-        typed = spec.parse_params(params.model_dump())
+        # validated when it was built (at the caller's edge): passed on as it is, unless a
+        # shortcut changes a field, which is then validated with the rest
+        typed = (
+            spec.parse_params({**params.model_dump(), **extra_params}) if extra_params else params
+        )
     else:
         typed = spec.parse_params({**(params or {}), **extra_params})
     given = sampling.model_dump(exclude_unset=True) if sampling is not None else {}
@@ -217,7 +226,7 @@ def _verifier(
     if not spec.takes_verifier(params):
         if verifier is not None:
             named = verifier if isinstance(verifier, str) else type(verifier).__name__
-            users = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).uses_verifier))
+            users = strategies_that(lambda s: s.uses_verifier)
             raise ThinktimeError(
                 f"strategy {spec.name!r} takes no verifier (got {named!r}); "
                 f"strategies that do: {users}; leave verifier unset or pick one of those"

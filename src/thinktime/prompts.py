@@ -33,6 +33,11 @@ STEP_JUDGE_SYSTEM = (
     "You grade partial solutions to math problems. Read the problem and the steps so far, check "
     "each step, and reply with one word: yes if every step so far is correct, no if any is wrong."
 )
+COMPARE_SYSTEM = (
+    "You compare two solutions to a math problem. Read the problem and both solutions, check "
+    "each step, and reply with one letter: A if solution A's final answer is the correct one, "
+    "B if solution B's is."
+)
 REVISE_PROMPT = (
     "A reviewer checked your solution and found a problem:\n\n{critique}\n\n"
     "Solve the problem again step by step, fixing the mistake. Do not write code. "
@@ -63,6 +68,15 @@ def program_messages(question: str) -> tuple[Message, ...]:
 def step_judge_messages(question: str, steps: str) -> tuple[Message, ...]:
     body = f"Problem:\n{question}\n\nSteps so far:\n{steps}\n\nAre all steps so far correct?"
     return (Message("system", STEP_JUDGE_SYSTEM), Message("user", body))
+
+
+def compare_messages(question: str, first: str, second: str) -> tuple[Message, ...]:
+    """Two solutions side by side, shown as A (`first`) and B (`second`)."""
+    body = (
+        f"Problem:\n{question}\n\nSolution A:\n{first}\n\nSolution B:\n{second}\n\n"
+        "Which solution's final answer is correct? Answer A or B."
+    )
+    return (Message("system", COMPARE_SYSTEM), Message("user", body))
 
 
 def check_messages(question: str, solution: str) -> tuple[Message, ...]:

@@ -29,6 +29,7 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from thinktime.errors import ThinktimeError
@@ -62,6 +63,11 @@ class Registry(MutableMapping[str, T], Generic[T]):
         self.kind = kind
         self._builtins = dict(builtins)
         self._entries: dict[str, T] = {}
+
+    @property
+    def builtins(self) -> Mapping[str, str]:
+        """Each built-in's name → the module that registers it (read-only)."""
+        return MappingProxyType(self._builtins)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: make `entry` available as `name` (built-ins and plugins alike)."""

@@ -32,6 +32,7 @@ from thinktime.answers.extract import extract_answer
 from thinktime.api import solve
 from thinktime.backends.base import Backend
 from thinktime.sampling import SamplingParams
+from thinktime.strategies import PLAIN
 from thinktime.strategies.tool_vote import action
 from thinktime.types import Bill, Message, ReplyFormat, ToolCall, ToolChoice
 
@@ -76,7 +77,7 @@ def run_agent(
     backend: Backend,
     *,
     tools: Sequence[str] = ("calculator",),
-    strategy: str = "none",
+    strategy: str = PLAIN,
     params: BaseModel | Mapping[str, Any] | None = None,
     sampling: SamplingParams | None = None,
     max_steps: int = 6,

@@ -43,6 +43,12 @@ def request_body(
     >>> body = request_body(Request(prompt="2+3="), SamplingParams(stop=("\\n",)), 1, None)
     >>> body["prompt"], body["stop"], "seed" in body, "messages" in body
     ('2+3=', ['\\n'], False, False)
+    >>> top3 = SamplingParams(top_logprobs=3)
+    >>> request_body(Request(prompt="2+3="), top3, 1, None)["logprobs"]
+    3
+    >>> chat = request_body(Request(messages=(Message("user", "2+3?"),)), top3, 1, None)
+    >>> chat["logprobs"], chat["top_logprobs"]
+    (True, 3)
     """
     body: dict[str, Any] = {
         "n": n,
@@ -53,7 +59,11 @@ def request_body(
         # on CPU), so ask only when wanted; llama.cpp reads top_logprobs=0 as "no logprobs"
         "logprobs": params.logprobs or params.top_logprobs > 0,
     }
-    if params.top_logprobs:
+    if params.top_logprobs and request.prompt is not None:
+        # raw text (`/v1/completions`): `logprobs` itself is the number of alternatives, and
+        # llama.cpp reads `true` as one
+        body["logprobs"] = params.top_logprobs
+    elif params.top_logprobs:
         body["top_logprobs"] = params.top_logprobs
     if params.ignore_eos:
         body["ignore_eos"] = True

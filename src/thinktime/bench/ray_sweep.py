@@ -45,6 +45,7 @@ from thinktime.bench.runner import (
     concurrency,
     forget_changed,
     label,
+    parsed_configs,
     solve_and_grade,
 )
 from thinktime.bench.store import Store
@@ -92,13 +93,15 @@ class SweepWorker:
         seed: int | None,
         factory: BackendFactory | None = None,
         hints: Mapping[str, object] | None = None,
+        configs: Mapping[str, Config] | None = None,
     ) -> None:
         self.task = task
         self.problems = {p.id: p for p in task.problems}
         self.max_tokens, self.seed = max_tokens, seed
         self.hints = dict(hints or {})
         self.factory = factory
-        self.configs: dict[str, Config] = {}
+        # the driver's parsed configs (text → Config); one not given is parsed on first use
+        self.configs: dict[str, Config] = dict(configs or {})
         self.built: dict[str, Backend] = {}
 
     def backend(self, model: str) -> Backend:
@@ -152,7 +155,7 @@ def connect(address: str | None, workers: int, cpus_per_worker: float) -> Any:
 def run_ray_sweep(
     task: Task,
     models: Sequence[str],
-    configs: Sequence[str],
+    configs: Sequence[str | Config],
     store: Store,
     *,
     workers: int,
@@ -175,7 +178,8 @@ def run_ray_sweep(
     """
     if workers < 1:
         raise ThinktimeError(f"--workers must be at least 1, got {workers}")
-    parsed = {text: parse_config(text) for text in configs}  # all checked before any compute
+    # all checked before any compute; each worker is given them parsed, never parses again
+    parsed = {config.text: config for config in parsed_configs(configs)}
     ray = connect(address, workers, cpus_per_worker)
     stats = stats if stats is not None else RaySweepStats()
     queue: deque[Item] = deque()
@@ -199,7 +203,7 @@ def run_ray_sweep(
     )
 
     def start() -> Any:
-        return actor_class.remote(task, max_tokens, seed, factory, hints)
+        return actor_class.remote(task, max_tokens, seed, factory, hints, parsed)
 
     actors = {i: start() for i in range(workers)}
     spare = workers if restarts is None else restarts

@@ -32,7 +32,7 @@ from thinktime.bench.grading import diagnose
 from thinktime.bench.store import SampleRow, StepRow, Store
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams
-from thinktime.strategies import get_strategy
+from thinktime.strategies import get_strategy, strategies_that
 from thinktime.tasks import Problem, Task
 from thinktime.types import Bill
 
@@ -195,23 +195,31 @@ def label(model: str, config: str) -> str:
     return f"{model} · {config}"
 
 
+def parsed_configs(configs: Sequence[str | Config]) -> list[Config]:
+    """Each config as a validated `Config`: text is parsed here, at the sweep's edge, and a
+    `Config` an edge above already parsed is used as it is (parsed once, passed down)."""
+    return [c if isinstance(c, Config) else parse_config(c) for c in configs]
+
+
 def run_sweep(
     task: Task,
     backends: Mapping[str, Backend],
-    configs: Sequence[str],
+    configs: Sequence[str | Config],
     store: Store,
     max_tokens: int = 512,
     seed: int | None = 0,
     slots: int = 16,
     progress: Progress | None = None,
 ) -> int:
-    """Run what is missing; returns how many results were added."""
-    parsed = [parse_config(config) for config in configs]  # all checked before any compute
+    """Run what is missing; returns how many results were added. `configs` are config texts
+    or `Config`s already parsed; every item of a config gets its typed params unchanged."""
+    parsed = parsed_configs(configs)  # all checked before any compute
     for config in parsed if task.tools else ():
         if not get_strategy(config.strategy).replies:
             raise ThinktimeError(
                 f"task {task.name} is answered by a tool-using agent, and strategy "
-                f"{config.strategy!r} cannot take tools; use none or tool_vote"
+                f"{config.strategy!r} cannot take tools; use one of: "
+                f"{strategies_that(lambda s: s.replies)}"
             )
     forget_changed(store, task)
     added = 0

@@ -34,6 +34,8 @@ from thinktime.cli.common import (
 )
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
+from thinktime.strategies import DEFAULT_STRATEGY
+from thinktime.tasks import DEFAULT_TASK
 
 # each backend takes what it declares: the embedded engine's 16 slots, or as many requests in
 # flight to a server as the sweep keeps questions in flight (17 for one-sample configs)
@@ -43,12 +45,12 @@ SWEEP_HINTS = {"n_parallel": 16, "max_concurrency": 17}
 def bench(
     task: Annotated[
         str, typer.Option(help="gsm8k, math500, reasoning_gym:FAMILY or jsonl:PATH.")
-    ] = "gsm8k",
+    ] = DEFAULT_TASK,
     model: Annotated[
         list[str] | None, model_option(f"Repeat for several; default {DEFAULT_MODEL}.")
     ] = None,
     strategy: Annotated[
-        list[str] | None, strategy_option("Repeat for several; default cot.")
+        list[str] | None, strategy_option(f"Repeat for several; default {DEFAULT_STRATEGY}.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Problems to run.")] = None,
     offset: Annotated[int, typer.Option(help="Skip this many problems first.")] = 0,
@@ -88,9 +90,8 @@ def bench(
     from thinktime.tasks import load_task
 
     try:
-        configs = strategy or ["cot"]
-        for config in configs:
-            parse_config(config)
+        # each config parsed once, here: the sweep and every item get it typed
+        configs = [parse_config(text) for text in strategy or [DEFAULT_STRATEGY]]
         sampling_params(options=True, max_tokens=max_tokens, seed=seed)
         within("--seed", seed, 0, SEED_MAX)
         at_least("--sample-seed", sample_seed, 0)

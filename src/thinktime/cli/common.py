@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,6 +33,9 @@ from typer.core import TyperCommand, TyperGroup
 
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams
+
+if TYPE_CHECKING:
+    from thinktime.bench.configs import Config
 
 console = Console()
 errors = Console(stderr=True)
@@ -188,18 +192,21 @@ def sweep_progress() -> Any:
 
 
 def run_with_progress(
-    task: Any, backends: Any, configs: list[str], store: Any, max_tokens: int, seed: int | None
+    task: Any,
+    backends: Any,
+    configs: Sequence[Config],
+    store: Any,
+    max_tokens: int,
+    seed: int | None,
 ) -> dict[tuple[str, str], float]:
-    """`run_sweep` with a rich progress bar per (model, config).
+    """`run_sweep` with a rich progress bar per (model, config); `configs` are the `Config`s
+    the command parsed (every one checked before any compute is spent), passed down as they are.
 
     Each (model, config) sweep runs under a `CpuMeter`; returns its orchestration share of the
-    CPU time, (model, config) → share, for sweeps that used at least a CPU-second."""
-    from thinktime.bench.configs import parse_config
+    CPU time, (model, config text) → share, for sweeps that used at least a CPU-second."""
     from thinktime.bench.overhead import CpuMeter
     from thinktime.bench.runner import run_sweep
 
-    for config in configs:
-        parse_config(config)  # every config is checked before any compute is spent
     shares: dict[tuple[str, str], float] = {}
     cpu_total = cpu_engine = 0.0
     progress, report = sweep_progress()
@@ -212,7 +219,7 @@ def run_with_progress(
                         seed=seed, progress=report,
                     )  # fmt: skip
                 if meter.total > 1.0:
-                    shares[(model, config)] = meter.orchestration_share
+                    shares[(model, config.text)] = meter.orchestration_share
                 cpu_total, cpu_engine = cpu_total + meter.total, cpu_engine + meter.engine
     if cpu_total > 1.0:
         errors.print(
@@ -223,7 +230,9 @@ def run_with_progress(
     return shares
 
 
-def run_on_ray(task: Any, models: list[str], configs: list[str], store: Any, **options: Any) -> Any:
+def run_on_ray(
+    task: Any, models: list[str], configs: Sequence[Config], store: Any, **options: Any
+) -> Any:
     """`run_ray_sweep` with the same progress bars; returns the driver's `RaySweepStats`."""
     from thinktime.bench.ray_sweep import RaySweepStats, run_ray_sweep
 

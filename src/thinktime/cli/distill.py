@@ -26,6 +26,7 @@ from thinktime.cli.common import (
 )
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
+from thinktime.strategies import DEFAULT_STRATEGY
 
 OUT = Path("runs/distill")
 TEACHER = "qwen2.5-coder-1.5b"
@@ -63,7 +64,9 @@ def traces(
     limit: Annotated[int | None, typer.Option(help="Questions to run.")] = 300,
     offset: Annotated[int, typer.Option(help="Skip this many questions first.")] = 0,
     teacher: Annotated[str, model_option("The teacher (any backend).")] = TEACHER,
-    strategy: Annotated[str, strategy_option("The teacher's, e.g. self_consistency:n=8.")] = "cot",
+    strategy: Annotated[
+        str, strategy_option("The teacher's, e.g. self_consistency:n=8.")
+    ] = DEFAULT_STRATEGY,
     store: Annotated[str, store_option("Resumable.")] = "runs/distill.db",
     out: Annotated[str, typer.Option(help="Chat-format JSONL to write.")] = str(
         OUT / "traces.jsonl"
@@ -87,12 +90,12 @@ def traces(
         rules = TraceFilter(
             max_tokens=max_trace_tokens, per_question=per_question, min_agreement=min_agreement
         )
-        parse_config(strategy)
+        config = parse_config(strategy)  # once, here: the sweep gets it typed
         sampling_params(options=True, max_tokens=max_tokens)
         the_task = _task(task, limit, offset, data_dir)
         results = Store(store)
         backend = make_backend(teacher, hints={"n_parallel": 16})
-        run_with_progress(the_task, {teacher: backend}, [strategy], results, max_tokens, 0)
+        run_with_progress(the_task, {teacher: backend}, [config], results, max_tokens, 0)
         rows = _with_samples(results, the_task, teacher, strategy)
         kept, report = select_traces(rows, the_task, rules)
         path = write_jsonl(kept, out)
@@ -195,8 +198,10 @@ def evaluate(
     ),
     base: Annotated[str, typer.Option(help="The student before training.")] = DEFAULT_MODEL,
     teacher: Annotated[str, typer.Option(help="The teacher.")] = TEACHER,
-    strategy: Annotated[str, strategy_option("For base and student.")] = "cot",
-    teacher_strategy: Annotated[str, typer.Option(help="Config for the teacher.")] = "cot",
+    strategy: Annotated[str, strategy_option("For base and student.")] = DEFAULT_STRATEGY,
+    teacher_strategy: Annotated[
+        str, typer.Option(help="Config for the teacher.")
+    ] = DEFAULT_STRATEGY,
     task: Annotated[str, typer.Option(help="Held-out questions.")] = "gsm8k:test",
     limit: Annotated[int | None, typer.Option(help="Questions.")] = 100,
     offset: Annotated[int, typer.Option(help="Skip this many first.")] = 0,
@@ -207,6 +212,7 @@ def evaluate(
 ) -> None:
     """Base vs distilled student vs teacher on held-out questions: accuracy, tokens, FLOPs."""
     from thinktime.backends.base import Backend, make_backend
+    from thinktime.bench.configs import parse_config
     from thinktime.bench.store import Store
     from thinktime.distill.compare import compare
     from thinktime.distill.student import is_gguf_reference
@@ -215,7 +221,9 @@ def evaluate(
 
     try:
         sampling_params(options=True, max_tokens=max_tokens)
-        for reference in (base, student, teacher):  # fail before any arm spends compute
+        # fail before any arm spends compute: the configs parsed once, here; the models found
+        configs = {text: parse_config(text) for text in (strategy, teacher_strategy)}
+        for reference in (base, student, teacher):
             if is_gguf_reference(reference):
                 resolve_model(reference)
         the_task = _task(task, limit, offset, data_dir)
@@ -226,7 +234,9 @@ def evaluate(
         for model, config in arms.values():
             if model not in engines:
                 engines[model] = make_backend(model, hints={"n_parallel": 16})
-            run_with_progress(the_task, {model: engines[model]}, [config], results, max_tokens, 0)
+            run_with_progress(
+                the_task, {model: engines[model]}, [configs[config]], results, max_tokens, 0
+            )
         result = compare(results, the_task.name, arms)
     except (ThinktimeError, ValueError) as exc:
         raise fail(str(exc)) from None

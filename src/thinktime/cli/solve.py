@@ -29,6 +29,7 @@ from thinktime.cli.common import (
 )
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
+from thinktime.strategies import DEFAULT_STRATEGY
 
 # solve()'s own arguments are options, not strategy parameters: `--param verifier=…` is refused
 OWN_OPTIONS = {
@@ -76,7 +77,7 @@ def solve(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The problem to solve.")],
     model: Annotated[str, model_option()] = DEFAULT_MODEL,
-    strategy: Annotated[str | None, strategy_option("Default: cot.")] = None,
+    strategy: Annotated[str | None, strategy_option(f"Default: {DEFAULT_STRATEGY}.")] = None,
     n: Annotated[int | None, typer.Option("-n", help="Samples, for sampling strategies.")] = None,
     param: Annotated[
         list[str] | None,
@@ -141,7 +142,7 @@ def solve(
         budget = {k: v for k, v in caps.items() if v is not None} or None
         # each item is the strategy's parameter, else a sampling field: the library resolves
         # it and refuses what clashes (a value given twice, a verifier the strategy won't use)
-        with errors.status(f"thinking with {model} ({strategy or effort or 'cot'})…",
+        with errors.status(f"thinking with {model} ({strategy or effort or DEFAULT_STRATEGY})…",
                            spinner="dots"):  # fmt: skip
             result = solve_question(
                 question, model=model, strategy=name, sampling=sampling, budget=budget,

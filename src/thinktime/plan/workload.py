@@ -14,7 +14,8 @@ allowed values. Example (`docs/plan/agents.yaml`):
     hardware: [H100, H200, A100, L4]
 
 `requests_per_day` can replace agents × steps. The strategy's token multiplier comes from
-`token_multiplier` when given (e.g. measured by `thinktime bench`), else from its parameters.
+`token_multiplier` when given (e.g. measured by `thinktime bench`), else from what the strategy
+declares for its parameters (`StrategySpec.tokens`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from thinktime.errors import ThinktimeError
+from thinktime.strategies import DEFAULT_STRATEGY, get_strategy, strategies_that
 
 
 class Workload(BaseModel):
@@ -40,7 +42,7 @@ class Workload(BaseModel):
     prompt_tokens: int = Field(1000, ge=1, description="Prompt tokens per step.")
     completion_tokens: int = Field(400, ge=1, description="Completion tokens per sample.")
     model: str = Field(..., description="A known profile, a .gguf path or a HF config.json.")
-    strategy: str = Field("cot", description="A thinktime strategy name.")
+    strategy: str = Field(DEFAULT_STRATEGY, description="A thinktime strategy name.")
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     token_multiplier: float | None = Field(None, gt=0, description="Completion tokens × this.")
     hardware: list[str] = Field(default_factory=lambda: ["H100", "H200", "A100", "L4"])
@@ -67,24 +69,16 @@ class Workload(BaseModel):
 
     def multipliers(self) -> tuple[float, float]:
         """(prompt, completion) token multipliers of the strategy per answer."""
-        n = int(self.strategy_params.get("n", self.strategy_params.get("max_n", 1)))
         if self.token_multiplier is not None:
             return 1.0, self.token_multiplier
-        rules = {
-            "direct": (1.0, 0.1),
-            "cot": (1.0, 1.0),
-            "self_consistency": (1.0, float(n)),  # n samples share one prefill
-            "adaptive_consistency": (1.0, n / 2),  # stops early; measure it with thinktime bench
-            "best_of_n": (1.0 + n, float(n)),  # + one judge prompt per candidate
-            "verify_revise": (3.0, 2.0),
-            "budget_forcing": (1.0, 1.0),
-        }
-        if self.strategy not in rules:
+        spec = get_strategy(self.strategy)
+        if spec.tokens is None:
             raise ThinktimeError(
                 f"no token multiplier for strategy {self.strategy!r}; set token_multiplier "
-                f"(measure it with thinktime bench) or use one of: {', '.join(rules)}"
+                "(measure it with thinktime bench) or use one of: "
+                f"{strategies_that(lambda s: s.tokens is not None)}"
             )
-        return rules[self.strategy]
+        return spec.tokens(spec.parse_params(self.strategy_params))
 
 
 def load_workload(path: str | Path) -> Workload:

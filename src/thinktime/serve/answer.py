@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from thinktime.api import solve
 from thinktime.backends.base import Backend, OnDelta
@@ -47,7 +47,7 @@ from thinktime.serve.schemas import (
     Usage,
 )
 from thinktime.serve.tools import WireToolCall
-from thinktime.strategies import STRATEGIES, get_strategy
+from thinktime.strategies import PLAIN, STRATEGIES, get_strategy, strategies_that
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, ReplyFormat, Result
 from thinktime.types import Message as Turn
@@ -63,7 +63,7 @@ class Plan:
     """What one request will run, for each of its choices."""
 
     strategy: str  # resolved: `none` for plain chat, the effort's strategy for an effort
-    params: dict[str, Any]  # the strategy's parameters (a `verifier` name among them)
+    params: BaseModel  # the strategy's parameters, validated once here and never again
     sampling: SamplingParams  # each sample; fields the client left unset are not set here
     budget: Budget  # each choice: its tokens, seconds and samples
     question: str
@@ -74,6 +74,7 @@ class Plan:
     # the most samples one choice draws: the strategy's declaration on its validated params
     samples: int = 1
     unsafe_exec: bool = False  # the operator's --unsafe-exec, for a verifier that runs code
+    verifier: str | None = None  # the one the client named (`thinktime.params.verifier`)
 
     def choice(self, index: int) -> Plan:
         """The plan of choice `index`: a seeded request's choices get seeds far apart, so n
@@ -100,16 +101,17 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
             raise BadRequest(str(exc), "reasoning_effort") from None
         strategy, params = row.strategy, {**row.params, **params}
         budget = row.budget.model_dump(exclude_none=True)
-    strategy = strategy or "none"
-    # 3) the parameters checked now, before admission (a token stream never parses them),
-    #    and a verifier only where the strategy scores with one (solve refuses it elsewhere)
+    strategy = strategy or PLAIN
+    # 3) the parameters parsed now, once, before admission: the policy, the stream and solve
+    #    get them typed; a verifier only where the strategy scores with one
+    verifier = params.pop("verifier", None)
     try:
         spec = get_strategy(strategy)
-        typed = spec.parse_params({k: v for k, v in params.items() if k != "verifier"})
+        typed = spec.parse_params(params)
     except ThinktimeError as exc:
         raise BadRequest(str(exc), "thinktime.params") from None
-    if "verifier" in params and not spec.takes_verifier(typed):
-        users = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).uses_verifier))
+    if verifier is not None and not spec.takes_verifier(typed):
+        users = strategies_that(lambda s: s.uses_verifier)
         raise BadRequest(
             f"strategy {strategy!r} takes no verifier; strategies that do: {users}",
             "thinktime.params.verifier",
@@ -120,16 +122,16 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
     the_budget = _choice_budget(body, budget, config)
     question, history, after = split_conversation(body)
     fmt = body.reply_format()
-    if (fmt is not None or after) and not get_strategy(strategy).replies:
-        replying = ", ".join(sorted(n for n in STRATEGIES if get_strategy(n).replies))
+    if (fmt is not None or after) and not spec.replies:
+        replying = strategies_that(lambda s: s.replies)
         raise BadRequest(
             f"strategy {strategy!r} writes its own prompt and answer, so it cannot take tools, "
             f"response_format or tool results; use one of: {replying}",
             "thinktime.strategy",
         )
-    return Plan(strategy, params, _sampling(body, the_budget, config), the_budget, question,
+    return Plan(spec.name, typed, _sampling(body, the_budget, config), the_budget, question,
                 history, effort, fmt, after, samples=spec.samples_drawn(typed),
-                unsafe_exec=config.unsafe_exec)  # fmt: skip
+                unsafe_exec=config.unsafe_exec, verifier=verifier)  # fmt: skip
 
 
 def _client_params(body: ChatRequest) -> dict[str, Any]:
@@ -244,18 +246,17 @@ def run_choice(
     on_call: Callable[[Bill], None] | None = None,
     on_delta: OnDelta | None = None,
 ) -> Result:
-    """One choice, answered by `solve` (in a worker thread: it blocks until done)."""
-    params = dict(plan.params)
-    # the policy has allowed it; unset, solve gives the judge to a strategy that scores
-    verifier = params.pop("verifier", None)
+    """One choice, answered by `solve` (in a worker thread: it blocks until done) with the
+    plan's typed params as they are; the verifier the policy allowed (unset, solve gives the
+    judge to a strategy that scores)."""
     return solve(
         plan.question,
         backend=backend,
         strategy=plan.strategy,
-        params=params,
+        params=plan.params,
         sampling=plan.sampling,
         budget=plan.budget,
-        verifier=verifier,
+        verifier=plan.verifier,
         unsafe_exec=plan.unsafe_exec,
         history=plan.history,
         reply_format=plan.reply_format,

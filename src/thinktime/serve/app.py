@@ -203,6 +203,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                 sum(len(m.text()) for m in body.messages),
                 body.completion_cap() or 0,
                 plan.samples,
+                plan.verifier,
             )
             config.policy.check_tools(len(body.tools or ()), body.response_format is not None)
             fmt = plan.reply_format

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thinktime.errors import ThinktimeError
-from thinktime.strategies import STRATEGIES
+from thinktime.strategies import PLAIN, STRATEGIES
 
 
 class PolicyViolation(ThinktimeError):
@@ -103,17 +103,23 @@ class ServerPolicy(BaseModel):
     def check(
         self,
         strategy: str,
-        params: Mapping[str, Any],
+        params: BaseModel | Mapping[str, Any],
         choices: int,
         prompt: int,
         tokens: int = 0,
         samples: int = 1,
+        verifier: str | None = None,
     ) -> None:
-        """Raise `PolicyViolation` naming the first rule the request breaks; `samples` is what
-        one choice draws, as its strategy declares on the validated params (an early, cheap
-        refusal: the hard cap is the budget's max_samples, which the ledger checks before
-        every call)."""
-        if self.strategies is not None and strategy not in (*self.strategies, "none"):
+        """Raise `PolicyViolation` naming the first rule the request breaks; `params` are the
+        strategy's (validated: read for what the client set, never parsed again), `verifier`
+        the one the client named, `samples` what one choice draws, as its strategy declares on
+        the validated params (an early, cheap refusal: the hard cap is the budget's
+        max_samples, which the ledger checks before every call). The plain model (`none`) is
+        always allowed."""
+        if isinstance(params, BaseModel):
+            params = params.model_dump(exclude_unset=True)  # what the client set, as it set it
+        allowed = (*self.strategies, PLAIN) if self.strategies is not None else ()
+        if self.strategies is not None and strategy not in allowed:
             raise PolicyViolation(
                 f"strategy {strategy!r} is not allowed on this server "
                 f"(policy.strategies = {self.strategies})",
@@ -121,13 +127,13 @@ class ServerPolicy(BaseModel):
             )
         if self.strategies is not None:  # strategies named inside parameters (samplers, arms)
             for name in _strings(params):
-                if name in STRATEGIES and name not in (*self.strategies, "none"):
+                if name in STRATEGIES and name not in allowed:
                     raise PolicyViolation(
                         f"strategy {name!r} (named in thinktime.params) is not allowed on this "
                         f"server (policy.strategies = {self.strategies})",
                         "thinktime.params",
                     )
-        for name in _verifiers_named(params):
+        for name in [*_verifiers_named(params), *([verifier] if verifier else [])]:
             if name not in self.verifiers:
                 raise PolicyViolation(
                     f"verifier {name!r} is not allowed on this server "

@@ -5,12 +5,25 @@ True
 """
 
 from thinktime.strategies.base import (
+    DEFAULT_STRATEGY,
+    PLAIN,
     STRATEGIES,
     Context,
     Outcome,
     StrategySpec,
     get_strategy,
     register_strategy,
+    strategies_that,
 )
 
-__all__ = ["STRATEGIES", "Context", "Outcome", "StrategySpec", "get_strategy", "register_strategy"]
+__all__ = [
+    "DEFAULT_STRATEGY",
+    "PLAIN",
+    "STRATEGIES",
+    "Context",
+    "Outcome",
+    "StrategySpec",
+    "get_strategy",
+    "register_strategy",
+    "strategies_that",
+]

@@ -36,6 +36,10 @@ from thinktime.types import Completion, Message, ReplyFormat, Request, Sample
 from thinktime.verifiers.base import Verifier
 
 DRAW_WORKERS = 16  # runs of a composed sampler `Context.draw` keeps going at once
+# one chain-of-thought sample (`cot`): what runs when no strategy is named, and what a composed
+# strategy samples unless told another (`Context.draw` makes n of them in one request)
+DEFAULT_STRATEGY = "cot"
+PLAIN = "none"  # the plain model in one call: plain chat on a server, an agent's default step
 
 
 @dataclass
@@ -91,7 +95,7 @@ class Context:
         self,
         question: str,
         n: int,
-        sampler: str = "cot",
+        sampler: str = DEFAULT_STRATEGY,
         sampler_params: dict[str, Any] | None = None,
     ) -> list[Sample]:
         """n candidate solutions of `question`, each made by the strategy `sampler`.
@@ -100,7 +104,7 @@ class Context:
         so the engine still batches their calls; each run contributes its chosen sample,
         carrying that run's answer (composition: e.g. votes over budget-forced samples).
         """
-        if sampler == "cot" and not sampler_params:
+        if sampler == DEFAULT_STRATEGY and not sampler_params:
             [samples] = self.sample([self.messages(question)], n=n)
             return samples
         spec = get_strategy(sampler)
@@ -198,6 +202,8 @@ def majority(
 
 StrategyFn = Callable[[str, Context, Any], Outcome]
 Samples = Callable[[Any], int]  # the strategy's params → samples one question holds at once
+# the strategy's params → (prompt, completion) tokens of one answer, in prompts and samples
+Tokens = Callable[[Any], tuple[float, float]]
 
 
 def one_sample(params: Any) -> int:
@@ -207,7 +213,7 @@ def one_sample(params: Any) -> int:
 
 def plain_pool(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
     """n when `Context.draw` makes n plain cot samples (an i.i.d. pool), else 0."""
-    return n if sampler == "cot" and not sampler_params else 0
+    return n if sampler == DEFAULT_STRATEGY and not sampler_params else 0
 
 
 def draw_width(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
@@ -217,7 +223,7 @@ def draw_width(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
         >>> draw_width(8, "cot", {}), draw_width(20, "self_consistency", {"n": 3})
         (8, 48)
     """
-    if sampler == "cot" and not sampler_params:
+    if sampler == DEFAULT_STRATEGY and not sampler_params:
         return n
     spec = get_strategy(sampler)
     return min(n, DRAW_WORKERS) * spec.samples(spec.parse_params(sampler_params))
@@ -230,7 +236,7 @@ def draw_total(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
         >>> draw_total(8, "cot", {}), draw_total(20, "self_consistency", {"n": 3})
         (8, 60)
     """
-    if sampler == "cot" and not sampler_params:
+    if sampler == DEFAULT_STRATEGY and not sampler_params:
         return n
     spec = get_strategy(sampler)
     return n * spec.samples_drawn(spec.parse_params(sampler_params))
@@ -267,6 +273,15 @@ class StrategySpec:
     drawn: Samples | None = None
     # the keys of the outcome's `details` worth a line under the answer (`thinktime solve`)
     facts: tuple[str, ...] = ()
+    # it reads the engine's top-k logprobs (refused where the backend returns none)
+    needs_logprobs: bool = False
+    # it continues raw text after the rendered chat template (`Context.chat_prompt`: refused,
+    # before any call, on a backend that is not `ChatTemplating`)
+    continues_text: bool = False
+    # (prompt, completion) tokens one answer spends for these params, as multiples of one
+    # prompt and one sample: the planner's estimate (`thinktime plan`); None: not estimated,
+    # a workload then gives its measured `token_multiplier`
+    tokens: Tokens | None = None
 
     def samples_drawn(self, params: BaseModel) -> int:
         """The most samples one question draws for these (validated) params.
@@ -310,7 +325,9 @@ class StrategySpec:
             ) from None
 
 
-# built-in strategies: name → the module that registers it (imported on first use)
+# built-in strategies: name → the module that registers it (imported on first use); the names
+# appear here and in their own modules only, and everything else reads the spec (checked by
+# tests/test_names_in_one_place.py)
 STRATEGIES: Registry[StrategySpec] = Registry(
     "strategy",
     {
@@ -318,7 +335,7 @@ STRATEGIES: Registry[StrategySpec] = Registry(
         for name in (
             "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
             "budget_forcing", "verify_revise", "beam_search", "dvts", "route", "tool_vote",
-            "deepconf",
+            "deepconf", "cot_decoding", "tournament", "particle_filtering",
         )
     } | {"none": "thinktime.strategies.passthrough"},  # `none`: the plain model, in one call
 )  # fmt: skip
@@ -338,6 +355,9 @@ def register_strategy(
     uses_verifier: bool = False,
     drawn: Samples | None = None,
     facts: tuple[str, ...] = (),
+    needs_logprobs: bool = False,
+    continues_text: bool = False,
+    tokens: Tokens | None = None,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register `run` as strategy `name` (built-ins and plugins alike); `samples`
     declares how many samples one question holds at once, from the typed params; `replies`
@@ -347,12 +367,16 @@ def register_strategy(
     searches step by step; `uses_verifier` that it scores candidates with `Context.verifier`
     (then `solve` passes the judge unless told another, and refuses a verifier to others);
     `drawn` the most samples it draws in all (default: `samples`); `facts` the `details` keys
-    worth showing beside its answer."""
+    worth showing beside its answer; `needs_logprobs` and `continues_text` the backend
+    capabilities it needs (top-k logprobs; continuing its chat template as raw text);
+    `tokens` the (prompt, completion) tokens an answer spends, in prompts and samples, for
+    the planner."""
 
     def wrap(run: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = StrategySpec(
             name, description, reference, params_type, run, default_temperature, samples,
-            replies, streams, pool, steps, uses_verifier, drawn, facts,
+            replies, streams, pool, steps, uses_verifier, drawn, facts, needs_logprobs,
+            continues_text, tokens,
         )  # fmt: skip
         return run
 
@@ -362,3 +386,13 @@ def register_strategy(
 def get_strategy(name: str) -> StrategySpec:
     """The registered strategy `name`, or a clear error listing the valid ones."""
     return STRATEGIES.get_or_fail(name)
+
+
+def strategies_that(declares: Callable[[StrategySpec], bool]) -> str:
+    """The registered strategies whose spec `declares` something, sorted, for a message that
+    says which to use instead (plugins included).
+
+        >>> strategies_that(lambda spec: spec.replies)
+        'none, tool_vote'
+    """
+    return ", ".join(sorted(name for name, spec in STRATEGIES.items() if declares(spec)))

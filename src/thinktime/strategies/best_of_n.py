@@ -55,6 +55,7 @@ class BestOfNParams(SamplerParams):
     drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
     uses_verifier=True,
+    tokens=lambda p: (1.0 + p.n, float(p.n)),  # + one judge prompt per candidate
 )
 def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     if ctx.verifier is None:

@@ -57,6 +57,7 @@ class BudgetForcingParams(BaseModel):
     "Muennighoff et al. 2025, arXiv:2501.19393",
     BudgetForcingParams,
     facts=("thinking_tokens", "waits"),
+    tokens=lambda p: (1.0, 1.0),
 )
 def budget_forcing(question: str, ctx: Context, params: BudgetForcingParams) -> Outcome:
     # the cap: the strategy's, lowered by a sampling max_thinking_tokens where one was given

@@ -27,6 +27,7 @@ class CotParams(BaseModel):
     CotParams,
     default_temperature=0.0,
     streams=True,
+    tokens=lambda p: (1.0, 1.0),
 )
 def cot(question: str, ctx: Context, params: CotParams) -> Outcome:
     [[sample]] = ctx.sample([ctx.messages(question)])

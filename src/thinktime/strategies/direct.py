@@ -28,6 +28,7 @@ class DirectParams(BaseModel):
     DirectParams,
     default_temperature=0.0,
     streams=True,
+    tokens=lambda p: (1.0, 0.1),  # the answer alone: about a tenth of a reasoning sample
 )
 def direct(question: str, ctx: Context, params: DirectParams) -> Outcome:
     sampling = ctx.params.with_(max_tokens=min(ctx.params.max_tokens, params.answer_tokens))

@@ -10,8 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktime.strategies.base import DEFAULT_STRATEGY
+
 
 class SamplerParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sampler: str = Field("cot", description="Strategy that makes each candidate.")
+    sampler: str = Field(DEFAULT_STRATEGY, description="Strategy that makes each candidate.")
     sampler_params: dict[str, Any] = Field(default_factory=dict, description="Its parameters.")

@@ -46,6 +46,7 @@ class SelfConsistencyParams(SamplerParams, WeightParams):
     samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
     drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
+    tokens=lambda p: (1.0, float(p.n)),  # n samples share one prefill
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
     samples = confident(ctx, params).draw(question, params.n, params.sampler, params.sampler_params)

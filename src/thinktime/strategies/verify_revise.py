@@ -47,6 +47,7 @@ class VerifyReviseParams(BaseModel):
     "Madaan et al. 2023, arXiv:2303.17651",
     VerifyReviseParams,
     default_temperature=0.0,
+    tokens=lambda p: (3.0, 2.0),
 )
 def verify_revise(question: str, ctx: Context, params: VerifyReviseParams) -> Outcome:
     [[solution]] = ctx.sample([ctx.messages(question)])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktime.errors import ThinktimeError
-from thinktime.tasks.base import TASKS, Problem, Task
+from thinktime.tasks.base import DEFAULT_TASK, TASKS, Problem, Task
 
 
 def load_task(spec: str, data_dir: str | Path | None = None, **options: Any) -> Task:
@@ -27,24 +27,21 @@ def load_task(spec: str, data_dir: str | Path | None = None, **options: Any) -> 
     loader = TASKS.get_or_fail(name)
     options = {k: v for k, v in options.items() if v is not None}
     # the options a task takes are its loader's named parameters (after the source argument)
-    named = [
-        p.name for p in inspect.signature(loader).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ][1:]  # fmt: skip
+    source, *rest = inspect.signature(loader).parameters.values()
+    named = [p.name for p in rest if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     for key in sorted(options.keys() - set(named)):
         raise ThinktimeError(
             f"task {name!r} takes no {key!r} option; its options: {', '.join(named)}"
         )
-    if data_dir is not None and "data_dir" in inspect.signature(loader).parameters:
+    if data_dir is not None and "data_dir" in named:
         options["data_dir"] = Path(data_dir).expanduser()
+    # a loader whose source argument has no default needs one after the colon (a family, a path)
+    if source.default is source.empty and not arg:
+        raise ThinktimeError(f"task {name} needs an argument: {name}:{source.name.upper()}")
     try:
-        if name in ("reasoning_gym", "jsonl"):
-            if not arg:
-                raise ThinktimeError(f"task {name} needs an argument: {name}:FAMILY_OR_PATH")
-            return loader(arg, **options)
         return loader(arg or None, **options)
     except TypeError as exc:
         raise ThinktimeError(f"bad option for task {name!r}: {exc}") from None
 
 
-__all__ = ["TASKS", "Problem", "Task", "load_task"]
+__all__ = ["DEFAULT_TASK", "TASKS", "Problem", "Task", "load_task"]

@@ -77,7 +77,8 @@ def select(
     return pool if limit is None else pool[:limit]
 
 
-# built-in task sources: name → the module whose `load` registers it (imported on first use)
+# built-in task sources: name → the module whose `load` registers it (imported on first use);
+# the names appear here and in their own modules only (tests/test_names_in_one_place.py)
 TASKS: Registry[Callable[..., Task]] = Registry(
     "task",
     {
@@ -85,6 +86,7 @@ TASKS: Registry[Callable[..., Task]] = Registry(
         for name in ("gsm8k", "gsm8k_tools", "math500", "reasoning_gym", "jsonl")
     },
 )
+DEFAULT_TASK = "gsm8k"  # what `thinktime bench` runs when no task is named
 
 
 def register_task(name: str) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
