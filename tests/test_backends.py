@@ -11,7 +11,6 @@ from thinktime.backends.base import (
     BackendSpec,
     ChatTemplating,
     EngineMetrics,
-    Streaming,
     Tokenizing,
     make_backend,
 )
@@ -26,14 +25,18 @@ from thinktime.types import Message, Request
 
 def test_capabilities_are_protocols_checked_with_isinstance():
     engine = object.__new__(LlamaCppBackend)  # the methods are what counts, not a loaded model
-    for capability in (Streaming, ChatTemplating, Tokenizing, EngineMetrics):
+    for capability in (ChatTemplating, Tokenizing, EngineMetrics):
         assert isinstance(engine, capability), capability
     fake = FakeBackend()
-    assert isinstance(fake, Streaming) and isinstance(fake, ChatTemplating)
+    assert isinstance(fake, ChatTemplating)
     assert not isinstance(fake, EngineMetrics) and not isinstance(fake, Tokenizing)
     hosted = object.__new__(OpenAIBackend)
-    for capability in (Streaming, ChatTemplating, Tokenizing, EngineMetrics):
+    for capability in (ChatTemplating, Tokenizing, EngineMetrics):
         assert not isinstance(hosted, capability), capability
+    # text reaches a client only through the ledger (`generate_streamed`, billed): no backend
+    # keeps a second, unbilled `stream` path
+    for backend in (LlamaCppBackend, FakeBackend, OpenAIBackend):
+        assert not hasattr(backend, "stream"), backend
 
 
 def test_a_backend_without_a_chat_template_is_a_clear_error():

@@ -13,7 +13,6 @@ from thinktime.backends.base import (
     ChatTemplating,
     DerivesSeeds,
     EngineMetrics,
-    Streaming,
     Tokenizing,
     make_backend,
     register_backend,
@@ -23,6 +22,6 @@ from thinktime.backends.thinking import ThinkTags
 
 __all__ = [
     "BACKENDS", "Backend", "BackendOptions", "Cancellable", "ChatTemplating", "DerivesSeeds",
-    "EngineMetrics", "NoOptions", "Streaming", "ThinkTags", "Tokenizing", "make_backend",
+    "EngineMetrics", "NoOptions", "ThinkTags", "Tokenizing", "make_backend",
     "register_backend",
 ]  # fmt: skip

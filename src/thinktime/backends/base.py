@@ -16,14 +16,14 @@ Built-in backends register the same way a plugin would, with the options they ta
 Optional features are protocols, checked with `isinstance`, never `getattr`:
 
     >>> from thinktime.backends.fake import FakeBackend
-    >>> isinstance(FakeBackend(), Streaming), isinstance(FakeBackend(), EngineMetrics)
+    >>> isinstance(FakeBackend(), ChatTemplating), isinstance(FakeBackend(), EngineMetrics)
     (True, False)
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -99,17 +99,6 @@ class StopsSequences(Protocol):
         cancel: threading.Event | None = None,
     ) -> Generation:
         """`request`'s n samples with top-k logprobs, each shown token by token to `watch`."""
-        ...
-
-
-@runtime_checkable
-class Streaming(Protocol):
-    """A backend that yields one sample's text as it is generated (token streaming)."""
-
-    def stream(
-        self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
-    ) -> Iterator[str]:
-        """The sample's text, piece by piece; setting `cancel` ends it at the next piece."""
         ...
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from thinktime.backends.base import OnDelta, Watch, register_backend
@@ -136,16 +136,6 @@ class FakeBackend:
             return completion
         text, calls = parse_tool_calls(completion.text, request.reply_format)
         return replace(completion, text=text, tool_calls=calls)
-
-    def stream(
-        self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
-    ) -> Iterator[str]:
-        """The scripted sample, one fake token at a time."""
-        [generation] = self.generate([request], params)
-        for token in generation.completions[0].tokens or ():
-            if cancel is not None and cancel.is_set():
-                return
-            yield token
 
     def chat_prompt(self, messages: Sequence[Message]) -> str:
         """A plain-text stand-in for a chat template."""

@@ -23,7 +23,7 @@ import json
 import os
 import threading
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import Field
 
 from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, Watch, register_backend
-from thinktime.backends.llamacpp_stream import stream_one, streamed
+from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
 from thinktime.backends.toolcalls import constrained_body, parse_tool_calls
@@ -246,13 +246,6 @@ class LlamaCppBackend:
         """The model's chat template applied to `messages`, ending where the assistant speaks."""
         body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
         return str(self._post("apply-template", body)["prompt"])
-
-    def stream(
-        self, request: Request, params: SamplingParams, cancel: threading.Event | None = None
-    ) -> Iterator[str]:
-        """Yield one sample's text as the engine generates it; setting `cancel` stops it."""
-        body = request_body(request, params, 1, params.seed)
-        return stream_one(self._handler(request), self._pool, body, cancel)
 
     def _handler(self, request: Request) -> Any:
         """The engine's entry point for a raw-text or a chat request."""

@@ -21,10 +21,7 @@ engine streamed as it started (`wire.STREAM_COUNTS`), so its prompt is billed al
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor
 from typing import Any
 
 from thinktime.backends.base import OnDelta, Watch
@@ -36,7 +33,6 @@ from thinktime.backends.wire import (
     token_logprob,
     usage_of,
 )
-from thinktime.errors import BackendError
 from thinktime.types import CUT
 
 
@@ -134,32 +130,3 @@ def _message(content: str, thinking: str, calls: dict[int, dict[str, str]]) -> d
             for _, c in sorted(calls.items())
         ]  # fmt: skip
     return message
-
-
-def stream_one(
-    handler: Any, pool: Executor, body: dict[str, Any], cancel: threading.Event | None
-) -> Iterator[str]:
-    """One sample's text as the engine makes it: `handler` runs on a `pool` worker and hands
-    each chunk over a queue; setting `cancel` stops the engine at its next token."""
-    chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
-    body = {key: value for key, value in body.items() if key != "n"}
-    body["stream"] = True
-
-    def on_chunk(chunk: dict[str, Any]) -> bool:
-        chunks.put(chunk)
-        return bool(cancel is not None and cancel.is_set())  # True asks the engine to stop
-
-    def run() -> None:
-        try:
-            if cancel is None or not cancel.is_set():  # cancelled while queued: start nothing
-                handler(body, on_chunk)
-        finally:
-            chunks.put(None)
-
-    pool.submit(run)
-    while (chunk := chunks.get()) is not None:
-        if "error" in chunk:
-            raise BackendError(f"llama.cpp refused the request: {chunk['error']}")
-        for choice in chunk.get("choices", []):
-            if delta := delta_text(choice):
-                yield delta
