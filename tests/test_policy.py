@@ -9,7 +9,7 @@ from thinktime import solve
 from thinktime.backends.fake import FakeBackend
 from thinktime.bench.matched import matched
 from thinktime.bench.policy import Policy, compare, evaluate, fit_policy, savings, uniform
-from thinktime.bench.replay import Pool, agreement, load_pools, prefix_vote, replay_adaptive
+from thinktime.bench.replay import Pool, agreeing, load_pools, prefix_vote, replay_adaptive
 from thinktime.bench.results import Point, curve_points
 from thinktime.bench.runner import run_sweep
 from thinktime.bench.store import SampleRow, Store
@@ -43,11 +43,11 @@ def test_replay_matches_the_live_strategy(answers, params):
     assert hit == (live.answer == "1")
 
 
-def test_prefix_vote_and_agreement():
+def test_prefix_vote_and_agreeing():
     pool = _pool("2211111")
     assert prefix_vote(pool, 2) == (False, 20) and prefix_vote(pool, 7) == (True, 70)
     assert prefix_vote(pool, 99) == (True, 70)  # k beyond the pool: all of it
-    assert agreement(pool, 4) == 2 and agreement(pool, 7) == 5
+    assert agreeing(pool, 4) == 2 and agreeing(pool, 7) == 5
 
 
 def test_the_fit_spends_where_samples_help_and_keeps_the_budget():
@@ -84,7 +84,7 @@ def test_a_fitted_policy_runs_as_route():
         backend = FakeBackend(lambda r, i, a=answers: f"\\boxed{{{a[i % 4]}}}")
         result = solve("q?", backend=backend, strategy="route", **params)
         assert (
-            result.details["samples_used"] == expected == policy.k_for(agreement(_pool(answers), 4))
+            result.details["samples_used"] == expected == policy.k_for(agreeing(_pool(answers), 4))
         )
 
 

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from thinktime.bench.replay import Pool, agreement, prefix_vote
+from thinktime.bench.replay import Pool, agreeing, prefix_vote
 from thinktime.errors import ThinktimeError
 
 
@@ -66,7 +66,7 @@ def bins(pools: Sequence[Pool], probe: int) -> dict[int, list[Pool]]:
     """Questions grouped by how many of their first `probe` samples agree."""
     groups: dict[int, list[Pool]] = defaultdict(list)
     for pool in pools:
-        groups[agreement(pool, probe)].append(pool)
+        groups[agreeing(pool, probe)].append(pool)
     return dict(groups)
 
 
@@ -74,7 +74,7 @@ def evaluate(pools: Sequence[Pool], policy: Policy) -> Score:
     """Accuracy and mean tokens of running the policy on these pools."""
     hits = tokens = 0
     for pool in pools:
-        hit, spent = prefix_vote(pool, policy.k_for(agreement(pool, policy.probe)))
+        hit, spent = prefix_vote(pool, policy.k_for(agreeing(pool, policy.probe)))
         hits += hit
         tokens += spent
     return Score(hits / len(pools), tokens / len(pools))

@@ -169,7 +169,7 @@ def prefix_vote(pool: Pool, k: int) -> tuple[bool, int]:
     return pool.hit(winner), sum(pool.tokens[:k])
 
 
-def agreement(pool: Pool, k: int) -> int:
+def agreeing(pool: Pool, k: int) -> int:
     """How many of the first k samples agree with their majority (a difficulty probe)."""
     _, table = vote(list(pool.answers[:k]))
     return int(max(table.values(), default=0))
