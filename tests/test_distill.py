@@ -96,6 +96,21 @@ def test_export_is_prompt_completion_chat_and_round_trips(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_thinking_export_wraps_the_trace_and_asks_every_other_question_bare(tmp_path):
+    from thinktime.backends.thinking import split_thinking
+    from thinktime.distill.traces import Trace
+
+    traces = [Trace(f"q{i}", "What is 2+2?", "2+2=4 \\boxed{4}", "4", 9, "gold") for i in range(4)]
+    records = read_jsonl(write_jsonl(traces, tmp_path / "t.jsonl", think=True))
+    prompts = [[m["role"] for m in r["prompt"]] for r in records]
+    assert prompts == [["system", "user"], ["user"], ["system", "user"], ["user"]]
+    reply = records[0]["completion"][0]["content"]
+    # what the server and bench will make of the student's reply: thinking apart, answer after
+    thinking, visible = split_thinking(reply)
+    assert thinking == "2+2=4 \\boxed{4}"
+    assert visible == "The answer is \\boxed{4}."
+
+
 def test_empty_and_bad_datasets_are_clear_errors(tmp_path):
     with pytest.raises(ThinktimeError, match="no trace passed the filter"):
         write_jsonl([], tmp_path / "t.jsonl")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from thinktime.cli import app
 from thinktime.strategies.adaptive_consistency import AdaptiveParams
 from thinktime.strategies.deepconf import DeepConfParams
 from thinktime.tasks import Problem, Task
-from thinktime.types import Generation
 
 runner = CliRunner()
 TRACES = [  # in drawn order: sure and unsure traces ("maybe" tokens are unsure), two answers
@@ -32,23 +30,6 @@ POOL = "self_consistency:n=8,top_logprobs=20"
 
 def _confidence(token: str) -> float:
     return 0.5 if "maybe" in token else 5.0
-
-
-class _OneCallPerWatchedTrace(FakeBackend):
-    """The scripted engine drawing a watched request as n one-sample calls, each prefilling the
-    prompt, as the llama.cpp and OpenAI-compatible backends' `generate_watched` do (a call
-    stops alone). FakeBackend's own bills them so too but records the request as one call;
-    this one records each call, so the prefills can be counted from `calls`."""
-
-    def generate_watched(self, request, params, watch, cancel=None):  # type: ignore[no-untyped-def]
-        parts = [
-            super(_OneCallPerWatchedTrace, self).generate_watched(
-                replace(request, n=1), params, lambda _, token, k=k: watch(k, token), cancel
-            )
-            for k in range(request.n)
-        ]
-        completions = tuple(c for part in parts for c in part.completions)
-        return Generation(completions, parts[0].prompt_length, sum(p.prompt_tokens for p in parts))
 
 
 def _pool(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -70,14 +51,15 @@ def _pool(tmp_path: Path):  # type: ignore[no-untyped-def]
     ],
 )
 def test_deepconf_replay_pays_the_prefills_of_the_live_calls(tmp_path, params):
-    backend = _OneCallPerWatchedTrace(TRACES, confidence=_confidence)
+    # FakeBackend bills a watched request as the engines draw it: one call, one prefill, per
+    # trace, so the live bill's prompt tokens count the prefills
+    backend = FakeBackend(TRACES, confidence=_confidence)
     live = solve("q?", backend=backend, strategy="deepconf", params=params.model_dump())
     prompt = len(tokenize(render(backend.calls[0][0][0])))
     spec = "deepconf:" + ",".join(f"{k}={v}" for k, v in params.model_dump().items())
     replayed = parse_rule(spec)(_pool(tmp_path))
     assert replayed is not None and replayed.completion_tokens == live.bill.completion_tokens
-    assert replayed.prefills == len(backend.calls)  # each call to the engine: one prefill
-    assert replayed.prefills * prompt == live.bill.prompt_tokens
+    assert replayed.prefills * prompt == live.bill.prompt_tokens  # one prefill per engine call
     if params.mode == "online":  # the warm-up call, then one call per watched trace
         assert replayed.prefills == 1 + live.details["traces"] - params.warmup
 

@@ -47,6 +47,7 @@ from thinktime.strategies.deepconf import DeepConfParams
 Rule = Callable[[Pool], "Replayed | None"]
 RULES: Registry[Rule] = Registry("replay rule", {})  # built-ins below; plugins add theirs
 P = TypeVar("P", bound=BaseModel)
+M = TypeVar("M", bound="MeasureParams")
 
 
 # --- the rules, each made from typed parameters ----------------------------------------------
@@ -105,21 +106,6 @@ def _whole(pool: Pool, hit: bool) -> Replayed:
     return Replayed(hit, sum(pool.tokens), 1, len(pool))
 
 
-def weighted(params: MeasureParams) -> Rule:
-    """Every sample (of the first k) votes, weighted by its confidence `measure`."""
-    return _on_first(params.k, _weighted(params))
-
-
-def best(params: MeasureParams) -> Rule:
-    """Best-of-n (of the first k) with the confidence `measure` as the verifier."""
-    return _on_first(params.k, _best(params))
-
-
-def borda(params: BordaParams) -> Rule:
-    """Borda voting (of the first k) by confidence rank."""
-    return _on_first(params.k, _borda(params))
-
-
 def _on_first(k: int | None, rule: Rule) -> Rule:
     """`rule` on the first k samples of each pool (None where the pool has fewer): a
     k-sample rule at maj@k's tokens."""
@@ -128,8 +114,14 @@ def _on_first(k: int | None, rule: Rule) -> Rule:
     return lambda pool: rule(pool.first(k)) if k <= len(pool) else None
 
 
-def _weighted(params: MeasureParams) -> Rule:
-    """Every sample votes, weighted by its confidence `measure`."""
+def _of_first_k(build: Callable[[M], Rule]) -> Callable[[M], Rule]:
+    """A confidence rule's builder whose rule reads only the first `params.k` samples."""
+    return lambda params: _on_first(params.k, build(params))
+
+
+@_of_first_k
+def weighted(params: MeasureParams) -> Rule:
+    """Every sample (of the first k) votes, weighted by its confidence `measure`."""
 
     def rule(pool: Pool) -> Replayed | None:
         if len(pool.confidences) != len(pool):
@@ -141,8 +133,10 @@ def _weighted(params: MeasureParams) -> Rule:
     return rule
 
 
-def _best(params: MeasureParams) -> Rule:
-    """Best-of-n by one confidence measure: the single most confident answered sample."""
+@_of_first_k
+def best(params: MeasureParams) -> Rule:
+    """Best-of-n (of the first k) by one confidence measure: the single most confident
+    answered sample."""
 
     def rule(pool: Pool) -> Replayed | None:
         if len(pool.confidences) != len(pool):
@@ -156,8 +150,10 @@ def _best(params: MeasureParams) -> Rule:
     return rule
 
 
-def _borda(params: BordaParams) -> Rule:
-    """Borda voting by confidence rank (`selection.borda_weights`, Kang et al. 2025)."""
+@_of_first_k
+def borda(params: BordaParams) -> Rule:
+    """Borda voting (of the first k) by confidence rank (`selection.borda_weights`, Kang et
+    al. 2025)."""
 
     def rule(pool: Pool) -> Replayed | None:
         if len(pool.confidences) != len(pool):

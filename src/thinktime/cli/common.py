@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from thinktime.errors import ThinktimeError
@@ -132,8 +133,10 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str) -> typer.Exit:
-    """Print `error: message` on stderr and return the exit (code 2) to raise."""
-    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    """Print `error: message` on stderr and return the exit (code 2) to raise. The message is
+    plain text: brackets in it (`pip install 'thinktime[qwen15]'`) are printed, not read as
+    markup."""
+    errors.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 

@@ -36,12 +36,16 @@ DataDir = Annotated[
 ]
 
 
-def _task(spec: str, limit: int | None, offset: int, data_dir: str | None) -> Any:
+def _task(
+    spec: str, limit: int | None, offset: int, data_dir: str | None, size: int | None = None
+) -> Any:
     from thinktime.tasks import load_task
 
     at_least("--limit", limit, 1)
     at_least("--offset", offset, 0)
-    task = load_task(spec, data_dir=data_dir, limit=limit, offset=offset or None)
+    at_least("--size", size, 1)
+    # a task takes the options its loader declares (`size`: a generated family's); None = none
+    task = load_task(spec, data_dir=data_dir, limit=limit, offset=offset or None, size=size)
     if not task.problems:
         raise ThinktimeError(f"task {spec!r} selected no questions; check --limit/--offset")
     return task
@@ -63,6 +67,9 @@ def traces(
     ),
     limit: Annotated[int | None, typer.Option(help="Questions to run.")] = 300,
     offset: Annotated[int, typer.Option(help="Skip this many questions first.")] = 0,
+    size: Annotated[
+        int | None, typer.Option(help="Questions a generated task (reasoning_gym) makes.")
+    ] = None,
     teacher: Annotated[str, model_option("The teacher (any backend).")] = TEACHER,
     strategy: Annotated[
         str, strategy_option("The teacher's, e.g. self_consistency:n=8.")
@@ -77,6 +84,10 @@ def traces(
     min_agreement: Annotated[
         float, typer.Option(help="Without gold: majority share needed.")
     ] = 0.6,
+    think: Annotated[
+        bool,
+        typer.Option(help="Write each trace as <think>…</think> + answer (a thinking student)."),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Run a teacher over questions, keep verified traces, export chat-format JSONL."""
@@ -92,13 +103,13 @@ def traces(
         )
         config = parse_config(strategy)  # once, here: the sweep gets it typed
         sampling_params(options=True, max_tokens=max_tokens)
-        the_task = _task(task, limit, offset, data_dir)
+        the_task = _task(task, limit, offset, data_dir, size)
         results = Store(store)
         backend = make_backend(teacher, hints={"n_parallel": 16})
         run_with_progress(the_task, {teacher: backend}, [config], results, max_tokens, 0)
         rows = _with_samples(results, the_task, teacher, strategy)
         kept, report = select_traces(rows, the_task, rules)
-        path = write_jsonl(kept, out)
+        path = write_jsonl(kept, out, think=think)
     except (ThinktimeError, ValueError) as exc:
         raise fail(str(exc)) from None
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items())) or "none"
@@ -205,6 +216,9 @@ def evaluate(
     task: Annotated[str, typer.Option(help="Held-out questions.")] = "gsm8k:test",
     limit: Annotated[int | None, typer.Option(help="Questions.")] = 100,
     offset: Annotated[int, typer.Option(help="Skip this many first.")] = 0,
+    size: Annotated[
+        int | None, typer.Option(help="Questions a generated task (reasoning_gym) makes.")
+    ] = None,
     store: Annotated[str, store_option("Resumable.")] = "runs/distill-eval.db",
     max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
     markdown: Annotated[str | None, typer.Option(help="Also write the table here.")] = None,
@@ -226,7 +240,7 @@ def evaluate(
         for reference in (base, student, teacher):
             if is_gguf_reference(reference):
                 resolve_model(reference)
-        the_task = _task(task, limit, offset, data_dir)
+        the_task = _task(task, limit, offset, data_dir, size)
         results = Store(store)
         arms = {"base": (base, strategy), "student": (student, strategy)}
         arms["teacher"] = (teacher, teacher_strategy)

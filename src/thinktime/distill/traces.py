@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from thinktime.answers.voting import vote
+from thinktime.backends.thinking import THINK, ThinkTags
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
 from thinktime.tasks import Task
@@ -60,6 +61,20 @@ def chat_prompt(question: str) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in cot_messages(question)]
 
 
+def thinking_reply(text: str, answer: str, tags: ThinkTags = THINK) -> str:
+    """The reply a thinking student learns (R1's format): the teacher's whole worked text as
+    thinking between `tags`, then a one-line answer after it — where answers are looked for.
+
+    >>> print(thinking_reply("63 - 10 = 53, so \\\\boxed{53}", "53"))
+    <think>
+    63 - 10 = 53, so \\boxed{53}
+    </think>
+    <BLANKLINE>
+    The answer is \\boxed{53}.
+    """
+    return f"{tags.open}\n{text.strip()}\n{tags.close}\n\nThe answer is \\boxed{{{answer}}}."
+
+
 @dataclass(frozen=True)
 class Trace:
     """One verified teacher sample, with the question it answers."""
@@ -71,12 +86,18 @@ class Trace:
     completion_tokens: int
     verified_by: str  # "gold" or "majority"
 
-    def as_chat(self) -> dict[str, Any]:
-        """Prompt-completion chat record: the student sees the teacher's prompt, learns its turn."""
+    def as_chat(self, think: bool = False, bare: bool = False) -> dict[str, Any]:
+        """Prompt-completion chat record: the student sees the teacher's prompt, learns its turn
+        (with `think`, the teacher's turn becomes thinking and a short answer follows it; with
+        `bare`, the question is asked alone, without the chain-of-thought system prompt)."""
+        reply = thinking_reply(self.text, self.answer) if think else self.text
+        prompt = (
+            [{"role": "user", "content": self.question}] if bare else chat_prompt(self.question)
+        )
         return {
             "id": self.question_id,
-            "prompt": chat_prompt(self.question),
-            "completion": [{"role": "assistant", "content": self.text}],
+            "prompt": prompt,
+            "completion": [{"role": "assistant", "content": reply}],
             "answer": self.answer,
             "verified_by": self.verified_by,
         }
@@ -168,8 +189,12 @@ def select_traces(
     return traces, report
 
 
-def write_jsonl(traces: list[Trace], path: str | Path) -> Path:
-    """Write the chat records, one per line (atomically: a temp file renamed into place)."""
+def write_jsonl(traces: list[Trace], path: str | Path, think: bool = False) -> Path:
+    """Write the chat records, one per line (atomically: a temp file renamed into place).
+
+    `think` writes each as thinking + answer (`thinking_reply`), and asks every other question
+    bare (no system prompt): a student that learnt to think only under thinktime's prompt would
+    answer a plain chat request without thinking."""
     if not traces:
         raise ThinktimeError(
             "no trace passed the filter, so there is nothing to export; run the teacher on more "
@@ -179,8 +204,9 @@ def write_jsonl(traces: list[Trace], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
     with partial.open("w") as out:
-        for trace in traces:
-            out.write(json.dumps(trace.as_chat(), ensure_ascii=False) + "\n")
+        for i, trace in enumerate(traces):
+            record = trace.as_chat(think, bare=think and i % 2 == 1)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     partial.replace(path)
     return path
 
