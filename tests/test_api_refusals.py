@@ -91,7 +91,7 @@ def test_a_verifier_given_to_a_strategy_that_uses_none_is_refused(strategy, veri
 
 def test_the_strategies_that_score_with_a_verifier_declare_it():
     users = sorted(name for name in STRATEGIES if get_strategy(name).uses_verifier)
-    assert users == ["beam_search", "best_of_n", "dvts", "particle_filtering"]
+    assert users == ["beam_search", "best_of_n", "dvts", "mcts", "particle_filtering"]
 
 
 def test_a_composed_sampler_that_scores_takes_the_verifier():

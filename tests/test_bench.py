@@ -90,7 +90,7 @@ def test_a_config_becomes_typed_params_and_sampling_fields():
     assert config.params.n == 16 and config.params.sampler == "cot"
     assert config.sampling == {"temperature": 0.7, "top_p": 0.9}
     assert config.assignments == {"n": 16, "temperature": 0.7, "top_p": 0.9}
-    assert parse_config("route:probe_n=2").params.policy[0] == (0.75, 0, "easy")
+    assert parse_config("route:probe_n=2").params.table[0] == (0.75, 0, "easy")
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_a_bad_config_fails_before_any_compute(tmp_path):
 def test_the_assignment_parser_is_shared():
     assert parse_assignment("max_rounds=3", "x") == ("max_rounds", 3)
     assert parse_assignment(" sampler =cot", "x") == ("sampler", "cot")
-    assert parse_assignment('policy=[[0.0, 2, "all"]]', "x") == ("policy", [[0.0, 2, "all"]])
+    assert parse_assignment('table=[[0.0, 2, "all"]]', "x") == ("table", [[0.0, 2, "all"]])
     for bad in ("n", "=3", ""):
         with pytest.raises(ThinktimeError, match=r"^say it right$"):
             parse_assignment(bad, "say it right")

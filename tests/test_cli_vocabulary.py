@@ -57,10 +57,10 @@ ALLOWED = {
 # the models and strategies in roles, beside `-m`/`-s`: distill eval compares three models
 ROLE_FLAGS = {("distill eval", "--teacher-strategy")}
 
-STORE_COMMANDS = {"bench", "report", "replay", "view", "export", "policy", "plan estimate",
+STORE_COMMANDS = {"bench", "report", "replay", "view", "export", "fit-route", "plan estimate",
                   "distill traces", "distill eval"}  # fmt: skip
-STORE_REQUIRED = {"report", "replay", "policy", "export"}
-JSON_COMMANDS = {"solve", "models", "strategies", "bench", "report", "replay", "policy",
+STORE_REQUIRED = {"report", "replay", "fit-route", "export"}
+JSON_COMMANDS = {"solve", "models", "strategies", "bench", "report", "replay", "fit-route",
                  "plan estimate"}  # fmt: skip
 MAX_TOKENS_COMMANDS = {"solve", "bench", "distill traces", "distill eval"}
 POSITIONALS = {"solve": ["question"], "plan estimate": ["workload"]}
@@ -68,7 +68,7 @@ POSITIONALS = {"solve": ["question"], "plan estimate": ["workload"]}
 
 def test_the_walk_sees_every_command():
     assert set(COMMANDS) == {
-        "solve", "models", "strategies", "bench", "report", "replay", "policy", "view", "export",
+        "solve", "models", "strategies", "bench", "report", "replay", "fit-route", "view", "export",
         "serve",
         "plan estimate", "plan calibrate", "distill traces", "distill train", "distill grpo",
         "distill eval",

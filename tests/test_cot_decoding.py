@@ -81,7 +81,7 @@ def test_the_branch_with_the_surest_answer_wins_not_the_most_likely_first_token(
     assert branches[1]["margin"] == pytest.approx(sure, abs=1e-4)
     assert branches[2]["margin"] is None  # no answer: never chosen
     assert result.details["margin"] == branches[1]["margin"] == result.samples[1].score
-    assert result.reasoning == " 36 - 10 = \\boxed{26}"
+    assert result.text == " 36 - 10 = \\boxed{26}"
 
 
 def test_one_probe_then_every_branch_greedy_in_one_batched_call():

@@ -11,7 +11,7 @@ working directory (a fresh temporary folder), in page order.
   `report` / `replay` / `plan estimate` / `view --export` on stores committed under docs/
   (copied into the working folder first: opening a store read-write migrates it) — and must
   exit 0; a command already run once in the session is only parsed the next time. Any other
-  (a real model, serve, distill, `policy`'s fit, long sweeps) is parsed without running:
+  (a real model, serve, distill, `fit-route`'s fit, long sweeps) is parsed without running:
   its click command is resolved and `make_context` checks every flag, argument and value type,
   and each `-s` strategy config is validated. So a renamed flag fails here either way.
   `make X` must name a Makefile target, `python FILE.py` an existing file, `curl … -d BODY`
@@ -50,7 +50,7 @@ from typer.exceptions import Exit, TyperException
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LANGUAGES = {"python", "console", "bash", "sh", "json", "jsonl", "yaml", "toml", "text"}
-RUNNABLE_STORES = {"report", "replay"}  # read a store; cheap on a committed one (policy: ~30 s)
+RUNNABLE_STORES = {"report", "replay"}  # read a store; cheap on a committed one (fit-route: ~30 s)
 RAN: set[tuple[str, ...]] = set()  # commands run once this session: a repeat is parsed only
 TITLE = re.compile(r'title="([^"]+)"')
 

@@ -15,7 +15,7 @@ EASY = "Tom has 3 apples and buys 2 more apples. How many apples does Tom have n
 
 def test_cot_answers_an_easy_word_problem(embedded):
     result = solve(EASY, backend=embedded, strategy="cot", max_tokens=256)
-    assert result.answer == "5", result.reasoning
+    assert result.answer == "5", result.text
     bill = result.bill
     assert bill.completion_tokens == result.samples[0].completion_tokens > 0
     assert 0 < bill.reasoning_tokens <= bill.completion_tokens

@@ -29,7 +29,7 @@ def test_budget_forcing_bounds_thinking(embedded):
     )
     assert result.details["thinking_tokens"] <= 48
     assert result.answer is not None
-    assert "Final answer: \\boxed{" in result.reasoning
+    assert "Final answer: \\boxed{" in result.text
 
 
 def test_beam_search_with_self_evaluation(embedded):

@@ -91,3 +91,20 @@ def test_embedded_default_card():
     assert (card.architecture, card.n_layers, card.d_model, card.d_attn) == ("qwen2", 24, 896, 896)
     assert card.n_matmul_params < card.n_params  # the embedding lookup costs no FLOPs
     assert 400e6 < card.n_matmul_params < 700e6
+
+
+def test_which_models_think_in_tags(tmp_path):
+    """A known model says whether it thinks (the distilled student does, its base does not);
+    any other GGUF does when its chat template writes the open tag."""
+    import gguf
+
+    assert resolve.thinks("qwen2.5-coder-0.5b-think", tmp_path / "unused.gguf", "<think>")
+    assert not resolve.thinks("qwen2.5-coder-0.5b", tmp_path / "unused.gguf", "<think>")
+    for name, template in (("r1", "{{ '<think>\\n' }}"), ("plain", "{{ messages }}")):
+        writer = gguf.GGUFWriter(str(tmp_path / f"{name}.gguf"), arch="llama")
+        writer.add_chat_template(template)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.close()
+    assert resolve.thinks(str(tmp_path / "r1.gguf"), tmp_path / "r1.gguf", "<think>")
+    assert not resolve.thinks(str(tmp_path / "plain.gguf"), tmp_path / "plain.gguf", "<think>")

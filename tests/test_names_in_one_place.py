@@ -40,9 +40,9 @@ ALLOWED = {
     # replay rules are their own registry: the `deepconf` family replays that strategy, with its
     # own params model, on a stored pool
     ("bench/rules.py", "deepconf"): "the replay rule family's name",
-    # `thinktime policy` fits the `route` strategy's parameters; `--json` prints them under
-    # this documented key
-    ("cli/policy.py", "route"): "the --json key of the fitted route parameters",
+    # `thinktime fit-route` fits the `route` strategy's table; `--json` prints its parameters
+    # under this documented key
+    ("cli/fit_route.py", "route"): "the --json key of the fitted route parameters",
 }
 
 # names left in packages other work owns in this issue; each is to be fixed there (then

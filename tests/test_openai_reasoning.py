@@ -188,7 +188,7 @@ def test_plain_chat_bills_no_reasoning_for_a_plain_reply():
     from thinktime.backends.fake import FakeBackend
 
     result = solve("Say hi.", backend=FakeBackend(["Hi! How can I help?"]), strategy="none")
-    assert result.answer is None and result.reasoning == "Hi! How can I help?"
+    assert result.answer is None and result.text == "Hi! How can I help?"
     assert (result.bill.completion_tokens, result.bill.reasoning_tokens) == (5, 0)
     assert result.samples[0].reasoning_tokens == 0
 

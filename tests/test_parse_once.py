@@ -103,7 +103,7 @@ def test_a_ray_worker_gets_the_drivers_parsed_config(monkeypatch):
     worker = SweepWorker(
         task, 64, 0, lambda spec: FakeBackend([ANSWER]), configs={config.text: config}
     )
-    row, samples, _ = worker.run(Item("fake", config.text, "toy/0"))
+    row, samples, *_ = worker.run(Item("fake", config.text, "toy/0"))
     assert (row["verdict"], len(samples)) == ("correct", 2)
     assert counter.calls == 1
 

@@ -121,8 +121,8 @@ def test_the_worker_body_runs_without_ray():
     worker = SweepWorker(toy_task(1), 64, 0)
     from thinktime.bench.ray_sweep import Item
 
-    row, samples, steps = worker.run(Item("fake", "self_consistency:n=3", "toy/0"))
-    assert row["config"] == "self_consistency:n=3" and len(samples) == 3 and steps == []
+    row, samples, steps, tree = worker.run(Item("fake", "self_consistency:n=3", "toy/0"))
+    assert row["config"] == "self_consistency:n=3" and len(samples) == 3 and steps == tree == []
 
 
 @pytest.mark.integration

@@ -51,7 +51,7 @@ def test_budget_forcing_cuts_at_max_and_forces_the_answer():
     result = solve("?", backend=backend, strategy="budget_forcing", max_thinking_tokens=4)
     assert result.answer == "26"
     assert result.details == {**result.details, "thinking_tokens": 4, "cut": True, "waits": 0}
-    assert "Final answer: \\boxed{26}" in result.reasoning
+    assert "Final answer: \\boxed{26}" in result.text
     first_call, force_call = backend.calls
     assert first_call[1].max_tokens == 4 and first_call[1].stop == ("\\boxed",)
     assert force_call[1].temperature == 0.0 and force_call[0][0].prompt.endswith("\\boxed{")
@@ -63,7 +63,7 @@ def test_budget_forcing_appends_wait_below_the_minimum():
         "?", backend=backend, strategy="budget_forcing", min_thinking_tokens=6, max_waits=3
     )
     assert result.details["waits"] == 1  # 3 tokens < 6 → Wait; 3 + 6 ≥ 6 → answer
-    assert "36 - 10\nWait,so 36" in result.reasoning
+    assert "36 - 10\nWait,so 36" in result.text
     assert result.answer == "26"
 
 
@@ -157,7 +157,7 @@ def test_route_spends_more_on_contested_questions():
     hard = solve("?", backend=FakeBackend(spread), strategy="route")
     assert (hard.details["difficulty"], hard.details["samples_used"]) == ("hard", 16)
     with pytest.raises(ThinktimeError, match=r"min_agreement 0\.0"):
-        solve("?", backend=FakeBackend(), strategy="route", policy=[[0.5, 2, "x"]])
+        solve("?", backend=FakeBackend(), strategy="route", table=[[0.5, 2, "x"]])
 
 
 def test_composition_self_consistency_over_budget_forced_samples():

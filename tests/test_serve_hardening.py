@@ -288,7 +288,7 @@ def test_hostile_numbers_are_400s():
                                headers=JSON), 400)  # fmt: skip
     assert_openai_error(_chat(c, seed=2**40), 400)
     for row in (["NaN", 1, "x"], [0.0, 100_000_000, "x"]):
-        body = {"strategy": "route", "params": {"policy": [row]}}
+        body = {"strategy": "route", "params": {"table": [row]}}
         raw = httpx.Request("POST", "http://x", json={"model": "qwen", "messages": USER,
                                                       "thinktime": body}).content  # fmt: skip
         assert_openai_error(c.post(CHAT, content=raw.replace(b'"NaN"', b"NaN"), headers=JSON), 400)

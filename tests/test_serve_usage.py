@@ -41,7 +41,7 @@ def test_none_is_a_registered_strategy_that_passes_the_conversation_unchanged():
     backend = FakeBackend([ANSWER])
     history = (Message("system", "Be terse."), Message("user", "Hi"), Message("assistant", "Hi."))
     result = solve("2+3?", backend=backend, strategy="none", history=history)
-    assert (result.answer, result.reasoning, result.strategy) == (None, ANSWER, "none")
+    assert (result.answer, result.text, result.strategy) == (None, ANSWER, "none")
     [(requests, params)] = backend.calls
     assert requests[0].messages == (*history, Message("user", "2+3?"))
     assert params.temperature == 0.7  # the plain model samples as it did before
@@ -58,6 +58,7 @@ def test_plain_chat_is_billed_and_usage_is_the_bill(model):
         "role": "assistant",
         "content": ANSWER,
         "reasoning_content": None,
+        "reasoning": None,  # the same, under vLLM's name (`serve --reasoning-field both`)
     }
     assert usage["prompt_tokens"] == bill["prompt_tokens"] > 0
     assert usage["completion_tokens"] == bill["completion_tokens"] == len(tokenize(ANSWER))

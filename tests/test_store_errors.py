@@ -59,7 +59,7 @@ def _commands(path: Path, data: Path) -> dict[str, list[str]]:
     return {
         "bench": ["bench", "--task", f"jsonl:{data}", "--model", "fake", "--store", str(path)],
         "report": ["report", "--store", str(path)],
-        "policy": ["policy", "--store", str(path), "--model", "fake"],
+        "fit-route": ["fit-route", "--store", str(path), "--model", "fake"],
         "plan": ["plan", "estimate", str(WORKLOAD), "--store", str(path)],
         "distill": ["distill", "traces", "--task", f"jsonl:{data}", "--model", "fake",
                     "--store", str(path), "--out", str(path.parent / "t.jsonl")],
@@ -74,7 +74,7 @@ def _assert_one_line(result, message: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["random", "text", "corrupt", "folder", "foreign", "newer"])
-@pytest.mark.parametrize("command", ["bench", "report", "policy", "plan", "distill"])
+@pytest.mark.parametrize("command", ["bench", "report", "fit-route", "plan", "distill"])
 def test_a_bad_store_is_refused_and_left_untouched(tmp_path, kind, command):
     data = tmp_path / "qa.jsonl"
     data.write_text('{"question": "q?", "answer": "42"}\n')
@@ -92,7 +92,7 @@ def test_reading_commands_refuse_a_missing_or_empty_store(tmp_path):
         if name == "empty.db":
             path.touch()
         before = _snapshot(tmp_path)
-        for command in ("report", "policy", "plan"):
+        for command in ("report", "fit-route", "plan"):
             result = runner.invoke(app, _commands(path, tmp_path / "qa.jsonl")[command])
             _assert_one_line(result, "run `thinktime bench` first")
             assert _snapshot(tmp_path) == before

@@ -27,7 +27,7 @@ def test_cot_single_sample():
     backend = FakeBackend(["3 plus 4 is 7 so \\boxed{7}"])
     result = solve("3+4?", backend=backend, strategy="cot")
     assert (result.answer, result.chosen, len(result.samples)) == ("7", 0, 1)
-    assert result.reasoning.startswith("3 plus 4")
+    assert result.text.startswith("3 plus 4")
     assert result.bill.reasoning_tokens == 6
 
 
@@ -149,7 +149,7 @@ def _contested(request, index):
         ("adaptive_consistency", {"max_n": 6, "batch": 4}, 4),
         ("adaptive_consistency", {"max_n": 3, "batch": 4}, 3),
         ("route", {"probe_n": 3}, 12),
-        ("route", {"probe_n": 5, "policy": [[0.0, 2, "all"]]}, 5),
+        ("route", {"probe_n": 5, "table": [[0.0, 2, "all"]]}, 5),
         ("beam_search", {"beams": 3, "expand": 2, "max_steps": 2}, 6),
         ("dvts", {"beams": 2, "expand": 3, "max_steps": 2}, 6),
         ("budget_forcing", {"max_thinking_tokens": 8}, 1),

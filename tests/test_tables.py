@@ -61,10 +61,10 @@ def _strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Table]:
     return _cli_tables(monkeypatch, "strategies")
 
 
-def _policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Table]:
+def _fit_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Table]:
     store = str(_copy(tmp_path, "deepconf/gsm8k-0.5b.db"))
     config = "self_consistency:n=16,top_logprobs=20"
-    return _cli_tables(monkeypatch, "policy", "--store", store, "--model", "qwen2.5-coder-0.5b",
+    return _cli_tables(monkeypatch, "fit-route", "--store", store, "--model", "qwen2.5-coder-0.5b",
                        "--strategy", config, "--probe", "2")  # fmt: skip
 
 
@@ -116,7 +116,7 @@ def _plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Table]:
 
 
 TABLES: dict[str, Callable[[Path, pytest.MonkeyPatch], list[Table]]] = {
-    "models": _models, "strategies": _strategies, "policy": _policy, "report": _report,
+    "models": _models, "strategies": _strategies, "fit-route": _fit_route, "report": _report,
     "replay": _replay, "plan": _plan,
 }  # fmt: skip
 
@@ -162,7 +162,7 @@ def test_numbers_and_words_are_never_split(command, width, built):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_headers_break_between_words(width, built):
     """A header breaks at a space, then after a `/` or `-`, never inside a word."""
-    for command in ("report", "plan", "replay", "policy"):
+    for command in ("report", "plan", "replay", "fit-route"):
         for table in built(command):
             lines = _render(table, width)
             pieces = {

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.tree_store import HOSTILE, make_tree_store
 from tests.helpers.view_store import QUESTIONS, make_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,7 +43,16 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def viewer(tmp_path_factory):
     """`thinktime view STORE --port P` as its own process; yields the base URL."""
-    store = make_store(tmp_path_factory.mktemp("browser") / "toy.db")
+    yield from _serve(make_store(tmp_path_factory.mktemp("browser") / "toy.db"))
+
+
+@pytest.fixture(scope="module")
+def tree_viewer(tmp_path_factory):
+    """The viewer over a stored beam search and particle filter (`tests/helpers/tree_store`)."""
+    yield from _serve(make_tree_store(tmp_path_factory.mktemp("browser") / "trees.db"))
+
+
+def _serve(store: Path):
     port = _free_port()
     command = [sys.executable, "-c", "from thinktime.cli import main; main()", "view",
                "--store", str(store), "--port", str(port)]  # fmt: skip
@@ -178,3 +188,47 @@ def test_compare_pairs_two_runs(viewer, page):
     assert "paired 95% CI" in difference and "McNemar p" in difference, difference
     links = page.locator("main p a")
     assert [a.inner_text() for a in links.all()] == pair["only_a_ids"] + pair["only_b_ids"]
+
+
+def test_the_tree_of_a_stored_beam_search_and_particle_filter_is_drawn(tree_viewer, page):
+    page.goto(tree_viewer + "/q/apples/0?store=trees")
+    page.wait_for_selector("li.node")
+    detail = _json(tree_viewer + "/api/stores/trees/questions/apples/0")
+    sections = page.locator("section.answer-block")
+    assert [a["strategy"] for a in detail["answers"]] == ["beam_search", "particle_filtering"]
+    for answer, section in zip(detail["answers"], sections.all(), strict=True):
+        tree = answer["tree"]
+        block = section.locator(".tree-block")
+        assert block.locator("h3").inner_text() == "Tree of steps"
+        assert section.locator("p.note").count() == 0  # no "not the tree of steps" note
+        # every node drawn once, nested under its parent, pruned and chosen ones marked
+        nodes = block.locator("li.node")
+        assert nodes.count() == len(tree)
+        pruned = sum(not n["kept"] for n in tree)
+        assert block.locator("li.node.pruned").count() == pruned >= 2  # the two bad first steps
+        chosen = [n["id"] for n in tree if n["chosen"]]
+        drawn = block.locator("li.node.chosen").all()
+        assert [int(n.get_attribute("data-node")) for n in drawn] == chosen
+        for node in tree:
+            if node["parent"] is not None:
+                nested = f'li[data-node="{node["parent"]}"] > ul > li[data-node="{node["id"]}"]'
+                assert block.locator(nested).count() == 1
+        leaf = block.locator(f'li[data-node="{chosen[-1]}"] > details > summary')
+        assert "← answer" in leaf.inner_text() and f"{tree[chosen[-1]]['score']:.3f}" in (
+            leaf.inner_text()
+        )
+        # the whole step on hover (title) and on click (its text below the line)
+        bad = next(n for n in tree if HOSTILE in n["text"])
+        summary = block.locator(f'li[data-node="{bad["id"]}"] > details > summary')
+        assert summary.get_attribute("title") == bad["text"]
+        assert "<img src=x" in summary.inner_text()  # shown as text, cut to one line
+        full = block.locator(f'li[data-node="{bad["id"]}"] > details > pre.text')
+        assert not full.is_visible()
+        summary.click()
+        expect(full).to_be_visible()
+        assert full.text_content() == bad["text"]
+    # the hostile markup in the model's steps ran nowhere and made no element
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("main img, main script").count() == 0
+    facts = page.locator("section.answer-block").nth(1).locator("li.node .facts").first
+    assert "weight" in facts.inner_text() and "copies" in facts.inner_text()

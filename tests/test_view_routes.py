@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import asdict
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers.tree_store import HOSTILE, QUESTION, make_tree_store
+from tests.helpers.tree_store import script as tree_script
 from tests.helpers.view_store import CONFIGS, QUESTIONS, make_store
 from thinktime.bench.results import summarize
-from thinktime.bench.store import Store
+from thinktime.bench.store import MIGRATIONS, Store, _statements
 from thinktime.serve.recent import Recent
 from thinktime.types import Bill, Result, Sample
 from thinktime.view.app import create_view_app
@@ -243,3 +246,68 @@ def test_view_cli_refuses_bad_input_in_one_line(tmp_path):
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+# ---- a step search's tree, from a store and live
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    return make_tree_store(tmp_path_factory.mktemp("trees") / "trees.db")
+
+
+def test_a_stored_step_search_comes_with_its_tree(trees):
+    client = TestClient(create_view_app([trees], warm=False))
+    answers = client.get("/api/stores/trees/questions/apples/0").json()["answers"]
+    assert {a["strategy"] for a in answers} == {"beam_search", "particle_filtering"}
+    store = Store(trees, readonly=True)
+    ids = {r["config"]: r["id"] for r in store.results()}
+    for answer in answers:
+        tree = answer["tree"]
+        assert tree == [asdict(node) for node in store.tree(ids[answer["config"]])]
+        assert len(tree) == 8 and answer["note"] is None  # no "not the tree of steps" note
+        # the chosen path reads as the chosen answer's text; the hostile step is there as data
+        path = "".join(n["text"] for n in tree if n["chosen"])
+        assert path in {s["text"] for s in answer["samples"]} and "\\boxed{26}" in path
+        assert any(HOSTILE in n["text"] and not n["kept"] for n in tree)
+    store.close()
+
+
+def test_a_step_search_stored_before_trees_says_it_has_none(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:6]:
+        for statement in _statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 6")
+    db.execute(
+        "INSERT INTO results (task, question_id, model, config, strategy, params, verdict) "
+        "VALUES ('t', 'q', 'm', 'beam_search', 'beam_search', '', 'wrong')"
+    )
+    db.commit()
+    db.close()
+    client = TestClient(create_view_app([path], warm=False))
+    [answer] = client.get("/api/stores/old/questions/q").json()["answers"]
+    assert answer["tree"] is None and "no tree of steps" in answer["note"]
+
+
+def test_a_live_step_search_shows_its_tree():
+    from thinktime.backends.fake import FakeBackend
+    from thinktime.serve.app import ServerConfig, create_app
+
+    app = create_app(FakeBackend(tree_script), ServerConfig(model="fake", recent=8))
+    app.mount("/view", create_view_app([], recent=app.state.recent, warm=False))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    messages = [{"role": "user", "content": QUESTION.question}]
+    for model in ("beam_search/fake", "cot/fake"):
+        body = {
+            "model": model,
+            "messages": messages,
+            "thinktime": {"params": {"beams": 2, "expand": 2}} if "beam" in model else {},
+        }
+        assert client.post("/v1/chat/completions", json=body).status_code == 200, model
+    [beam] = client.get("/view/api/live/1").json()["answers"]
+    assert len(beam["tree"]) == 8 and "tree" not in beam["details"] and beam["note"] is None
+    assert "".join(n["text"] for n in beam["tree"] if n["chosen"]).endswith("\\boxed{26}")
+    [cot] = client.get("/view/api/live/2").json()["answers"]
+    assert cot["tree"] is None and cot["note"] is None

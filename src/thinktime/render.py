@@ -100,10 +100,14 @@ LENGTH = "length"  # the finish_reason of a sample cut at its max_tokens
 
 
 def show_result(console: Console, result: Result) -> None:
-    """Reasoning of the chosen sample, the answer, the votes and the bill."""
+    """The chosen sample's thinking (a reasoning model's, apart) and text, the answer, the votes
+    and the bill."""
     title = f"{result.strategy} · {result.model} · {len(result.samples)} sample(s)"
-    reasoning = Text(result.reasoning or "(no sample chosen)")
-    console.print(Panel(reasoning, title=title, title_align="left"))
+    if result.thinking:
+        thinking = Text(result.thinking, style="dim")
+        console.print(Panel(thinking, title="thinking", title_align="left", style="dim"))
+    text = Text(result.text or "(no sample chosen)")
+    console.print(Panel(text, title=title, title_align="left"))
     answer = result.answer if result.answer is not None else "(no answer found)"
     line = Text.assemble(("answer: ", "bold"), (answer, "bold"))
     note = truncation_note(result)
@@ -164,7 +168,8 @@ def result_json(result: Result) -> dict[str, Any]:
             for name in ("mean", "lowest_group", "bottom10", "tail", "self_certainty")
         }  # fmt: skip
     data["bill"] = result.bill.to_dict()
-    data["reasoning"] = result.reasoning
+    data["text"] = result.text  # the chosen sample's, after any thinking
+    data["thinking"] = result.thinking
     return data
 
 

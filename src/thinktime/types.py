@@ -201,7 +201,7 @@ class Result:
     """What `thinktime.solve` returns: the answer, how it was chosen, and what it cost.
 
     `votes` maps each distinct answer (one representative per equivalence class) to its count;
-    `chosen` indexes the sample whose reasoning is shown; `bill` is its `Bill`.
+    `chosen` indexes the sample whose text (and thinking) is shown; `bill` is its `Bill`.
     """
 
     question: str
@@ -216,6 +216,12 @@ class Result:
     budget_limited: bool = False
 
     @property
-    def reasoning(self) -> str:
-        """The text of the chosen sample (empty when no sample was chosen)."""
+    def text(self) -> str:
+        """What the chosen sample said after any thinking: the text its answer came from
+        (empty when no sample was chosen)."""
         return self.samples[self.chosen].text if self.chosen is not None else ""
+
+    @property
+    def thinking(self) -> str | None:
+        """The chosen sample's thinking (`Sample.reasoning`), None where it did not think apart."""
+        return self.samples[self.chosen].reasoning if self.chosen is not None else None

@@ -143,7 +143,8 @@ class DerivesSeeds(Protocol):
 class ThinkingBudget(Protocol):
     """A backend whose engine caps a reasoning model's thinking per request
     (`SamplingParams.max_thinking_tokens`): vLLM's `thinking_token_budget`, SGLang's
-    `chat_template_kwargs.thinking_budget`."""
+    `chat_template_kwargs.thinking_budget`, llama.cpp's `reasoning_budget_tokens` (the embedded
+    engine, which needs the model to write its `think_tags`: see `llamacpp_thinking.py`)."""
 
     thinking_budget_field: str | None
     """The request field that carries the cap; None where this engine was not told one."""

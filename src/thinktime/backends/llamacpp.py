@@ -33,7 +33,9 @@ from typing import Any
 from pydantic import Field
 
 from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, Watch, register_backend
+from thinktime.backends.llamacpp_draft import set_speculative
 from thinktime.backends.llamacpp_stream import streamed
+from thinktime.backends.llamacpp_thinking import budget_fields, budget_tags, force_end, forcing
 from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
 from thinktime.backends.toolcalls import constrained_body, parse_tool_calls
@@ -47,7 +49,9 @@ from thinktime.backends.wire import (
 )
 from thinktime.errors import BackendError, ModelError
 from thinktime.models.card import ModelCard, read_card
-from thinktime.models.resolve import resolve_model
+from thinktime.models.lora import check_adapter
+from thinktime.models.resolve import resolve_adapters, resolve_model
+from thinktime.models.resolve import thinks as model_thinks
 from thinktime.sampling import SamplingParams
 from thinktime.types import Completion, Generation, Message, Request, TokenLogprob
 
@@ -67,6 +71,20 @@ class LlamaCppOptions(BackendOptions):
     think_tags: ThinkTags | None = Field(
         THINK, description="What the model writes around its thinking in content (None: off)."
     )
+    lora: tuple[Path, ...] = Field(
+        (), description="LoRA adapter GGUFs added to the model's weights at load (distill train)."
+    )
+    lora_scale: float = Field(
+        1.0, ge=0, description="Multiplies every adapter's trained alpha/r (0: the base model)."
+    )
+    thinks: bool | None = Field(
+        None,
+        description="The model thinks in think_tags, so max_thinking_tokens caps it (None: a "
+        "known model's own flag, else whether its chat template writes the open tag).",
+    )
+    draft: str | None = Field(None, description="Speculative decoding's drafter (llamacpp_draft).")
+    draft_max: int | None = Field(None, ge=1, le=256, description="Most tokens drafted per step.")
+    draft_min: int | None = Field(None, ge=0, le=256, description="Fewest drafted tokens used.")
 
 
 class LlamaCppBackend:
@@ -86,15 +104,30 @@ class LlamaCppBackend:
         think_tags: ThinkTags | None = THINK,
         kv_unified: bool = False,
         flash_attention: bool = True,
+        lora: Sequence[Path] = (),
+        lora_scale: float = 1.0,
+        thinks: bool | None = None,
+        draft: str | None = None,
+        draft_max: int | None = None,
+        draft_min: int | None = None,
     ) -> None:
         import xllamacpp
 
+        for adapter in lora:  # one line, before loading, for an adapter of another base
+            check_adapter(Path(adapter), Path(model_path))
+
         self.name = name
         self.think_tags = think_tags
+        # llama.cpp's reasoning budget caps thinking per request, for a model that thinks in
+        # known tags (a model that does not would have nothing capped: `max_thinking_tokens` is
+        # then refused, and budget_forcing forces the cap itself)
+        capped = think_tags is not None and thinks is not False
+        self.thinking_budget_field = "reasoning_budget_tokens" if capped else None
         self.card = card
         self.n_parallel = n_parallel
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(a), lora_scale) for a in lora]
         # a KV cache per slot. With one unified cache each token attends over every slot's
         # cells (masked). 16 cot questions at once (benchmarks/engines.py): per-slot caches +
         # flash attention decode 1.69x the unified cache's tokens/s, 1.66x one question alone.
@@ -110,17 +143,25 @@ class LlamaCppBackend:
         params.warmup = False
         params.endpoint_metrics = True
         params.verbosity = -1  # the engine logs every step to stderr otherwise
+        if draft is not None:  # speculative decoding (see llamacpp_draft.py)
+            set_speculative(params, draft, Path(model_path), draft_max, draft_min, threads)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
             raise ModelError(f"llama.cpp could not load {model_path}: {exc}") from None
+        self._budget_tags = budget_tags(think_tags, self.tokenize)  # as the model's tokens show
         self._pool = ThreadPoolExecutor(max_workers=n_parallel, thread_name_prefix="llamacpp")
 
     @classmethod
     def from_reference(cls, reference: str, **options: Any) -> LlamaCppBackend:
-        """Resolve a model reference (short name, path, hf:…) and load it."""
+        """Resolve a model reference (short name, path, hf:…) and load it, with the LoRA
+        adapter a known base + adapter model brings applied before any in `options`."""
         path = resolve_model(reference)
         name = reference if "/" not in reference else path.stem
+        options["lora"] = (*resolve_adapters(reference), *options.get("lora", ()))
+        if options.get("thinks") is None:
+            tags = options.get("think_tags", THINK)
+            options["thinks"] = tags is not None and model_thinks(reference, path, tags.open)
         return cls(path, name=name, card=read_card(path), **options)
 
     @property
@@ -144,8 +185,13 @@ class LlamaCppBackend:
         every token, whether to go on: setting `cancel` frees its slots at the next decode
         step; `on_delta` sees each choice's text as it is made.
         """
+        if forcing(request, params, self.think_tags):  # s1's way (llamacpp_thinking.py)
+            again = partial(self._call, cancel=cancel, watch=watch)
+            return force_end(again, request, params, n, seed, self.think_tags, on_delta)
         # a call that must be made is held to its schema by the engine's grammar
         body = constrained_body(request_body(request, params, n, seed), request.reply_format)
+        if params.max_thinking_tokens is not None:  # the engine's reasoning budget: the cap
+            body.update(budget_fields(params.max_thinking_tokens, self._budget_tags, self.name))
         handler = self._handler(request)
         was_streamed = not (cancel is None and on_delta is None and watch is None)
         try:

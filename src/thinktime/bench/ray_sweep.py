@@ -81,7 +81,7 @@ class SweepWorker:
 
         >>> from thinktime.tasks import Problem, Task
         >>> worker = SweepWorker(Task("toy", [Problem("toy/0", "2+2?", "4")]), 64, 0)
-        >>> row, samples, steps = worker.run(Item("fake", "cot", "toy/0"))
+        >>> row, samples, steps, tree = worker.run(Item("fake", "cot", "toy/0"))
         >>> row["question_id"], len(samples)
         ('toy/0', 1)
     """
@@ -229,7 +229,7 @@ def run_ray_sweep(
             worker, item = pending.pop(ready[0])
             load[worker] -= 1
             try:
-                row, samples, steps = ray.get(ready[0])
+                row, samples, steps, tree = ray.get(ready[0])
             except ray.exceptions.RayActorError:
                 queue.appendleft(item)  # retried on another worker, stored only once
                 stats.retried += 1
@@ -246,7 +246,7 @@ def run_ray_sweep(
                     f"{item.model} · {item.config} · {item.question_id} failed on a worker: "
                     f"{exc.cause if exc.cause is not None else exc}"
                 ) from None
-            store.add(row, samples, steps)
+            store.add(row, samples, steps, tree)
             added += 1
             stats.stored += 1
             counts = totals[label(item.model, item.config)]

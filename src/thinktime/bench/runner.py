@@ -2,7 +2,8 @@
 
 For each (model, config) the problems not yet in the store run concurrently — as many at once as
 keep the engine's parallel slots full — through `thinktime.solve`. Each result is graded with the
-task's grader, every sample gets its own verdict, and all of it is written in one transaction.
+task's grader, every sample gets its own verdict, and all of it — with a step search's tree of
+steps (`strategies/tree.py`) — is written in one transaction.
 Re-running the same sweep skips what is stored, so an interrupted run resumes.
 
     >>> from thinktime.backends.fake import FakeBackend
@@ -33,12 +34,14 @@ from thinktime.bench.store import SampleRow, StepRow, Store
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams
 from thinktime.strategies import get_strategy, strategies_that
+from thinktime.strategies.tree import TreeNode, nodes_of
 from thinktime.tasks import Problem, Task
 from thinktime.types import Bill
 
 Progress = Callable[[str, int, int, int], None]  # (label, done, total, tokens generated)
-# one graded answer, ready for `Store.add`: the result's row, its samples, an agent's steps
-Graded = tuple[dict[str, Any], list[SampleRow], list[StepRow]]
+# one graded answer, ready for `Store.add`: the result's row, its samples, an agent's steps and
+# a step search's tree
+Graded = tuple[dict[str, Any], list[SampleRow], list[StepRow], list[TreeNode]]
 # the bill's fields that become columns of a stored result
 BILL_COLUMNS = (
     "prompt_tokens",
@@ -73,9 +76,9 @@ def solve_and_grade(
     max_tokens: int,
     seed: int | None,
 ) -> Graded:
-    """Solve and grade one problem under one config: the result's row, its samples' rows and
-    (for an agent) its steps' rows, ready for `Store.add` (a Ray worker returns them to the
-    driver, which alone writes)."""
+    """Solve and grade one problem under one config: the result's row, its samples' rows,
+    (for an agent) its steps' rows and (for a step search) its tree's nodes, ready for
+    `Store.add` (a Ray worker returns them to the driver, which alone writes)."""
     sampling = {"max_tokens": max_tokens, "seed": seed, **config.sampling}  # the config wins
     if task.tools:  # a tool-using task: the problem is answered by an agent, step by step
         return run_agent_one(task, problem, backend, model, config, SamplingParams(**sampling))
@@ -112,6 +115,7 @@ def solve_and_grade(
         result_row(task, problem, model, config, result.answer, verdict, result.bill),
         samples,
         [],
+        nodes_of(result.details),
     )
 
 
@@ -158,8 +162,10 @@ def run_one(
     seed: int | None,
 ) -> int:
     """Solve, grade and store one problem under one config; returns the tokens it generated."""
-    row, samples, steps = solve_and_grade(task, problem, backend, model, config, max_tokens, seed)
-    store.add(row, samples, steps)
+    row, samples, steps, tree = solve_and_grade(
+        task, problem, backend, model, config, max_tokens, seed
+    )
+    store.add(row, samples, steps, tree)
     return int(row["completion_tokens"])
 
 
@@ -172,7 +178,7 @@ def run_agent_one(
     sampling: SamplingParams,
 ) -> Graded:
     """Run one problem as a tool-using agent and grade its final answer: its row, no samples,
-    and every step (its candidate actions, vote, calls, results and bill)."""
+    every step (its candidate actions, vote, calls, results and bill) and no tree."""
     run = run_agent(problem.question, backend, tools=task.tools, strategy=config.strategy,
                     params=config.params, sampling=sampling,
                     first_tool_choice=task.first_tool_choice)  # fmt: skip
@@ -187,7 +193,7 @@ def run_agent_one(
                 step.bill.samples)
         for step in run.steps
     ]  # fmt: skip
-    return result_row(task, problem, model, config, run.answer, verdict, run.bill), [], steps
+    return result_row(task, problem, model, config, run.answer, verdict, run.bill), [], steps, []
 
 
 def label(model: str, config: str) -> str:

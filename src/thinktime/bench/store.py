@@ -31,6 +31,7 @@ from typing import Any
 
 from thinktime.answers.confidence import TraceConfidence, pack
 from thinktime.errors import ThinktimeError
+from thinktime.strategies.tree import TreeNode
 
 MIGRATIONS: list[str] = [
     # 1: results and their samples
@@ -81,7 +82,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE results ADD COLUMN question TEXT;
     ALTER TABLE results ADD COLUMN question_hash TEXT;
     """,
+    # 7: a step search's tree (beam search, DVTS, particle filtering, MCTS): every step drawn,
+    # its parent (NULL: a first step), depth, text and score, whether it survived its step
+    # (`kept`) and is on the answer's path (`chosen`), and the strategy's own facts as JSON
+    """
+    CREATE TABLE tree_nodes (
+        result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+        node INTEGER NOT NULL, parent INTEGER, step INTEGER NOT NULL, text TEXT NOT NULL,
+        score REAL, kept INTEGER NOT NULL, chosen INTEGER NOT NULL, facts TEXT NOT NULL,
+        PRIMARY KEY (result_id, node)
+    );
+    """,
 ]
+TREE_COLUMNS = ("result_id", "node", "parent", "step", "text", "score", "kept", "chosen", "facts")
 SAMPLE_COLUMNS = (
     "result_id", "idx", "text", "answer", "verdict", "finish_reason", "completion_tokens", "score",
     "conf_mean", "conf_lowest_group", "conf_bottom10", "conf_tail", "self_certainty",
@@ -136,7 +149,7 @@ class StepRow:
 
 
 class Store:
-    """Thread-safe writes; reads return plain dicts.
+    """Thread-safe writes; reads return plain dicts (a tree: its `TreeNode`s).
 
     Opening checks the file before anything is written: a folder, a file that is not SQLite, a
     SQLite file that is not a store, a newer schema or an unwritable place is a `StoreError`,
@@ -278,10 +291,14 @@ class Store:
         return sorted({question for _, question in stale})
 
     def add(
-        self, result: dict[str, Any], samples: Iterable[SampleRow], steps: Iterable[StepRow] = ()
+        self,
+        result: dict[str, Any],
+        samples: Iterable[SampleRow],
+        steps: Iterable[StepRow] = (),
+        tree: Iterable[TreeNode] = (),
     ) -> None:
-        """Store one result, its samples and (an agent's) steps atomically; one another writer
-        stored first stays."""
+        """Store one result, its samples, (an agent's) steps and (a step search's) tree
+        atomically; one another writer stored first stays."""
         columns = list(result)
         values = [json.dumps(v) if isinstance(v, dict) else v for v in result.values()]
         with self._lock:
@@ -309,6 +326,16 @@ class Store:
                 self._db.executemany(
                     f"INSERT INTO steps VALUES ({', '.join('?' * 12)})", steps_rows
                 )
+                nodes = [
+                    (cursor.lastrowid, n.id, n.parent, n.step, n.text, n.score, n.kept,
+                     n.chosen, json.dumps(n.facts, default=str))
+                    for n in tree
+                ] if cursor.rowcount else []  # fmt: skip
+                self._db.executemany(
+                    f"INSERT INTO tree_nodes ({', '.join(TREE_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(TREE_COLUMNS))})",
+                    nodes,
+                )
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -325,6 +352,23 @@ class Store:
         """An agent's steps of one result, in order (none for a result that is not an agent's)."""
         rows = self._db.execute("SELECT * FROM steps WHERE result_id=? ORDER BY idx", (result_id,))
         return [dict(r) for r in rows]
+
+    def tree(self, result_id: int) -> list[TreeNode]:
+        """A step search's tree of one result, its nodes in the order drawn (none for other
+        strategies, and in a store read-only at schema 6 or older, which kept no trees)."""
+        try:
+            rows = self._db.execute(
+                "SELECT * FROM tree_nodes WHERE result_id=? ORDER BY node", (result_id,)
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        return [
+            TreeNode(r["node"], r["parent"], r["step"], r["text"], r["score"], bool(r["kept"]),
+                     bool(r["chosen"]), json.loads(r["facts"]))
+            for r in rows
+        ]  # fmt: skip
 
     def samples(self, result_id: int, confidences: bool = False) -> list[dict[str, Any]]:
         """One result's samples in drawn order; each token's confidence (bytes) only when asked

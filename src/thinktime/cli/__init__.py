@@ -1,7 +1,7 @@
 """The `thinktime` command: thin typer commands over the library, all registered here.
 
 Each module of this package is one command group, written as plain functions: `solve`,
-`listing` (models, strategies), `bench` (bench, report), `replay`, `policy`, `plan` (estimate,
+`listing` (models, strategies), `bench` (bench, report), `replay`, `fit_route`, `plan` (estimate,
 calibrate), `view`, `export`, `serve`, `distill` (traces, train, grpo, eval). The options they
 share — `--store PATH`, `-m/--model`, `-s/--strategy NAME[:PARAM=VALUE,…]`, `--json`,
 `--max-tokens` — are declared once, in `common`.
@@ -19,7 +19,18 @@ from typing import Annotated, Any
 
 import typer
 
-from thinktime.cli import bench, distill, export, listing, plan, policy, replay, serve, solve, view
+from thinktime.cli import (
+    bench,
+    distill,
+    export,
+    fit_route,
+    listing,
+    plan,
+    replay,
+    serve,
+    solve,
+    view,
+)
 from thinktime.cli.common import Command, Group, console
 
 ABOUT = "Reason with inference-time compute; every answer carries its compute bill."
@@ -32,7 +43,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "bench": bench.bench,
     "report": bench.report,
     "replay": replay.replay,
-    "policy": policy.policy,
+    "fit-route": fit_route.fit_route,
     "view": view.view,
     "export": export.export,
     "serve": serve.serve,

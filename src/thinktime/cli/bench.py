@@ -19,6 +19,7 @@ from thinktime.cli.common import (
     DEFAULT_MAX_TOKENS,
     SEED_MAX,
     AsJson,
+    MaxThinkingTokens,
     MaxTokens,
     at_least,
     console,
@@ -66,6 +67,7 @@ def bench(
     ] = None,
     store: Annotated[str | None, store_option("Default: runs/TASK.db.")] = None,
     max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
+    max_thinking_tokens: MaxThinkingTokens = None,
     seed: Annotated[int, typer.Option(help="Sampling seed (0 to 2**32 - 1).")] = 0,
     ray: Annotated[
         bool, typer.Option("--ray", help="Spread the sweep over Ray workers (pip install ray).")
@@ -81,7 +83,7 @@ def bench(
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
 
-    from thinktime.backends.base import make_backend
+    from thinktime.backends.base import caps_thinking, make_backend
     from thinktime.bench.configs import parse_config
     from thinktime.bench.report import build_report
     from thinktime.bench.results import curve_points
@@ -90,9 +92,13 @@ def bench(
     from thinktime.tasks import load_task
 
     try:
+        sampling_params(options=True, max_tokens=max_tokens, seed=seed,
+                        max_thinking_tokens=max_thinking_tokens)  # fmt: skip
         # each config parsed once, here: the sweep and every item get it typed
-        configs = [parse_config(text) for text in strategy or [DEFAULT_STRATEGY]]
-        sampling_params(options=True, max_tokens=max_tokens, seed=seed)
+        configs = [
+            parse_config(capped(text, max_thinking_tokens))
+            for text in strategy or [DEFAULT_STRATEGY]
+        ]
         within("--seed", seed, 0, SEED_MAX)
         at_least("--sample-seed", sample_seed, 0)
         at_least("--limit", limit, 1)
@@ -130,6 +136,15 @@ def bench(
         else:
             # one engine per model, loaded once and shared by every config of the sweep
             backends = {m: make_backend(m, hints=SWEEP_HINTS) for m in dict.fromkeys(models)}
+            for named, backend in backends.items():  # a cap no engine call could carry
+                if max_thinking_tokens is not None and not caps_thinking(backend):
+                    capping = [c.text for c in configs if "max_thinking_tokens" in c.sampling]
+                    if capping:
+                        raise ThinktimeError(
+                            f"model {named!r} cannot cap thinking (--max-thinking-tokens, "
+                            f"config {capping[0]!r}); leave it unset, or use strategy "
+                            "budget_forcing, which caps thinking itself"
+                        )
             overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
@@ -147,6 +162,27 @@ def bench(
                     "cpu_overhead": shares})  # fmt: skip
     else:
         console.print(f"stored in {path}; report: {html}")
+
+
+def capped(text: str, cap: int | None) -> str:
+    """The config `text` with `--max-thinking-tokens` as one of its items: the cap reaches each
+    sample's `SamplingParams` (or a strategy's own thinking cap) as a config item does, and runs
+    at different caps are stored as different configs.
+
+    >>> capped("cot", 64), capped("self_consistency:n=4", 64), capped("cot", None)
+    ('cot:max_thinking_tokens=64', 'self_consistency:n=4,max_thinking_tokens=64', 'cot')
+    """
+    from thinktime.bench.configs import split_config
+
+    if cap is None:
+        return text
+    name, items = split_config(text)
+    if "max_thinking_tokens" in items:
+        raise ThinktimeError(
+            f"max_thinking_tokens given twice (--max-thinking-tokens and config {text!r}); "
+            "give it once"
+        )
+    return f"{text},max_thinking_tokens={cap}" if items else f"{name}:max_thinking_tokens={cap}"
 
 
 def default_store(task: str) -> str:

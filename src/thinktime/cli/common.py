@@ -4,7 +4,7 @@ exit, a sweep with progress.
 The options several commands take are declared here once, so each is spelled, shortened and
 explained the same everywhere (tests/test_cli_vocabulary.py holds every command to it):
 `--store PATH` (a results store), `-m/--model`, `-s/--strategy NAME[:PARAM=VALUE,…]`, `--json`
-(a flag) and `--max-tokens` (one default).
+(a flag), `--max-tokens` (one default) and `--max-thinking-tokens` (no cap by default).
 
 >>> fail("no such model").exit_code
 2
@@ -51,6 +51,10 @@ STRATEGY_HELP = (
 )
 JSON_HELP = "Print the result as JSON on stdout (progress and notes go to stderr)."
 MAX_TOKENS_HELP = "Most tokens per sample."
+MAX_THINKING_TOKENS_HELP = (
+    "Most tokens a reasoning model may think per sample (the engine ends its thinking there; "
+    "refused where it cannot). Default: no cap."
+)
 
 
 def _with(base: str, more: str) -> str:
@@ -74,6 +78,9 @@ def strategy_option(more: str = "") -> Any:
 
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 MaxTokens = Annotated[int, typer.Option("--max-tokens", help=MAX_TOKENS_HELP)]
+MaxThinkingTokens = Annotated[
+    int | None, typer.Option("--max-thinking-tokens", help=MAX_THINKING_TOKENS_HELP)
+]
 # read here, at the edge, and passed down as a value (no module keeps it)
 UnsafeExec = Annotated[
     bool,

@@ -9,7 +9,7 @@ $ thinktime distill eval --student runs/distill/student.gguf --limit 100
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -132,8 +132,13 @@ def train(
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
     max_length: Annotated[int, typer.Option(help="Longest example in tokens.")] = 1024,
     held_out: Annotated[int, typer.Option(help="Traces kept aside for the loss.")] = 16,
+    export: Annotated[
+        Literal["adapter", "merged", "both"],
+        typer.Option(help="Write a LoRA adapter GGUF (small), a merged GGUF, or both."),
+    ] = "both",
 ) -> None:
-    """LoRA SFT of the student on the traces (loss on the assistant turn); merge; export GGUF."""
+    """LoRA SFT of the student on the traces (loss on the assistant turn); export as GGUF:
+    a LoRA adapter the engine applies to the base at load, the merged weights, or both."""
     from thinktime.distill.sft import SFTOptions, train_sft
     from thinktime.distill.student import load_student
     from thinktime.distill.traces import read_jsonl
@@ -148,6 +153,7 @@ def train(
             lora_alpha=2 * lora_r,
             max_length=max_length,
             held_out=held_out,
+            export=export,
         )
         records = read_jsonl(traces)
         report = train_sft(load_student(student), records, out, options)
@@ -166,13 +172,15 @@ def train(
             f"{report.held_out_loss_after:.3f}"
         )
     console.print(f"adapter: {report.adapter}\nstudent: {report.student}")
+    if report.lora_gguf is not None and report.lora_gguf != report.student:
+        console.print(f"LoRA adapter GGUF: {report.lora_gguf}")
 
 
 def grpo(
     task: Annotated[str, typer.Option(help="Questions with gold answers.")] = "gsm8k:train",
     limit: Annotated[int | None, typer.Option(help="Questions to use.")] = 64,
-    policy: Annotated[str, model_option("The policy to train.")] = DEFAULT_MODEL,
-    out: Annotated[str, typer.Option(help="Folder for adapter and policy.")] = str(OUT / "grpo"),
+    model: Annotated[str, model_option("The model to train (GRPO's policy).")] = DEFAULT_MODEL,
+    out: Annotated[str, typer.Option(help="Folder for adapter and model.")] = str(OUT / "grpo"),
     steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 2,
     num_generations: Annotated[int, typer.Option(help="Completions per question.")] = 4,
     max_completion_length: Annotated[int, typer.Option(help="Tokens per completion.")] = 64,
@@ -193,13 +201,13 @@ def grpo(
             use_vllm=use_vllm,
         )
         problems = _task(task, limit, 0, data_dir).problems
-        report = train_grpo(load_student(policy), problems, out, options)
+        report = train_grpo(load_student(model), problems, out, options)
     except (ThinktimeError, ValueError) as exc:
         raise fail(str(exc)) from None
     rewards = ", ".join(f"{r:.2f}" for r in report.rewards)
     console.print(
         f"{report.steps} GRPO steps in {report.seconds:.0f} s; mean reward per step: {rewards}\n"
-        f"adapter: {report.adapter}\npolicy: {report.student}"
+        f"adapter: {report.adapter}\nmodel: {report.student}"
     )
 
 

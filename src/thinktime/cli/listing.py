@@ -22,26 +22,29 @@ from thinktime.render import show_table
 
 
 def model_records() -> list[dict[str, Any]]:
-    """Every known model: installed (its PyPI packages), cached (assembled), size, parameters."""
+    """Every known model: installed (its PyPI packages), cached (assembled), size, parameters.
+    A base + LoRA adapter model shows its base's parameters; its size adds the adapter file."""
     from thinktime.models.card import read_card
     from thinktime.models.known import KNOWN_MODELS
     from thinktime.models.resolve import cache_dir, find_parts, is_cached
 
     records = []
     for model in KNOWN_MODELS.values():
+        base = KNOWN_MODELS[model.base] if model.base else model
         parts = find_parts(model)
         in_place = parts is not None and len(parts) == 1
         cached = is_cached(model) or in_place
         n_params = None
         if cached:
-            path = parts[0] if in_place and parts else cache_dir() / model.filename
+            path = parts[0] if in_place and parts else cache_dir() / base.filename
             n_params = read_card(path).n_params
+        size = model.size_bytes + (base.size_bytes if model.base else 0)
         records.append(
             {
                 "name": model.name, "default": model.name == DEFAULT_MODEL,
                 "installed": parts is not None, "install_hint": model.install_hint,
-                "cached": cached, "size_bytes": model.size_bytes, "parameters": n_params,
-                "description": model.description,
+                "cached": cached, "size_bytes": size, "parameters": n_params,
+                "description": model.description, "base": model.base,
             }
         )  # fmt: skip
     return records

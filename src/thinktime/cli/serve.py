@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from thinktime.cli.common import (
+    MaxThinkingTokens,
     UnsafeExec,
     above_zero,
     at_least,
@@ -24,6 +25,7 @@ from thinktime.cli.common import (
 )
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
+from thinktime.serve.thinking import ReasoningField
 
 
 def serve(
@@ -51,6 +53,14 @@ def serve(
         bool, typer.Option(help="Serve /metrics without the key (for a scraper).")
     ] = False,
     unsafe_exec: UnsafeExec = False,
+    reasoning_field: Annotated[
+        ReasoningField,
+        typer.Option(
+            help="Send the model's thinking as message.reasoning_content (SGLang, "
+            "DeepSeek, llama.cpp), message.reasoning (vLLM), or both."
+        ),
+    ] = "both",
+    max_thinking_tokens: MaxThinkingTokens = None,
     view: Annotated[
         bool, typer.Option("--view", help="Show recent answers at /view (thinktime view).")
     ] = False,
@@ -59,7 +69,8 @@ def serve(
     """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
     import ipaddress
 
-    from thinktime.backends.base import make_backend
+    from thinktime.backends.base import caps_thinking, make_backend
+    from thinktime.sampling import sampling_params
     from thinktime.serve.app import ServerConfig, create_app
     from thinktime.serve.policy import ServerPolicy
     from thinktime.serve.process import run
@@ -71,6 +82,7 @@ def serve(
         at_least("--max-queue", max_queue, 1)
         above_zero("--timeout", timeout)
         within("--view-size", view_size, 1, 100_000)
+        sampling_params(options=True, max_thinking_tokens=max_thinking_tokens)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     try:
@@ -94,12 +106,18 @@ def serve(
                 f"choose from: {', '.join(VERIFIERS)}"
             )
         backend = make_backend(model, hints={"n_parallel": max(8, max_concurrent)})
+        if max_thinking_tokens is not None and not caps_thinking(backend):
+            raise ThinktimeError(
+                f"model {model!r} cannot cap thinking (--max-thinking-tokens); leave it unset"
+            )
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, allowed_hosts=frozenset(allow_host or ()),
                           max_concurrent=max_concurrent, max_queue=max_queue, timeout=timeout,
                           policy=rules, open_metrics=open_metrics,
-                          recent=view_size if view else 0, unsafe_exec=unsafe_exec)  # fmt: skip
+                          recent=view_size if view else 0, unsafe_exec=unsafe_exec,
+                          reasoning_field=reasoning_field,
+                          max_thinking_tokens=max_thinking_tokens)  # fmt: skip
     server = create_app(backend, config)
     if view:
         from thinktime.view.app import create_view_app

@@ -15,6 +15,7 @@ from thinktime.cli.common import (
     DEFAULT_MAX_TOKENS,
     SEED_MAX,
     AsJson,
+    MaxThinkingTokens,
     MaxTokens,
     UnsafeExec,
     above_zero,
@@ -36,7 +37,8 @@ OWN_OPTIONS = {
     "verifier": "--verifier TEXT", "model": "-m/--model TEXT", "strategy": "-s/--strategy TEXT",
     "reasoning_effort": "--effort TEXT", "unsafe_exec": "--unsafe-exec",
     "budget": "--budget-tokens/--budget-flops/--budget-seconds/--budget-dollars",
-    "sampling": "--temperature/--max-tokens/--seed", "params": "--param NAME=VALUE",
+    "sampling": "--temperature/--max-tokens/--max-thinking-tokens/--seed",
+    "params": "--param NAME=VALUE",
     **dict.fromkeys(
         ("backend", "history", "cancel", "on_call", "on_delta", "price", "question"),
         "thinktime.solve() in Python (no CLI option)",
@@ -87,6 +89,7 @@ def solve(
         float | None, typer.Option(help="Sampling temperature (default: the strategy's).")
     ] = None,
     max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
+    max_thinking_tokens: MaxThinkingTokens = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed (0 to 2**32 - 1).")] = None,
     effort: Annotated[
         str | None, typer.Option("--effort", "-e", help="reasoning_effort: low | medium | high.")
@@ -130,7 +133,8 @@ def solve(
         source = ctx.get_parameter_source("max_tokens")  # typed, or the default
         typed = source is not None and source.name != "DEFAULT"
         options = {"max_tokens": max_tokens if typed else None, "seed": seed,
-                   "temperature": temperature}  # fmt: skip
+                   "temperature": temperature,
+                   "max_thinking_tokens": max_thinking_tokens}  # fmt: skip
         given = {k: v for k, v in options.items() if v is not None}
         # only what was typed is set: --max-tokens' default is SamplingParams' own (1024);
         # an item that sets a field typed here too is the library's to refuse

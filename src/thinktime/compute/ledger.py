@@ -1,12 +1,12 @@
 """The ledger: every backend call of a strategy goes through it and is recorded into a `Bill`.
 
 Strategies never count tokens themselves. They call `ledger.generate(...)` instead of the
-backend, tagging each call as `policy` (solving) or `verifier` (checking); the ledger keeps the
-engine's own figures and `ledger.bill()` turns them into a `Bill`.
+backend, tagging each call with its purpose, `answer` (solving) or `verify` (checking); the
+ledger keeps the engine's own figures and `ledger.bill()` turns them into a `Bill`.
 
 Token fields follow OpenAI's usage names. `prompt_tokens` and `completion_tokens` total every
 call, verifier calls included; `verifier_tokens` is the part (prompt + completion) spent on
-verifier calls; `reasoning_tokens` is the part of policy completions written before the final
+verifier calls; `reasoning_tokens` is the part of answering completions written before the final
 answer (a reasoning model's thinking included, as the server counts it where it reports
 `completion_tokens_details.reasoning_tokens` for one choice) — for a call whose text is a plain
 reply with no final answer (`answered=False`, plain chat) only the thinking; `cached_prompt_tokens`
@@ -51,7 +51,7 @@ from thinktime.models.card import ModelCard
 from thinktime.sampling import SamplingParams
 from thinktime.types import CUT, Bill, Completion, Generation, Request
 
-Role = Literal["policy", "verifier"]
+Purpose = Literal["answer", "verify"]
 
 
 class Ledger:
@@ -70,7 +70,7 @@ class Ledger:
         on_delta: OnDelta | None = None,
     ) -> None:
         self.backend = backend
-        self.on_delta = on_delta  # told the policy's text as it streams (DeltaStreaming engines)
+        self.on_delta = on_delta  # told the answer's text as it streams (DeltaStreaming engines)
         self.price = price or Price()
         self.budget = budget
         self.cancel = cancel  # set it to stop the strategy at its next step (client gone)
@@ -91,7 +91,7 @@ class Ledger:
         self,
         requests: Sequence[Request],
         params: SamplingParams,
-        role: Role = "policy",
+        purpose: Purpose = "answer",
         backend: Backend | None = None,
         answered: bool = True,
         watch: Watch | None = None,
@@ -120,7 +120,7 @@ class Ledger:
                 "(response_format, or tool_choice required / a named function); "
                 "use the llamacpp or openai backend"
             )
-        if role == "policy":  # the strategy's own samples (verifier calls are billed as tokens)
+        if purpose == "answer":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))
         asked = params.max_tokens
         params, affordable = self._fit(requests, params, backend)
@@ -144,7 +144,11 @@ class Ledger:
             ]
         elif watch is not None:
             generations = [cut_after(g, watch) for g in backend.generate(requests, params)]
-        elif self.on_delta is not None and role == "policy" and isinstance(backend, DeltaStreaming):
+        elif (
+            self.on_delta is not None
+            and purpose == "answer"
+            and isinstance(backend, DeltaStreaming)
+        ):
             generations = backend.generate_streamed(requests, params, self.cancel, self.on_delta)
         elif self.cancel is not None and isinstance(backend, Cancellable):
             generations = backend.generate_until(requests, params, self.cancel)
@@ -160,7 +164,7 @@ class Ledger:
         with self._lock:
             self._engine_seconds += elapsed
             for generation in generations:
-                self._record(generation, role, backend.card, answered)
+                self._record(generation, purpose, backend.card, answered)
         if self.on_call is not None:
             self.on_call(self.bill())
         return _undrawn(wanted, generations) if affordable is not None else generations
@@ -177,11 +181,11 @@ class Ledger:
                 )
             self._drawn = drawn
 
-    def charge(self, role: Role, prompt_tokens: int, flops: int | None) -> None:
+    def charge(self, purpose: Purpose, prompt_tokens: int, flops: int | None) -> None:
         """Record compute spent outside a backend call (e.g. a PRM scoring in transformers)."""
         with self._lock:
             self._counts["prompt"] += prompt_tokens
-            if role == "verifier":
+            if purpose == "verify":
                 self._counts["verifier"] += prompt_tokens
             if self._flops is not None:
                 self._flops = None if flops is None else self._flops + flops
@@ -218,7 +222,11 @@ class Ledger:
         return params, None
 
     def _record(
-        self, generation: Generation, role: Role, card: ModelCard | None, answered: bool = True
+        self,
+        generation: Generation,
+        purpose: Purpose,
+        card: ModelCard | None,
+        answered: bool = True,
     ) -> None:
         completion = sum(c.completion_tokens for c in generation.completions)
         counts = self._counts
@@ -226,7 +234,7 @@ class Ledger:
         counts["completion"] += completion
         counts["cached"] += generation.cached_prompt_tokens
         counts["calls"] += 1
-        if role == "verifier":
+        if purpose == "verify":
             counts["verifier"] += generation.prompt_tokens + completion
         else:
             counts["samples"] += len(generation.completions)

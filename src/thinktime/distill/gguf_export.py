@@ -8,7 +8,8 @@ it cannot write the k-quants, so the merged matrices are stored at 8 bits instea
 
 Names map through gguf-py's `TensorNameMap` (the table llama.cpp's converter uses). For the llama
 architecture llama.cpp stores Q and K rows permuted for its rotary layout, so those are permuted
-the same way (transformers undoes it when loading).
+the same way (transformers undoes it when loading). `BaseLayout` does the naming and the
+permutation for any output rows, so lora_gguf.py lays out a LoRA's B the same way.
 
     >>> gguf_name("model.layers.3.self_attn.q_proj.weight", "qwen2", 24)
     'blk.3.attn_q.weight'
@@ -16,7 +17,9 @@ the same way (transformers undoes it when loading).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +30,20 @@ from thinktime.errors import ThinktimeError
 PERMUTED_ARCHS = ("llama",)
 
 
-def gguf_name(hf_name: str, arch: str, n_blocks: int) -> str:
-    """The GGUF tensor name of a Hugging Face parameter name."""
+@cache
+def _name_map(arch: str, n_blocks: int) -> Any:
+    """gguf-py's HF → GGUF name table for `arch`, built once (building it is slow)."""
     import gguf
 
     archs = {name: key for key, name in gguf.MODEL_ARCH_NAMES.items()}
     if arch not in archs:
         raise ThinktimeError(f"GGUF architecture {arch!r} is unknown to gguf-py")
-    mapping = gguf.get_tensor_name_map(archs[arch], n_blocks)
-    name = mapping.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+    return gguf.get_tensor_name_map(archs[arch], n_blocks)
+
+
+def gguf_name(hf_name: str, arch: str, n_blocks: int) -> str:
+    """The GGUF tensor name of a Hugging Face parameter name."""
+    name = _name_map(arch, n_blocks).get_name(hf_name, try_suffixes=(".weight", ".bias"))
     if name is None:
         raise ThinktimeError(f"no GGUF name for {hf_name!r} in architecture {arch!r}")
     return name
@@ -53,6 +61,42 @@ def _field(reader: Any, key: str) -> Any:
     return field.contents() if field else None
 
 
+@dataclass(frozen=True)
+class BaseLayout:
+    """What naming and laying out a weight for a base GGUF needs: its architecture and heads."""
+
+    arch: str
+    n_blocks: int
+    n_head: int
+    n_head_kv: int
+
+    @classmethod
+    def of(cls, field: Callable[[str], Any]) -> BaseLayout:
+        """The layout of a GGUF whose metadata value for a key is `field(key)` (None if absent)."""
+        arch = str(field("general.architecture"))
+        n_head = int(field(f"{arch}.attention.head_count"))
+        return cls(
+            arch=arch,
+            n_blocks=int(field(f"{arch}.block_count")),
+            n_head=n_head,
+            n_head_kv=int(field(f"{arch}.attention.head_count_kv") or n_head),
+        )
+
+    def name(self, hf_name: str) -> str:
+        """The GGUF name of the HF weight `hf_name`."""
+        return gguf_name(hf_name, self.arch, self.n_blocks)
+
+    def rows(self, hf_name: str, rows: np.ndarray) -> tuple[str, np.ndarray]:
+        """The GGUF name of `hf_name` and `rows` (its output rows: a weight, or a LoRA B) in
+        llama.cpp's order: permuted for rotary Q and K on the llama architecture."""
+        target = self.name(hf_name)
+        if self.arch in PERMUTED_ARCHS and ".attn_q." in target:
+            rows = _permute(rows, self.n_head, self.n_head)
+        elif self.arch in PERMUTED_ARCHS and ".attn_k." in target:
+            rows = _permute(rows, self.n_head, self.n_head_kv)
+        return target, rows
+
+
 def export_gguf(
     base: str | Path,
     changed: Mapping[str, np.ndarray],
@@ -63,20 +107,13 @@ def export_gguf(
     import gguf
 
     reader = gguf.GGUFReader(str(base))
-    arch = str(_field(reader, "general.architecture"))
-    n_blocks = int(_field(reader, f"{arch}.block_count"))
-    n_head = int(_field(reader, f"{arch}.attention.head_count"))
-    n_head_kv = int(_field(reader, f"{arch}.attention.head_count_kv") or n_head)
+    layout = BaseLayout.of(lambda key: _field(reader, key))
+    arch = layout.arch
 
     # 1) merged weights in GGUF naming and layout, quantised
     replacements: dict[str, np.ndarray] = {}
     for hf_name, weights in changed.items():
-        target = gguf_name(hf_name, arch, n_blocks)
-        data = np.asarray(weights, dtype=np.float32)
-        if arch in PERMUTED_ARCHS and ".attn_q." in target:
-            data = _permute(data, n_head, n_head)
-        elif arch in PERMUTED_ARCHS and ".attn_k." in target:
-            data = _permute(data, n_head, n_head_kv)
+        target, data = layout.rows(hf_name, np.asarray(weights, dtype=np.float32))
         replacements[target] = gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0)
     present = {tensor.name for tensor in reader.tensors}
     if missing := sorted(set(replacements) - present):

@@ -32,7 +32,7 @@ from thinktime.tasks.base import Problem
 
 
 class GRPOOptions(BaseModel):
-    """How the policy is trained."""
+    """How the model is trained (in RL terms, the policy being optimised)."""
 
     max_steps: int = Field(2, ge=1, description="Optimiser steps.")
     num_generations: int = Field(4, ge=2, description="Completions per question (the group).")
@@ -67,7 +67,7 @@ def _dataset(problems: list[Problem]) -> Any:
 def train_grpo(
     student: Student, problems: list[Problem], out_dir: str | Path, options: GRPOOptions
 ) -> GRPOReport:
-    """Run GRPO on `problems`; save adapter and merged policy under `out_dir`."""
+    """Run GRPO on `problems`; save the adapter and the merged model under `out_dir`."""
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 

@@ -1,9 +1,12 @@
 """Supervised fine-tuning of a student on verified traces: TRL's SFTTrainer + a PEFT LoRA adapter.
 
 The traces are prompt-completion chat records (see `traces.py`), so TRL masks the prompt and the
-loss falls on the assistant turn only. After training the adapter is saved, merged into the
-weights, and the student is written back to GGUF when it came from one (`gguf_export.py`), so
-`thinktime bench --model runs/distill/student.gguf` evaluates it on the embedded engine.
+loss falls on the assistant turn only. After training the PEFT adapter is saved and the student
+is written for the embedded engine, as `export` says: `adapter`, a LoRA adapter GGUF of a few
+MB that llama.cpp applies to the base GGUF at load (`lora_gguf.py`; small enough to ship);
+`merged`, the adapter merged into a full copy of the base GGUF (`gguf_export.py`), so
+`thinktime bench --model runs/distill/student.gguf` evaluates it; or `both`. A student loaded
+from a Hugging Face id has no base GGUF: it is saved as a merged HF folder instead.
 
 CPU defaults are for a small run (fp32, batch 4, LoRA r=16 on every linear layer); on a GPU the
 same call trains in bf16. The loss on held-out traces is measured before and after training.
@@ -18,12 +21,16 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from thinktime.distill.student import Student, trainer_args
 from thinktime.errors import ThinktimeError
+
+Export = Literal["adapter", "merged", "both"]
+LORA_GGUF = "student-lora.gguf"  # the adapter GGUF's name in the output folder
+MERGED_GGUF = "student.gguf"
 
 
 class SFTOptions(BaseModel):
@@ -42,6 +49,9 @@ class SFTOptions(BaseModel):
     )
     held_out: int = Field(16, ge=0, description="Traces kept aside to measure loss before/after.")
     seed: int = 0
+    export: Export = Field(
+        "both", description="Student written: LoRA adapter GGUF, merged GGUF, or both."
+    )
 
 
 @dataclass
@@ -54,8 +64,9 @@ class SFTReport:
     train_losses: list[float] = field(default_factory=list)
     held_out_loss_before: float | None = None
     held_out_loss_after: float | None = None
-    adapter: Path | None = None
-    student: Path | None = None  # the GGUF, or the merged HF folder
+    adapter: Path | None = None  # the PEFT adapter folder
+    student: Path | None = None  # the merged GGUF or HF folder; the adapter GGUF if only that
+    lora_gguf: Path | None = None  # the LoRA adapter GGUF, when written
 
 
 def _datasets(records: list[dict[str, Any]], held_out: int, seed: int) -> tuple[Any, Any]:
@@ -67,6 +78,13 @@ def _datasets(records: list[dict[str, Any]], held_out: int, seed: int) -> tuple[
         split = data.train_test_split(test_size=held_out, seed=seed)
         return split["train"], split["test"]
     return data, None
+
+
+def _no_base_gguf(student: Student) -> ThinktimeError:
+    return ThinktimeError(
+        f"student {student.reference!r} was not loaded from a GGUF, so there is no base for a "
+        "LoRA adapter GGUF; export it merged (--export merged)"
+    )
 
 
 def _lora_weights(model: Any) -> list[str]:
@@ -83,12 +101,15 @@ def _lora_weights(model: Any) -> list[str]:
 def train_sft(
     student: Student, records: list[dict[str, Any]], out_dir: str | Path, options: SFTOptions
 ) -> SFTReport:
-    """Fine-tune `student` on `records`, save adapter + merged student under `out_dir`."""
+    """Fine-tune `student` on `records`; save the adapter and the student (`options.export`)
+    under `out_dir`."""
+    if not records:
+        raise ThinktimeError("the trace dataset is empty; nothing to train on")
+    if options.export == "adapter" and student.gguf is None:
+        raise _no_base_gguf(student)
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    if not records:
-        raise ThinktimeError("the trace dataset is empty; nothing to train on")
     out = Path(out_dir)
     train, held = _datasets(records, options.held_out, options.seed)
     config = SFTConfig(
@@ -131,14 +152,29 @@ def train_sft(
         held_out_loss_before=before,
         held_out_loss_after=after,
     )
-    report.adapter, report.student = save_student(trainer.model, student, out)
+    report.adapter, report.student = save_student(trainer.model, student, out, options.export)
+    if options.export != "merged" and student.gguf is not None:
+        report.lora_gguf = out / LORA_GGUF
     return report
 
 
-def save_student(peft_model: Any, student: Student, out: Path) -> tuple[Path, Path]:
-    """Save the adapter, merge it, and write the student as GGUF (or a merged HF folder)."""
+def save_student(
+    peft_model: Any, student: Student, out: Path, export: Export = "both"
+) -> tuple[Path, Path]:
+    """Save the PEFT adapter folder and write the student as `export` says (module docstring);
+    returns the folder and the student: the merged one when written, else the adapter GGUF."""
     adapter = out / "adapter"
     peft_model.save_pretrained(str(adapter))
+    lora_gguf = None
+    if export != "merged" and student.gguf is not None:
+        from thinktime.distill.lora_gguf import peft_adapter, write_lora_gguf
+
+        tensors, config = peft_adapter(peft_model)
+        lora_gguf = write_lora_gguf(student.gguf, tensors, config, out / LORA_GGUF)
+    if export == "adapter":
+        if lora_gguf is None:
+            raise _no_base_gguf(student)
+        return adapter, lora_gguf
     changed = _lora_weights(peft_model)
     merged = peft_model.merge_and_unload()
     if student.gguf is None:
@@ -150,5 +186,5 @@ def save_student(peft_model: Any, student: Student, out: Path) -> tuple[Path, Pa
 
     weights = merged.state_dict()
     tensors = {name: weights[name].float().cpu().numpy() for name in changed}
-    path = export_gguf(student.gguf, tensors, out / "student.gguf", name="thinktime student")
+    path = export_gguf(student.gguf, tensors, out / MERGED_GGUF, name="thinktime student")
     return adapter, path

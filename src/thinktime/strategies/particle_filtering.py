@@ -28,11 +28,12 @@ in a new way. Unlike its-hub, which weighs a reference by its final reward throu
 marked finished), a reference competes at step t with the reward of its first t steps, as in
 conditional sequential Monte Carlo (the fix its-hub's issue #54 aimed at).
 
-`details["tree"]` holds every step made, as nodes {id, parent, iteration, step, text, score,
-weight, copies, finished, survived} (`copies`: draws of it in the resampling after its step;
-`survived`: an ancestor of, or in, the final population); `details["resampling"]` each
-resampling's weights, effective sample size and picks; `details["references"]` the nodes each
-particle Gibbs sweep kept.
+`details["tree"]` holds every step made (`strategies/tree.py`): nodes {id, parent, step, text,
+score, kept, chosen} and this strategy's facts {iteration, weight, copies, finished, survived}
+(`copies`: draws of it in the resampling after its step, `kept` when at least one — the
+resampling ancestry; `survived`: an ancestor of, or in, the final population; `chosen`: on the
+answer's path); `details["resampling"]` each resampling's weights, effective sample size and
+picks; `details["references"]` the nodes each particle Gibbs sweep kept.
 
 Reference: Puri et al. 2025, "A Probabilistic Inference Approach to Inference-Time Scaling of
 LLMs using Particle-Based Monte Carlo Methods", arXiv:2502.01618.
@@ -67,6 +68,7 @@ from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import Context, Outcome, as_sample, register_strategy
 from thinktime.strategies.budget_forcing import force_answer
+from thinktime.strategies.tree import TREE, Tree
 from thinktime.types import Completion, Request, Sample
 from thinktime.verifiers.base import ScoresSamples
 from thinktime.verifiers.prm import Aggregation, aggregate
@@ -171,24 +173,15 @@ def normalize(log_weights: Sequence[float]) -> list[float]:
 
 
 @dataclass
-class Tree:
-    """Every step made (nodes) and every resampling, for `details` (a tree view draws them)."""
+class Ancestry:
+    """Every step made (its `tree`) and every resampling, for `details` (a tree view draws them)."""
 
-    nodes: list[dict[str, Any]] = field(default_factory=list)
+    tree: Tree = field(default_factory=Tree)
     resampling: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(
-        self, parent: Particle, iteration: int, step: int, text: str, score: float, done: bool
-    ) -> int:
-        node = len(self.nodes)
-        self.nodes.append(
-            {
-                "id": node, "parent": parent.nodes[-1] if parent.nodes else None,
-                "iteration": iteration, "step": step, "text": text, "score": score,
-                "weight": None, "copies": 0, "finished": done, "survived": False,
-            }
-        )  # fmt: skip
-        return node
+    def add(self, parent: Particle, iteration: int, text: str, score: float, done: bool) -> int:
+        return self.tree.add(self.last(parent), text, score, iteration=iteration, weight=None,
+                             copies=0, finished=done, survived=False)  # fmt: skip
 
     def resampled(
         self,
@@ -200,12 +193,14 @@ class Tree:
         since: int,
     ) -> None:
         """Record one resampling; the nodes made this step (ids from `since`) keep their
-        weight and how many copies of them it drew."""
+        weight and how many copies of them it drew (one or more: kept)."""
         copies = Counter(picked)
         for index, (particle, weight) in enumerate(zip(population, weights, strict=True)):
             node = self.last(particle)
             if node is not None and node >= since:
-                self.nodes[node].update(weight=weight, copies=copies[index])
+                self.tree.note(node, weight=weight, copies=copies[index])
+                if copies[index]:
+                    self.tree.keep(node)
         self.resampling.append(
             {
                 "iteration": iteration, "step": step,
@@ -218,7 +213,7 @@ class Tree:
     def survivors(self, population: Sequence[Particle]) -> None:
         for particle in population:
             for node in particle.nodes:
-                self.nodes[node]["survived"] = True
+                self.tree.note(node, survived=True)
 
     @staticmethod
     def last(particle: Particle) -> int | None:
@@ -248,7 +243,7 @@ def particle_filtering(question: str, ctx: Context, params: ParticleFilteringPar
         raise ThinktimeError("particle filtering needs a verifier; pass verifier='judge' or 'prm'")
     prompt = ctx.chat_prompt(ctx.messages(question))
     rng = random.Random(ctx.params.seed)  # a seeded run resamples the same way
-    tree = Tree()
+    ancestry = Ancestry()
     references: list[Particle] = []
     population: list[Particle] = []
     kept_nodes: list[list[int | None]] = []  # each sweep's references, by their last node
@@ -264,10 +259,10 @@ def particle_filtering(question: str, ctx: Context, params: ParticleFilteringPar
             if all(p.done for p in population[:free]) or ctx.exhausted():
                 break
             steps += 1
-            since = len(tree.nodes)
+            since = len(ancestry.tree.nodes)
             # 2) + 3) extend every live particle by one step and score it
             population[:free] = _extend(question, ctx, prompt, population[:free], step, params,
-                                        tree, iteration)  # fmt: skip
+                                        ancestry, iteration)  # fmt: skip
             # 4) weigh all N — a reference by its reward at this step — and 5) resample N − R
             weights = normalize(
                 [
@@ -276,7 +271,7 @@ def particle_filtering(question: str, ctx: Context, params: ParticleFilteringPar
                 ]
             )
             picked = rng.choices(range(len(population)), weights=weights, k=free)
-            tree.resampled(iteration, step, population, weights, picked, since)
+            ancestry.resampled(iteration, step, population, weights, picked, since)
             population = [population[i].prefix(step) for i in picked] + references
         if iteration + 1 < params.iterations:  # particle Gibbs: keep references by final weight
             final = normalize(
@@ -285,8 +280,8 @@ def particle_filtering(question: str, ctx: Context, params: ParticleFilteringPar
             )  # fmt: skip
             kept = rng.choices(range(len(population)), weights=final, k=params.reference_particles)
             references = [population[i] for i in kept]
-            kept_nodes.append([tree.last(p) for p in references])
-    return _answer(ctx, prompt, population, params, rng, tree, (steps, sweeps, kept_nodes))
+            kept_nodes.append([ancestry.last(p) for p in references])
+    return _answer(ctx, prompt, population, params, rng, ancestry, (steps, sweeps, kept_nodes))
 
 
 def _extend(
@@ -296,7 +291,7 @@ def _extend(
     particles: list[Particle],
     step: int,
     params: ParticleFilteringParams,
-    tree: Tree,
+    ancestry: Ancestry,
     iteration: int,
 ) -> list[Particle]:
     """Each live particle one step longer, scored by the verifier; done ones as they were."""
@@ -330,7 +325,7 @@ def _extend(
     extended = list(particles)
     for i, score in zip(drawn, rewards, strict=True):
         parent = particles[i]
-        node = tree.add(parent, iteration, step, texts[i], score, finished[i])
+        node = ancestry.add(parent, iteration, texts[i], score, finished[i])
         extended[i] = Particle(
             (*parent.steps, texts[i]), (*parent.rewards, score), (*parent.nodes, node),
             (*parent.tokens, made[i].completion_tokens), finished[i] or step >= params.max_steps,
@@ -344,12 +339,12 @@ def _answer(
     population: list[Particle],
     params: ParticleFilteringParams,
     rng: random.Random,
-    tree: Tree,
+    ancestry: Ancestry,
     run: tuple[int, int, list[list[int | None]]],
 ) -> Outcome:
     """The final population as samples, one per distinct particle (its copies add their
     weight to it), and the chosen one's answer."""
-    tree.survivors(population)
+    ancestry.survivors(population)
     steps, sweeps, references = run
     details: dict[str, Any] = {"steps": steps, "iterations": sweeps, "finished": 0}
     details |= {
@@ -357,9 +352,9 @@ def _answer(
         "scores": [],
         "weights": [],
     }
-    details |= {"resampling": tree.resampling, "tree": tree.nodes, "references": references}
+    details |= {"resampling": ancestry.resampling, "references": references}
     if not any(p.steps for p in population):  # the budget ran out before the first step
-        return Outcome(answer=None, samples=(), details=details)
+        return Outcome(answer=None, samples=(), details=details | {TREE: ancestry.tree.rows()})
     how, temperature = params.aggregation, params.weight_temperature
     shares = normalize([log_weight(reward(p, how), temperature) for p in population])
     distinct: dict[tuple[int, ...], int] = {}
@@ -389,10 +384,17 @@ def _answer(
         chosen = max(pool, key=lambda i: scores[i])
     details |= {"finished": sum(a is not None for a in answers), "scores": scores}
     details["weights"] = weights
+    leaf = ancestry.last(particles[chosen])
     if answers[chosen] is None:  # anytime: the best particle is made to answer now
-        texts[chosen], forced = force_answer(ctx, prompt, texts[chosen])
+        before = texts[chosen]
+        texts[chosen], forced = force_answer(ctx, prompt, before)
         tokens[chosen] += forced
         answers[chosen] = extract_answer(texts[chosen])
+        leaf = ancestry.tree.add(leaf, texts[chosen][len(before) :], scores[chosen], forced=True)
+        ancestry.tree.keep(leaf)
+    if leaf is not None:
+        ancestry.tree.choose(leaf)
+    details[TREE] = ancestry.tree.rows()
     samples = tuple(
         Sample(text, answer, "stop" if answer is not None else "length", n, n, score=score)
         for text, answer, n, score in zip(texts, answers, tokens, scores, strict=True)

@@ -4,7 +4,7 @@ What `thinktime serve` runs for a plain chat request (no strategy, no `reasoning
 unchanged OpenAI app gets the plain model, yet the call still goes through `solve`: the same
 ledger, budget and cancellation as every other strategy, and a bill. No system prompt is added
 and no answer is pulled out of the text: `answer` is None and the reply is the sample's text
-(`Result.reasoning`). Since the reply is not reasoning towards an answer, only a reasoning
+(`Result.text`). Since the reply is not reasoning towards an answer, only a reasoning
 model's thinking is billed as `reasoning_tokens` (none for a model that does not think apart).
 
 Reference: none — the zero-test-time-compute baseline (the chat model as served).
@@ -12,7 +12,7 @@ Reference: none — the zero-test-time-compute baseline (the chat model as serve
     >>> from thinktime import solve
     >>> from thinktime.backends.fake import FakeBackend
     >>> r = solve("Say hi.", backend=FakeBackend(["Hi! \\\\boxed{1}"]), strategy="none")
-    >>> r.answer, r.reasoning, r.bill.completion_tokens, r.bill.reasoning_tokens
+    >>> r.answer, r.text, r.bill.completion_tokens, r.bill.reasoning_tokens
     (None, 'Hi! \\\\boxed{1}', 2, 0)
 """
 

@@ -9,12 +9,16 @@ A solution grows one reasoning step at a time (a step ends at a blank line):
 4) repeat until enough solutions finished, the steps or the budget run out.
 The answer is the best-scored finished solution (`weighted`: the answer with most total score).
 If nothing finished in time, the best partial solution is made to answer (anytime).
+
+Every child drawn is a node of the search's tree (`strategies/tree.py`, in `details["tree"]`):
+its step's text and score, kept when the rule kept it (or it finished), and the chosen path
+down to the answer's leaf (a forced answer is a last node under the partial solution it ends).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +27,7 @@ from thinktime.answers.voting import vote
 from thinktime.errors import ThinktimeError
 from thinktime.strategies.base import Context, Outcome
 from thinktime.strategies.budget_forcing import force_answer
+from thinktime.strategies.tree import TREE, Tree
 from thinktime.types import Sample
 
 
@@ -41,6 +46,7 @@ class Node:
     group: int  # the subtree it descends from (DVTS); beam search ignores it
     score: float = 0.0
     tokens: int = 0
+    node: int | None = None  # its id in the search's tree (None: the question itself)
 
 
 Select = Callable[[list[Node], StepSearchParams], list[Node]]
@@ -54,6 +60,7 @@ def step_search(question: str, ctx: Context, params: StepSearchParams, select: S
     # the root is expanded beams × expand times, split into `beams` subtrees
     frontier = [Node("", group) for group in range(params.beams)]
     finished: list[Node] = []
+    tree = Tree()
     steps = 0
     while frontier and len(finished) < params.beams and steps < params.max_steps:
         if ctx.exhausted():
@@ -63,29 +70,34 @@ def step_search(question: str, ctx: Context, params: StepSearchParams, select: S
         outputs = ctx.continue_text(
             [prompt + n.text for n in frontier], n=params.expand, params=step_params
         )
-        children = []
+        children = []  # (child, its parent, its step's text, whether it finished)
         for parent, completions in zip(frontier, outputs, strict=True):
             for c in completions:
                 done = "\\boxed" in c.text or not c.text.strip()
-                text = parent.text + c.text + ("" if done else "\n\n")
-                children.append(
-                    (Node(text, parent.group, tokens=parent.tokens + c.completion_tokens), done)
-                )
-        # 2) score all children as partial solutions in one batched call
+                step = c.text + ("" if done else "\n\n")
+                child = Node(parent.text + step, parent.group,
+                             tokens=parent.tokens + c.completion_tokens)  # fmt: skip
+                children.append((child, parent, step, done))
+        # 2) score all children as partial solutions in one batched call; each is a tree node
         scores = ctx.verifier.score(
-            question, [n.text for n, _ in children], ctx.ledger, partial=True
+            question, [n.text for n, *_ in children], ctx.ledger, partial=True
         )
         scored = [
-            (Node(n.text, n.group, s, n.tokens), done)
-            for (n, done), s in zip(children, scores, strict=True)
+            (replace(n, score=s, node=tree.add(parent.node, step, s, finished=done)), done)
+            for (n, parent, step, done), s in zip(children, scores, strict=True)
         ]
         # 3) finished ones leave the search; the rule keeps some of the rest
         finished += [n for n, done in scored if done and n.text.strip()]
         frontier = select([n for n, done in scored if not done], params)
+        for survivor in [*frontier, *(n for n, done in scored if done and n.text.strip())]:
+            if survivor.node is not None:  # every child has its node; the question has none
+                tree.keep(survivor.node)
     if not finished and frontier:  # anytime: the best partial solution answers now
         best = max(frontier, key=lambda n: n.score)
         text, tokens = force_answer(ctx, prompt, best.text)
-        finished = [Node(text, best.group, best.score, best.tokens + tokens)]
+        forced = tree.add(best.node, text[len(best.text) :], best.score, forced=True)
+        tree.keep(forced)
+        finished = [Node(text, best.group, best.score, best.tokens + tokens, forced)]
     samples = tuple(
         Sample(n.text, extract_answer(n.text), "stop", n.tokens, n.tokens, score=n.score)
         for n in finished
@@ -100,10 +112,13 @@ def step_search(question: str, ctx: Context, params: StepSearchParams, select: S
     else:
         chosen = max(range(len(samples)), key=lambda i: scores[i], default=None)
         winner = samples[chosen].answer if chosen is not None else None
+    leaf = finished[chosen].node if chosen is not None else None
+    if leaf is not None:
+        tree.choose(leaf)
     return Outcome(
         answer=winner,
         samples=samples,
         votes=table,
         chosen=chosen,
-        details={"steps": steps, "finished": len(finished), "scores": scores},
+        details={"steps": steps, "finished": len(finished), "scores": scores, TREE: tree.rows()},
     )

@@ -156,7 +156,7 @@ def play(
     asked = SamplingParams(
         temperature=0.0, max_tokens=params.compare_tokens, top_logprobs=TOP_LOGPROBS
     )
-    replies = ctx.ledger.generate(requests, asked, role="verifier") if requests else []
+    replies = ctx.ledger.generate(requests, asked, purpose="verify") if requests else []
     heard: dict[int, list[float]] = {}
     for (index, swap), reply in zip(shown, replies, strict=True):
         a = prefers_first(reply.completions[0]) if reply.completions else 0.5

@@ -56,7 +56,7 @@ def verify_revise(question: str, ctx: Context, params: VerifyReviseParams) -> Ou
     check_params = ctx.params.with_(max_tokens=params.check_tokens)
     for _ in range(params.max_rounds):
         [[check]] = ctx.sample(
-            [check_messages(question, solution.text)], params=check_params, role="verifier"
+            [check_messages(question, solution.text)], params=check_params, purpose="verify"
         )
         rounds.append(
             {"answer": solution.answer, "verdict": verdict(check.text), "check": check.text}

@@ -68,7 +68,7 @@ class JudgeVerifier:
         """P(correct) per candidate; with `partial`, P(every step so far is correct)."""
         prompt = step_judge_messages if partial else judge_messages
         requests = [Request(messages=prompt(question, c)) for c in candidates]
-        generations = ledger.generate(requests, self.params, role="verifier", backend=self.backend)
+        generations = ledger.generate(requests, self.params, purpose="verify", backend=self.backend)
         return [judge_score(g.completions[0]) for g in generations]
 
 

@@ -109,7 +109,7 @@ class PRMVerifier:
             logits = self._model(ids).logits[0, :, [good, bad]]
         if ledger is not None:
             n_params = sum(p.numel() for p in self._model.parameters())
-            ledger.charge("verifier", ids.shape[1], 2 * n_params * ids.shape[1])
+            ledger.charge("verify", ids.shape[1], 2 * n_params * ids.shape[1])
         probs = logits.float().softmax(dim=-1)[:, 0]
         return [float(p) for p in probs[ids[0] == tag_id]]
 

@@ -65,7 +65,7 @@ class ProgramVerifier:
         """The programs' majority answer, and what each run ended with (for the record)."""
         request = Request(messages=program_messages(question), n=self.programs)
         [generation] = ledger.generate(
-            [request], self.params, role="verifier", backend=self.backend
+            [request], self.params, purpose="verify", backend=self.backend
         )
         codes = [extract_code(c.text) for c in generation.completions]
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -3,8 +3,9 @@ answer's place, verdict, tokens and score, the vote table by equivalence class, 
 
 The answer's place is `answers.extract.answer_span` — the same rule that extracted it — and the
 vote table is `answers.voting.classes`, the one majority vote every strategy uses, so what the
-page highlights and groups is what the strategy saw. Stores keep a step search's (beam search,
-DVTS) final samples and their verifier scores, not its tree of steps; `Answer.note` says so.
+page highlights and groups is what the strategy saw. A step search's (beam search, DVTS,
+particle filtering, MCTS) tree of steps comes with its answer (`Answer.tree`, stored from schema
+7 on, `strategies/tree.py`); a result stored before then has none, and `Answer.note` says so.
 
     >>> samples = [SampleView.of(0, "so \\\\boxed{18}", "18", "correct", "stop", 5, None),
     ...            SampleView.of(1, "it is 18.0", "18", "correct", "stop", 4, None),
@@ -25,6 +26,7 @@ from thinktime.answers.extract import answer_span
 from thinktime.answers.voting import classes
 from thinktime.bench.store import Store
 from thinktime.strategies import STRATEGIES
+from thinktime.strategies.tree import TreeNode
 
 BILL_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "verifier_tokens",
                "flops", "seconds", "engine_seconds")  # fmt: skip
@@ -82,6 +84,8 @@ class Answer(BaseModel):
     samples: list[SampleView]
     votes: list[VoteClass]
     details: dict[str, Any] | None = None  # a live answer's strategy details (steps, scores…)
+    # a step search's tree: every step drawn, its score, kept or pruned, the chosen path
+    tree: list[TreeNode] | None = None
     note: str | None = None
     question: str | None = None  # as it was asked (stores from schema 6 on keep it)
 
@@ -130,13 +134,14 @@ def vote_table(samples: list[SampleView], chosen: str | None = None) -> list[Vot
     return sorted(table, key=lambda c: -c.votes)
 
 
-def note_for(strategy: str) -> str | None:
-    if strategy in STRATEGIES and STRATEGIES[strategy].steps:
-        return (
-            f"{strategy}: the store keeps the finished solutions and their verifier scores, "
-            "not the tree of steps; `thinktime serve --view` shows a live answer's steps"
-        )
-    return None
+def note_for(strategy: str, tree: list[TreeNode]) -> str | None:
+    """What the page says of a step search's answer that came without its tree."""
+    if tree or strategy not in STRATEGIES or not STRATEGIES[strategy].steps:
+        return None
+    return (
+        f"{strategy}: no tree of steps came with this answer (stores keep trees from schema 7 "
+        "on; this result is older); its finished solutions and their verifier scores are below"
+    )
 
 
 def question(
@@ -153,14 +158,15 @@ def question(
                           confidence=s.get("conf_lowest_group"))
             for s in store.samples(row["id"])
         ]  # fmt: skip
+        tree = store.tree(row["id"])
         answers.append(
             Answer(
                 run=run_ids.get((row["task"], row["model"], row["config"])), task=row["task"],
                 model=row["model"], config=row["config"], strategy=row["strategy"],
                 gold=row["gold"], answer=row["answer"], verdict=row["verdict"],
                 bill={k: row.get(k) for k in BILL_FIELDS}, samples=samples,
-                votes=vote_table(samples, row["answer"]), note=note_for(row["strategy"]),
-                question=row.get("question"),
+                votes=vote_table(samples, row["answer"]), tree=tree or None,
+                note=note_for(row["strategy"], tree), question=row.get("question"),
             )
         )  # fmt: skip
     return sorted(answers, key=lambda a: (a.run is None, a.run))

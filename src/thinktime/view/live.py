@@ -2,8 +2,9 @@
 
 Each `Exchange` of the serve ring buffer becomes a list row and, opened, the same `Answer` a
 stored run's question shows — samples with their highlighted answers, the vote table, the bill —
-plus the strategy's own details (a beam search's steps and scores). A live answer has no gold,
-so its samples' verdict is `unknown`.
+plus the strategy's own details (a beam search's steps and scores) and a step search's tree
+(`Answer.tree`, taken out of the details). A live answer has no gold, so its samples' verdict
+is `unknown`.
 
     >>> from thinktime.serve.recent import Recent
     >>> from thinktime.types import Result, Sample
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from thinktime.serve.recent import Exchange
+from thinktime.strategies.tree import TREE, nodes_of
 from thinktime.view.detail import Answer, SampleView, note_for, vote_table
 
 
@@ -53,10 +55,12 @@ def answer(exchange: Exchange) -> Answer:
                       s.finish_reason, s.completion_tokens, s.score, s.reasoning)
         for i, s in enumerate(result.samples)
     ]  # fmt: skip
-    details: dict[str, Any] = json.loads(json.dumps(result.details, default=str))
+    tree = nodes_of(result.details)
+    shown = {k: v for k, v in result.details.items() if k != TREE}  # the tree is drawn apart
+    details: dict[str, Any] = json.loads(json.dumps(shown, default=str))
     return Answer(
         run=None, task=None, model=exchange.model, config=result.strategy,
         strategy=result.strategy, gold=None, answer=result.answer, verdict=None,
         bill=dict(asdict(result.bill)), samples=samples, votes=vote_table(samples, result.answer),
-        details=details, note=None if details else note_for(result.strategy),
+        details=details, tree=tree or None, note=note_for(result.strategy, tree),
     )  # fmt: skip

@@ -200,8 +200,44 @@ function answerBlock(a, store) {
     el("h3", {}, "The bill"), bill,
     el("h3", {}, "Votes by equivalence class"), a.votes.length ? votes : el("p", { class: "muted" }, "no sample gave an answer"),
     a.note ? el("p", { class: "note" }, a.note) : null,
+    a.tree && a.tree.length ? treeBlock(a.tree) : null,
     a.details && Object.keys(a.details).length ? [el("h3", {}, "Strategy details"), el("pre", { class: "text details" }, JSON.stringify(a.details, null, 2))] : null,
     el("h3", {}, "Samples"), samples);
+}
+
+// ---- a step search's tree: one nested list item per step drawn, pruned steps greyed -------
+// Each step shows its score, the strategy's facts (weight, copies, visits…) and its text cut to
+// one line (the whole text on hover, and below it on click); the chosen path is marked. Model
+// text only ever enters the page as text nodes and attribute values, never as markup.
+const SNIPPET = 90;
+function treeBlock(nodes) {
+  // 1) children of each node, in the order drawn (first steps hang from the question)
+  const children = new Map();
+  for (const n of nodes) {
+    const key = n.parent ?? "root";
+    (children.get(key) || children.set(key, []).get(key)).push(n);
+  }
+  const facts = (n) => Object.entries(n.facts || {}).filter(([, v]) => v !== null && v !== false && v !== "")
+    .map(([k, v]) => v === true ? k : `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : v}`);
+  const snippet = (text) => { const line = text.replace(/\s+/g, " ").trim(); return line.length > SNIPPET ? line.slice(0, SNIPPET) + "…" : line || "(empty)"; };
+  // 2) each step: a summary line that opens onto its full text, then its children
+  const item = (n) => el("li", { class: `node ${n.kept ? "kept" : "pruned"}${n.chosen ? " chosen" : ""}`, "data-node": n.id, "data-step": n.step },
+    el("details", {},
+      el("summary", { title: n.text },
+        el("span", { class: "score" }, n.score === null || n.score === undefined ? "—" : n.score.toFixed(3)), " ",
+        el("span", { class: "snippet" }, snippet(n.text)),
+        facts(n).length ? el("span", { class: "facts muted" }, " · " + facts(n).join(" · ")) : null,
+        n.chosen && !(children.get(n.id) || []).some((c) => c.chosen) ? el("span", { class: "leaf" }, " ← answer") : null),
+      el("pre", { class: "text" }, n.text)),
+    children.has(n.id) ? branch(n.id) : null);
+  const branch = (key) => el("ul", { class: "tree" }, children.get(key).map(item));
+  const depth = Math.max(...nodes.map((n) => n.step));
+  const kept = nodes.filter((n) => n.kept).length;
+  return el("div", { class: "tree-block" },
+    el("h3", {}, "Tree of steps"),
+    el("p", { class: "muted" }, `${nodes.length} steps drawn over ${depth} levels, ${kept} kept, ${nodes.length - kept} pruned (grey); `,
+      "the chosen path is marked, ending at the answer's leaf. Each line: score, step text (hover or click for all of it)."),
+    children.has("root") ? branch("root") : null);
 }
 
 function highlighted(text, span) {

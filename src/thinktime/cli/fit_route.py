@@ -1,7 +1,10 @@
-"""`thinktime policy`: fit a compute-optimal sampling policy from a stored pool.
+"""`thinktime fit-route`: fit the `route` strategy's routing table from a stored pool.
 
-$ thinktime policy --store runs/gsm8k.db -m qwen2.5-coder-0.5b -s self_consistency:n=16
-$ thinktime policy --store runs/gsm8k.db --json | jq .route.params
+The table says how many samples to draw for each probe agreement (Snell et al.'s compute-optimal
+scaling, `bench/routing.py`); the command prints the `route` parameters that run it.
+
+$ thinktime fit-route --store runs/gsm8k.db -m qwen2.5-coder-0.5b -s self_consistency:n=16
+$ thinktime fit-route --store runs/gsm8k.db --json | jq .route.params
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from thinktime.errors import ThinktimeError
 from thinktime.render import show_table
 
 
-def policy(
+def fit_route(
     store: Annotated[str, store_option()],
     model: Annotated[
         str | None, model_option("The pool's model; default: the store's only one.")
@@ -42,10 +45,10 @@ def policy(
     step: Annotated[int | None, typer.Option(help="k grid step (default: the probe).")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Bin questions by the agreement of a probe, pick k samples per bin for each budget, and
-    compare with the best uniform k (held-out by cross-fitting); print `route` parameters."""
-    from thinktime.bench.policy import bins, compare, savings
+    """Fit `route`'s routing table (k samples per probe-agreement bin) from a stored pool,
+    compare it with uniform k (held-out by cross-fitting); print `route` parameters."""
     from thinktime.bench.replay import load_pools
+    from thinktime.bench.routing import bins, compare, savings
     from thinktime.bench.store import Store
 
     path = Path(store)
@@ -85,9 +88,9 @@ def policy(
         grid.add_row(f"{agree}/{probe}", str(len(members)), *cells)
     show_table(console, grid)
 
-    # 2) policy vs uniform at each uniform k's cost
-    table = Table(title="compute-optimal policy vs uniform k (same samples)")
-    for column in ("budget tok/q", "uniform", "policy (fit)", "policy (held-out)", "k per bin"):
+    # 2) the fitted routing table vs uniform k at each uniform k's cost
+    table = Table(title="compute-optimal routing table vs uniform k (same samples)")
+    for column in ("budget tok/q", "uniform", "table (fit)", "table (held-out)", "k per bin"):
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(
@@ -95,16 +98,16 @@ def policy(
             f"k={row.uniform_k}: {row.uniform.accuracy:.1%}",
             f"{row.fitted.accuracy:.1%} @ {row.fitted.tokens:.0f}",
             f"{row.held_out.accuracy:.1%} @ {row.held_out.tokens:.0f}",
-            " ".join(f"{a}:{k}" for a, k in sorted(row.policy.choice.items(), reverse=True)),
+            " ".join(f"{a}:{k}" for a, k in sorted(row.table.choice.items(), reverse=True)),
         )
     show_table(console, table)
     if saved:
         console.print(
-            f"the policy matches the best uniform accuracy with {saved[0]:.0f} tokens/q "
+            f"the table matches the best uniform accuracy with {saved[0]:.0f} tokens/q "
             f"instead of {saved[1]:.0f} ({saved[1] / saved[0]:.2f}× less compute, in-sample)"
         )
     console.print(f"route parameters (budget {best.uniform.tokens:.0f} tok/q):")
-    console.print(json.dumps(best.policy.route_params()), soft_wrap=True, highlight=False)
+    console.print(json.dumps(best.table.route_params()), soft_wrap=True, highlight=False)
 
 
 def _bin_accuracy(members: Any, k: int) -> float:
@@ -123,11 +126,11 @@ def _as_json(
     saved: Any,
     best: Any,
 ) -> dict[str, Any]:
-    """The grid, the policy-vs-uniform rows and the route parameters, as `--json` prints them."""
+    """The grid, the table-vs-uniform rows and the route parameters, as `--json` prints them."""
     from dataclasses import asdict
 
-    def choice(policy: Any) -> dict[str, int]:
-        return {str(a): k for a, k in sorted(policy.choice.items(), reverse=True)}
+    def choice(table: Any) -> dict[str, int]:
+        return {str(a): k for a, k in sorted(table.choice.items(), reverse=True)}
 
     return {
         "model": model, "config": config, "probe": probe, "ks": ks,
@@ -139,9 +142,9 @@ def _as_json(
         "rows": [
             {"budget_tokens": row.uniform.tokens, "uniform_k": row.uniform_k,
              "uniform": asdict(row.uniform), "fitted": asdict(row.fitted),
-             "held_out": asdict(row.held_out), "k_per_bin": choice(row.policy)}
+             "held_out": asdict(row.held_out), "k_per_bin": choice(row.table)}
             for row in rows
         ],
-        "savings": {"policy_tokens": saved[0], "uniform_tokens": saved[1]} if saved else None,
-        "route": {"budget_tokens": best.uniform.tokens, "params": best.policy.route_params()},
+        "savings": {"table_tokens": saved[0], "uniform_tokens": saved[1]} if saved else None,
+        "route": {"budget_tokens": best.uniform.tokens, "params": best.table.route_params()},
     }  # fmt: skip

@@ -1,4 +1,5 @@
-"""Replays on stored pools, the compute-optimal policy fit, matched FLOPs, `thinktime policy`."""
+"""Replays on stored pools, `route`'s compute-optimal routing table fit, matched FLOPs,
+`thinktime fit-route`."""
 
 import itertools
 
@@ -8,9 +9,9 @@ from typer.testing import CliRunner
 from thinktime import solve
 from thinktime.backends.fake import FakeBackend
 from thinktime.bench.matched import matched
-from thinktime.bench.policy import Policy, compare, evaluate, fit_policy, savings, uniform
 from thinktime.bench.replay import Pool, agreeing, load_pools, prefix_vote, replay_adaptive
 from thinktime.bench.results import Point, curve_points
+from thinktime.bench.routing import RoutingTable, compare, evaluate, fit_table, savings, uniform
 from thinktime.bench.runner import run_sweep
 from thinktime.bench.store import SampleRow, Store
 from thinktime.cli import app
@@ -55,13 +56,13 @@ def test_the_fit_spends_where_samples_help_and_keeps_the_budget():
     pools = [easy, contested, hopeless] * 3
     assert uniform(pools, 2).accuracy == pytest.approx(1 / 3)
     assert uniform(pools, 8).accuracy == pytest.approx(2 / 3)
-    policy = fit_policy(pools, probe=2, ks=(2, 4, 8), budget=60)  # uniform 8 costs 80
+    table = fit_table(pools, probe=2, ks=(2, 4, 8), budget=60)  # uniform 8 costs 80
     # easy (2 agree) stops at 2; the 1-agree bin holds contested and hopeless: 8 rescues one
-    assert policy.choice == {2: 2, 1: 8}
-    score = evaluate(pools, policy)
+    assert table.choice == {2: 2, 1: 8}
+    score = evaluate(pools, table)
     assert score.accuracy == pytest.approx(2 / 3) and score.tokens == 60
     # within a budget too small for anything, it spends the least
-    assert fit_policy(pools, 2, (2, 4), budget=1).choice == {2: 2, 1: 2}
+    assert fit_table(pools, 2, (2, 4), budget=1).choice == {2: 2, 1: 2}
     rows = compare(pools, 2, (2, 4, 8))
     assert [r.uniform_k for r in rows] == [2, 4, 8]
     assert all(r.fitted.accuracy >= r.uniform.accuracy for r in rows)  # in-sample: never worse
@@ -71,20 +72,21 @@ def test_the_fit_spends_where_samples_help_and_keeps_the_budget():
 
 def test_fit_errors():
     with pytest.raises(ThinktimeError, match="no pools"):
-        fit_policy([], 4, (4, 8), 100)
+        fit_table([], 4, (4, 8), 100)
     with pytest.raises(ThinktimeError, match="≥ the probe"):
-        fit_policy([_pool("1111")], 4, (2, 4), 100)
+        fit_table([_pool("1111")], 4, (2, 4), 100)
 
 
-def test_a_fitted_policy_runs_as_route():
-    policy = Policy(probe=4, choice={4: 4, 3: 8, 2: 16})
-    assert policy.k_for(1) == 16 and policy.k_for(3) == 8  # unseen agreement: the bin below
-    params = policy.route_params()
+def test_a_fitted_table_runs_as_route():
+    table = RoutingTable(probe=4, choice={4: 4, 3: 8, 2: 16})
+    assert table.k_for(1) == 16 and table.k_for(3) == 8  # unseen agreement: the bin below
+    params = table.route_params()
+    assert set(params) == {"probe_n", "table"}  # route's own parameter names
     for answers, expected in (("1111", 4), ("1112", 8), ("1122", 16), ("1234", 16)):
         backend = FakeBackend(lambda r, i, a=answers: f"\\boxed{{{a[i % 4]}}}")
         result = solve("q?", backend=backend, strategy="route", **params)
         assert (
-            result.details["samples_used"] == expected == policy.k_for(agreeing(_pool(answers), 4))
+            result.details["samples_used"] == expected == table.k_for(agreeing(_pool(answers), 4))
         )
 
 
@@ -129,28 +131,38 @@ def test_pool_flops_charge_the_shared_prefill_once(tmp_path):
     assert k1.tokens == 100 and k1.flops == pytest.approx(200 + 800 / 4)
 
 
-def test_policy_command(tmp_path):
+def test_fit_route_command(tmp_path):
     store = _store(tmp_path)
     path = str(tmp_path / "pool.db")
     store.close()
-    args = ["policy", "--store", path, "-m", "fake", "-s", "self_consistency:n=4", "--probe", "2"]
+    args = [
+        "fit-route",
+        "--store",
+        path,
+        "-m",
+        "fake",
+        "-s",
+        "self_consistency:n=4",
+        "--probe",
+        "2",
+    ]
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "held-out" in result.output and '"probe_n": 2' in result.output
-    missing = runner.invoke(app, ["policy", "--store", str(tmp_path / "no.db"), "-m", "fake"])
+    missing = runner.invoke(app, ["fit-route", "--store", str(tmp_path / "no.db"), "-m", "fake"])
     assert missing.exit_code == 2 and "results file not found" in missing.output
-    other = runner.invoke(app, ["policy", "--store", path, "--model", "nope"])
+    other = runner.invoke(app, ["fit-route", "--store", path, "--model", "nope"])
     assert other.exit_code == 2 and "no results for model 'nope'" in other.output
     bad = runner.invoke(app, [*args[:-1], "4"])
     assert bad.exit_code == 2 and "--probe must be between 1 and 3" in bad.output
 
 
-def test_policy_defaults_to_the_only_model_and_prints_json(tmp_path):
+def test_fit_route_defaults_to_the_only_model_and_prints_json(tmp_path):
     import json
 
     store = _store(tmp_path)
     path = str(tmp_path / "pool.db")
-    args = ["policy", "--store", path, "-s", "self_consistency:n=4", "--probe", "2", "--json"]
+    args = ["fit-route", "--store", path, "-s", "self_consistency:n=4", "--probe", "2", "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     fitted = json.loads(result.stdout)
@@ -158,6 +170,12 @@ def test_policy_defaults_to_the_only_model_and_prints_json(tmp_path):
     assert sum(b["questions"] for b in fitted["bins"]) == 9
     assert {"budget_tokens", "uniform", "fitted", "held_out", "k_per_bin"} <= set(fitted["rows"][0])
     assert fitted["route"]["params"]["probe_n"] == 2
+    # the printed parameters are what `route` takes: they run as they are
+    ran = solve(
+        "1?", backend=FakeBackend(["\\boxed{1}"]), strategy="route", **fitted["route"]["params"]
+    )
+    assert ran.details["samples_used"] == 2
+    assert set(fitted["savings"]) == {"table_tokens", "uniform_tokens"}
     row = {"task": "t", "question_id": "q", "model": "other", "config": "cot",
            "strategy": "cot", "params": {}, "verdict": "correct", "prompt_tokens": 1,
            "completion_tokens": 1, "flops": 1.0, "seconds": 1}  # fmt: skip
@@ -166,3 +184,15 @@ def test_policy_defaults_to_the_only_model_and_prints_json(tmp_path):
     several = runner.invoke(app, args)
     assert several.exit_code == 2 and "Traceback" not in several.output
     assert "2 models (fake, other); pass -m/--model" in several.stderr
+
+
+def test_the_old_name_of_routes_table_is_refused_in_one_line():
+    """`policy` was `route`'s table until issue 23: a config still using it is told the names."""
+    old = "policy"
+    args = ["solve", "2+2?", "-m", "fake", "-s", f'route:{old}=[[0.0,2,"all"]]']
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"{old}=" in result.stderr and "(probe_n, table)" in result.stderr
+    with pytest.raises(ThinktimeError, match=r"\(probe_n, table\)"):
+        solve("?", backend=FakeBackend(), strategy="route", **{old: [[0.0, 2, "all"]]})
