@@ -81,7 +81,7 @@ OPENAI_TAKES = (
                 "llamacpp",
                 "timeout",
                 "n_parallel, context_per_sequence, n_threads, kv_unified, flash_attention, "
-                "think_tags, lora, lora_scale, draft, draft_max, draft_min",
+                "think_tags, lora, lora_scale, thinks, draft, draft_max, draft_min",
             ),
         ),
     ],

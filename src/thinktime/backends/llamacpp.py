@@ -20,7 +20,6 @@ off each chat choice by the wire codec, and counted with the rest.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import urllib.request
 from collections.abc import Sequence
@@ -30,13 +29,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from thinktime.backends.base import DEFAULT_SEED_STRIDE, OnDelta, Watch, register_backend
-from thinktime.backends.llamacpp_draft import set_speculative
+from thinktime.backends.llamacpp_options import LlamaCppOptions, engine_params
 from thinktime.backends.llamacpp_stream import streamed
 from thinktime.backends.llamacpp_thinking import budget_fields, budget_tags, force_end, forcing
-from thinktime.backends.options import BackendOptions
 from thinktime.backends.thinking import THINK, ThinkTags, reasoning_usage
 from thinktime.backends.toolcalls import constrained_body, parse_tool_calls
 from thinktime.backends.wire import (
@@ -58,33 +54,6 @@ from thinktime.types import Completion, Generation, Message, Request, TokenLogpr
 
 def _numbered(watch: Watch, k: int, _: int, token: TokenLogprob) -> bool:
     return watch(k, token)  # a one-sample call numbers its only choice 0: it is sample k
-
-
-class LlamaCppOptions(BackendOptions):
-    """What `llamacpp:MODEL` takes (the defaults are the engine's)."""
-
-    n_parallel: int = Field(8, ge=1, le=512, description="Sequence slots decoded together.")
-    context_per_sequence: int = Field(4096, ge=16, description="KV-cache tokens per slot.")
-    n_threads: int | None = Field(None, ge=1, description="CPU threads (default: every core).")
-    kv_unified: bool = Field(False, description="One KV cache for all slots (slower; see below).")
-    flash_attention: bool = Field(True, description="llama.cpp's flash attention (faster on CPU).")
-    think_tags: ThinkTags | None = Field(
-        THINK, description="What the model writes around its thinking in content (None: off)."
-    )
-    lora: tuple[Path, ...] = Field(
-        (), description="LoRA adapter GGUFs added to the model's weights at load (distill train)."
-    )
-    lora_scale: float = Field(
-        1.0, ge=0, description="Multiplies every adapter's trained alpha/r (0: the base model)."
-    )
-    thinks: bool | None = Field(
-        None,
-        description="The model thinks in think_tags, so max_thinking_tokens caps it (None: a "
-        "known model's own flag, else whether its chat template writes the open tag).",
-    )
-    draft: str | None = Field(None, description="Speculative decoding's drafter (llamacpp_draft).")
-    draft_max: int | None = Field(None, ge=1, le=256, description="Most tokens drafted per step.")
-    draft_min: int | None = Field(None, ge=0, le=256, description="Fewest drafted tokens used.")
 
 
 class LlamaCppBackend:
@@ -125,26 +94,10 @@ class LlamaCppBackend:
         self.thinking_budget_field = "reasoning_budget_tokens" if capped else None
         self.card = card
         self.n_parallel = n_parallel
-        params = xllamacpp.CommonParams()
-        params.model.path = str(model_path)
-        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(a), lora_scale) for a in lora]
-        # a KV cache per slot. With one unified cache each token attends over every slot's
-        # cells (masked). 16 cot questions at once (benchmarks/engines.py): per-slot caches +
-        # flash attention decode 1.69x the unified cache's tokens/s, 1.66x one question alone.
-        # A request's n samples still share one prefill (copied per slot).
-        params.n_parallel = n_parallel
-        params.kv_unified = kv_unified
-        params.flash_attn_type = 1 if flash_attention else 0
-        params.n_ctx = n_parallel * context_per_sequence
-        threads = n_threads or os.cpu_count() or 1
-        params.cpuparams.n_threads = threads
-        params.cpuparams_batch.n_threads = threads
-        params.cont_batching = True
-        params.warmup = False
-        params.endpoint_metrics = True
-        params.verbosity = -1  # the engine logs every step to stderr otherwise
-        if draft is not None:  # speculative decoding (see llamacpp_draft.py)
-            set_speculative(params, draft, Path(model_path), draft_max, draft_min, threads)
+        params = engine_params(
+            model_path, n_parallel, context_per_sequence, n_threads, kv_unified,
+            flash_attention, lora, lora_scale, draft, draft_max, draft_min,
+        )  # fmt: skip
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
