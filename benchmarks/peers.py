@@ -32,18 +32,17 @@ per question, and the paired difference of thinktime's best against it with CIs.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_lock import alone
 from peers_match import THINKTIME, Row, best, sizes, table, target_tokens
 
 from thinktime import solve
@@ -74,17 +73,6 @@ COMPLETION, PROMPT = "tokens_predicted_total", "prompt_tokens_total"
 
 class PeersError(Exception):
     """Something the user must fix, said in one line."""
-
-
-@contextmanager
-def alone(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (waits for any other holder)."""
-    with path.open("w") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def ensure_venv(venv: Path, python: str) -> Path:

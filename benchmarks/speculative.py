@@ -20,12 +20,11 @@ while it measures so that two benchmarks never overlap.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from bench_lock import alone
 
 from thinktime.backends.llamacpp import LlamaCppBackend
 from thinktime.prompts import cot_messages
@@ -40,17 +39,6 @@ COUNTERS = {
     "drafted": "spec_decode_num_draft_tokens_total",
     "accepted": "spec_decode_num_accepted_tokens_total",
 }
-
-
-@contextmanager
-def alone(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (waits for any other holder)."""
-    with path.open("w") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def measure(
