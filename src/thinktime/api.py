@@ -33,7 +33,7 @@ from thinktime.strategies import (
 )
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, Message, ReplyFormat, Result
-from thinktime.verifiers.base import Verifier, make_verifier
+from thinktime.verifiers.base import VERIFIERS, Verifier, make_verifier
 
 
 def solve(
@@ -218,11 +218,9 @@ def _refuse_twice(
         )
 
 
-def _verifier(
-    spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None, unsafe_exec: bool
-) -> Verifier | None:
-    """The verifier a run uses: the one given, or the judge, for a strategy that scores its
-    candidates; none for the others, which are refused one (it would go unused)."""
+def check_verifier(spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None) -> bool:
+    """Whether a run of `spec` with `params` scores with a verifier; a `ThinktimeError` when
+    one is given to a strategy that would ignore it, or a verifier name is not registered."""
     if not spec.takes_verifier(params):
         if verifier is not None:
             named = verifier if isinstance(verifier, str) else type(verifier).__name__
@@ -231,6 +229,18 @@ def _verifier(
                 f"strategy {spec.name!r} takes no verifier (got {named!r}); "
                 f"strategies that do: {users}; leave verifier unset or pick one of those"
             )
+        return False
+    if isinstance(verifier, str):
+        VERIFIERS.get_or_fail(verifier)
+    return True
+
+
+def _verifier(
+    spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None, unsafe_exec: bool
+) -> Verifier | None:
+    """The verifier a run uses: the one given, or the judge, for a strategy that scores its
+    candidates; none for the others, which are refused one (it would go unused)."""
+    if not check_verifier(spec, params, verifier):
         return None
     if verifier is None:
         verifier = "judge"

@@ -4,15 +4,21 @@ An assignment is `NAME=VALUE`, the value read as JSON when it parses, else taken
 (`--param max_rounds=3`, and every item of a config). A config (`-s/--strategy` of every
 command) is `STRATEGY` or `STRATEGY:NAME=VALUE,NAME=VALUE`, its items split at the commas outside
 JSON brackets, braces and strings (`foo:stop=["a,b"],n=2` has two); each NAME is the strategy's
-parameter, else a sampling field — `solve`'s rule — and the config becomes the strategy's typed
-params when it is parsed, so a bad config fails before any compute with one line naming the
-valid parameters.
+parameter, else a sampling field — `solve`'s rule — except `verifier=NAME`, the verifier that
+scores candidates or steps for the strategies that take one (`thinktime strategies`; the judge
+when unset). The config becomes the strategy's typed params when it is parsed, so a bad config
+fails before any compute with one line naming the valid parameters.
 
     >>> parse_assignment("max_rounds=3", "bad")
     ('max_rounds', 3)
     >>> config = parse_config("self_consistency:n=16,temperature=0.7")
     >>> config.strategy, config.params.n, config.sampling, config.samples
     ('self_consistency', 16, {'temperature': 0.7}, 16)
+    >>> parse_config("particle_filtering:particles=4,verifier=self_certainty").verifier
+    'self_certainty'
+    >>> parse_config("cot:verifier=judge")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    thinktime.errors.ThinktimeError: bad config 'cot:verifier=judge': ... takes no verifier ...
     >>> parse_config("cot:beams=2")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     thinktime.errors.ThinktimeError: bad config 'cot:beams=2': ... neither a parameter of ...
@@ -25,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from thinktime.api import resolve_params
+from thinktime.api import check_verifier, resolve_params
 from thinktime.assignments import parse_assignment, split_items  # solve's one rule for NAME=VALUE
 from thinktime.errors import ThinktimeError
 from thinktime.strategies import get_strategy
@@ -52,19 +58,24 @@ class Config:
     sampling: dict[str, Any]  # the sampling fields it sets (temperature, top_p, …)
     assignments: dict[str, Any]  # its NAME=VALUE items as written, stored with each result
     samples: int  # samples one question holds at once (the strategy's declaration)
+    verifier: str | None = None  # the verifier it scores with (None: the strategy's default)
 
 
 def parse_config(text: str) -> Config:
     """The config `text`, its NAME=VALUE items resolved and validated (`ThinktimeError` if bad)."""
     name, assignments = split_config(text)
     spec = get_strategy(name)
+    items = dict(assignments)
+    verifier = items.pop("verifier", None)
     try:
-        params, _ = resolve_params(spec, None, None, assignments)
+        params, _ = resolve_params(spec, None, None, items)
+        if verifier is not None:
+            check_verifier(spec, params, verifier)
     except ThinktimeError as exc:
         raise ThinktimeError(f"bad config {text!r}: {exc}") from None
     own = spec.params_type.model_fields
-    sampling = {k: v for k, v in assignments.items() if k not in own}
-    return Config(text, spec.name, params, sampling, assignments, spec.samples(params))
+    sampling = {k: v for k, v in items.items() if k not in own}
+    return Config(text, spec.name, params, sampling, assignments, spec.samples(params), verifier)
 
 
 def pool_size(config: Config) -> int:

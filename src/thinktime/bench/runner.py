@@ -88,6 +88,7 @@ def solve_and_grade(
         strategy=config.strategy,
         params=config.params,
         sampling=SamplingParams(**sampling),
+        verifier=config.verifier,
     )
     samples = []
     for sample in result.samples:
