@@ -29,9 +29,10 @@ from thinktime.bench.results import bootstrap_ci
 from thinktime.bench.runner import run_sweep
 from thinktime.bench.store import Store
 from thinktime.models.known import DEFAULT_MODEL
+from thinktime.strategies import PLAIN
 from thinktime.tasks import load_task
 
-CONFIGS = ("none", "tool_vote:n=4,first=2")  # one sample per step; k=4, adaptive
+CONFIGS = (PLAIN, "tool_vote:n=4,first=2")  # one sample per step; k=4, adaptive
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ In one run, on the embedded model:
 1) the raw engine's batched throughput: `--slots` requests at once through the backend,
    repeated for `--engine-seconds` (0 skips it);
 2) the server (uvicorn, in this process) under `--clients` concurrent clients, each sending
-   chat requests (`--strategy`, default `none`, with `--params` JSON; `--max-tokens` tokens per
+   chat requests (`--strategy`, default `plain`, with `--params` JSON; `--max-tokens` tokens per
    sample) back to back for `--seconds`;
 3) with `--hangups`: that many streaming and non-streamed clients send the same request and
    hang up after `--leave-after` s, mid-answer; the engine's own counters are then polled every
@@ -40,6 +40,7 @@ from rich.table import Table
 from thinktime.backends.llamacpp import LlamaCppBackend
 from thinktime.sampling import SamplingParams
 from thinktime.serve.app import ServerConfig, create_app
+from thinktime.strategies import PLAIN
 from thinktime.types import Message, Request
 
 PROMPTS = [f"Write one sentence about the number {i}." for i in range(64)]
@@ -106,7 +107,7 @@ def main() -> None:
     parser.add_argument("--engine-seconds", type=float, default=30)
     parser.add_argument("--slots", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=48)
-    parser.add_argument("--strategy", default="none")
+    parser.add_argument("--strategy", default=PLAIN)
     parser.add_argument("--params", type=json.loads, default={})
     parser.add_argument("--hangups", type=int, default=0)
     parser.add_argument("--leave-after", type=float, default=3.0)
@@ -132,7 +133,7 @@ def main() -> None:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    extra = {} if args.strategy == "none" else {"strategy": args.strategy, "params": args.params}
+    extra = {} if args.strategy == PLAIN else {"strategy": args.strategy, "params": args.params}
 
     def body(content: str) -> dict:
         message = {"role": "user", "content": content}

@@ -168,3 +168,9 @@ def test_the_server_gives_a_scoring_strategy_the_judge_and_others_no_verifier():
                      params={"n": 2})  # fmt: skip
     assert scored.status_code == 200, scored.text
     assert scored.json()["thinktime"]["bill"]["verifier_tokens"] > 0
+
+
+def test_params_of_another_strategy_are_refused():
+    with pytest.raises(ThinktimeError, match="takes BestOfNParams"):
+        solve("2+2?", backend=FakeBackend(), strategy="best_of_n",
+              params=SelfConsistencyParams(n=2))  # fmt: skip

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from thinktime.strategies import STRATEGIES
+from thinktime.errors import ThinktimeError
+from thinktime.strategies import PLAIN, STRATEGIES, get_strategy
 from thinktime.tasks import TASKS
 
 SRC = Path(__file__).parents[1] / "src" / "thinktime"
@@ -26,17 +27,13 @@ REGISTRIES = {"strategies/base.py", "tasks/base.py"}
 
 # the same word in another vocabulary, or a name that belongs where it stands: (module, word)
 ALLOWED = {
-    # `none` is also OpenAI's tool_choice (and Inspect's), and the wire's function_call
-    ("types.py", "none"): "ToolChoice: OpenAI's tool_choice values",
-    ("serve/tools.py", "none"): "tool_choice on the wire",
-    ("serve/schemas.py", "none"): "function_call's accepted values on the wire",
-    ("inspect_provider/convert.py", "none"): "Inspect's tool_choice, mapped to OpenAI's",
-    # weight=none: one vote each (`WeightParams`), which replay reads to weigh the same way
-    ("strategies/weighting.py", "none"): "WeightParams.weight's value",
-    ("bench/replay.py", "none"): "WeightParams.weight's value",
-    ("distill/student.py", "none"): "transformers' TrainingArguments(report_to='none')",
-    ("exports/lm_eval.py", "none"): "lm-eval's filter name in its results file",
+    # (the plain model was strategy `none` until issue 23, which clashed with OpenAI's and
+    # Inspect's tool_choice, `weight=none`, `report_to='none'` and lm-eval's filter `none`; as
+    # `plain` it needs no allowance there)
     ("exports/every_eval_ever.py", "jsonl"): "a file format in Every Eval Ever's schema",
+    # the same meaning in a parameter: cot_decoding's `prompt="plain"` sends the question with
+    # no prompt added, as strategy `plain` sends the conversation
+    ("strategies/cot_decoding.py", "plain"): "CotDecodingParams.prompt's value",
     # replay rules are their own registry: the `deepconf` family replays that strategy, with its
     # own params model, on a stored pool
     ("bench/rules.py", "deepconf"): "the replay rule family's name",
@@ -76,29 +73,13 @@ def _documentation(tree: ast.Module) -> set[int]:
     }
 
 
-def _placeholders(tree: ast.Module) -> set[int]:
-    """The `"none"` in `", ".join(items) or "none"`: a message's empty listing, no name."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
-            *before, last = node.values
-            joined = (
-                isinstance(before[-1], ast.Call)
-                and isinstance(before[-1].func, ast.Attribute)
-                and before[-1].func.attr == "join"
-            )
-            if joined and isinstance(last, ast.Constant):
-                found.add(id(last))
-    return found
-
-
 def findings() -> Iterator[tuple[str, int, str]]:
     """(module, line, name) for every name found outside the modules it may appear in."""
     owners = _names()
     for path in sorted(SRC.rglob("*.py")):
         module = path.relative_to(SRC).as_posix()
         tree = ast.parse(path.read_text())
-        skipped = _documentation(tree) | _placeholders(tree)
+        skipped = _documentation(tree)
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Constant)
@@ -141,15 +122,21 @@ def test_the_check_sees_a_name_in_code_but_not_in_documentation(tmp_path):
         "def pick(strategy=None):\n"
         '    """cot, as the docstring says."""\n'
         "    # cot in a comment\n"
-        '    listed = ", ".join([]) or "none"\n'
         '    return strategy or "cot"\n'
     )
     tree = ast.parse(source)
-    skipped = _documentation(tree) | _placeholders(tree)
+    skipped = _documentation(tree)
     names = [
         (node.lineno, node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and node.value in ("cot", "none")
-        and id(node) not in skipped
-    ]  # fmt: skip
-    assert names == [(6, "cot")]
+        if isinstance(node, ast.Constant) and node.value == "cot" and id(node) not in skipped
+    ]
+    assert names == [(5, "cot")]
+
+
+def test_the_plain_model_is_not_named_after_a_word_of_the_wire():
+    """`none` is OpenAI's tool_choice, a `weight`, a `report_to`: no strategy is called that, and
+    one who still writes it is told the name now, never silently served by the old one."""
+    assert PLAIN == "plain" and "none" not in STRATEGIES
+    with pytest.raises(ThinktimeError, match=r"^unknown strategy 'none' \(now called 'plain'\); "):
+        get_strategy("none")

@@ -127,5 +127,19 @@ def test_thinktime_bench_validates_each_config_once(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["results"]) == 1
     assert swept == [1]  # parsed at the command line, then passed down typed to all 3 items
-    # the report reads the configs back from the store, the way `thinktime report` does
-    assert counter.calls == 2
+    # the report reads each config's validated call back from the store: nothing is parsed
+    assert counter.calls == 1
+
+
+def test_a_composed_samplers_params_are_validated_once(monkeypatch, tmp_path):
+    """`sampler_params` are parsed with the outer params (`SamplerParams.inner_params`):
+    counting the samples (`Config.samples`, the concurrency, a server's cap) and drawing them
+    in every item use that typed model as it is."""
+    from thinktime.strategies.direct import DirectParams
+
+    task = Task("toy", [Problem("toy/0", "2+3?", "5"), Problem("toy/1", "1+4?", "5")])
+    counter = spy(monkeypatch, DirectParams)
+    config = 'self_consistency:n=2,sampler=direct,sampler_params={"answer_tokens": 16}'
+    added = run_sweep(task, {"fake": FakeBackend([ANSWER])}, [config], Store(tmp_path / "t.db"))
+    assert added == 2
+    assert counter.calls == 1  # once, with the config: not per count, per item or per draw

@@ -1,6 +1,9 @@
 """The library entry point: `solve` a question with a model and a strategy, get a billed `Result`.
 
-Everything the CLI does is this call first, so notebooks and programs use it directly:
+Everything the CLI does is this call first, so notebooks and programs use it directly. `solve`
+reads its keyword arguments into one typed `Call` (`thinktime.call.make_call`: every check, once)
+and runs it with `run_call`, which the server and the bench call with the `Call` they built at
+their own edge:
 
     >>> import thinktime
     >>> r = thinktime.solve("A farmer has 3 baskets of 12 apples and sells 10. How many are left?",
@@ -15,25 +18,23 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from thinktime.backends.base import Backend, OnDelta, caps_thinking, make_backend
+from thinktime.call import Call, check_verifier, make_call, resolve_params
 from thinktime.compute.budget import Budget
 from thinktime.compute.ledger import Ledger
 from thinktime.compute.prices import Price, load_prices
 from thinktime.errors import ThinktimeError
 from thinktime.models.known import DEFAULT_MODEL
-from thinktime.sampling import SamplingParams, sampling_params
-from thinktime.strategies import (
-    DEFAULT_STRATEGY,
-    Context,
-    StrategySpec,
-    get_strategy,
-    strategies_that,
-)
+from thinktime.sampling import SamplingParams
+from thinktime.strategies import Context
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, Message, ReplyFormat, Result
-from thinktime.verifiers.base import VERIFIERS, Verifier, make_verifier
+from thinktime.verifiers.base import Verifier, make_verifier
+
+# `make_call`'s checks, for the callers that resolve params themselves (the lm-eval model)
+__all__ = ["Call", "check_verifier", "make_call", "resolve_params", "run_call", "solve"]
 
 
 def solve(
@@ -94,7 +95,7 @@ def solve(
         ('4', 3, 3)
         >>> solve("2+2?", backend=FakeBackend(), strategy="cot", beams=2)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        thinktime.errors.ThinktimeError: got beams=2, which is neither a parameter of ...
+        thinktime.call.CallError: got beams=2, which is neither a parameter of ...
         >>> solve("2+2?", backend=FakeBackend(), strategy="self_consistency", n=4, params={"n": 8})
         Traceback (most recent call last):
         thinktime.errors.ThinktimeError: n given twice (n=4 and params['n']=8); pass it once
@@ -109,96 +110,67 @@ def solve(
     model = model or DEFAULT_MODEL
     _refuse_twice(params, shortcuts)
     chosen = dict(params) if isinstance(params, Mapping) else params
-    effort = None
-    if reasoning_effort is not None:
+    cap = None
+    if reasoning_effort is not None:  # the level's strategy, params, budget and thinking cap
         effort = effort_for(reasoning_effort, model if backend is None else backend.name)
         if strategy is None:
             strategy = effort.strategy
             chosen = {**effort.params, **(chosen if isinstance(chosen, dict) else {})}
         budget = budget if budget is not None else effort.budget
-    spec = get_strategy(strategy or DEFAULT_STRATEGY)
-    if (reply_format is not None or after) and not spec.replies:
-        replying = strategies_that(lambda s: s.replies)
-        raise ThinktimeError(
-            f"strategy {spec.name!r} writes its own prompt and answer, so it cannot take tools, "
-            f"a response_format or tool results; use one of: {replying}"
-        )
-    typed_params, sampling = resolve_params(spec, chosen, sampling, shortcuts)
-    the_budget = _budget(budget)
-    the_verifier = _verifier(spec, typed_params, verifier, unsafe_exec)
+        cap = effort.max_thinking_tokens
+    # the one typed call, every check done here; below, it is only run
+    call = make_call(strategy, params=chosen, sampling=sampling, shortcuts=shortcuts,
+                     budget=budget, verifier=verifier, history=history,
+                     reply_format=reply_format, after=after, thinking_cap=cap,
+                     unsafe_exec=unsafe_exec)  # fmt: skip
     backend = backend or make_backend(model)  # one engine for this call only
-    # the level's thinking cap, where the engine can end thinking itself; an explicit cap wins
-    cap = effort.max_thinking_tokens if effort else None
-    if cap and sampling.max_thinking_tokens is None and caps_thinking(backend):
-        sampling = sampling.with_(max_thinking_tokens=cap)
+    return run_call(call, question, backend, cancel=cancel, on_call=on_call, on_delta=on_delta,
+                    price=price)  # fmt: skip
+
+
+def run_call(
+    call: Call,
+    question: str,
+    backend: Backend,
+    *,
+    cancel: threading.Event | None = None,
+    on_call: Callable[[Bill], None] | None = None,
+    on_delta: OnDelta | None = None,
+    price: Price | None = None,
+) -> Result:
+    """Answer `question` with an already validated `call` (`make_call`; the server's request,
+    a bench config) on `backend`, with nothing checked again: the verifier is built, the
+    ledger opened, and the strategy run with the call's typed params as they are.
+
+        >>> from thinktime.backends.fake import FakeBackend
+        >>> call = make_call("self_consistency", shortcuts={"n": 2})
+        >>> result = run_call(call, "2+2?", FakeBackend(["\\boxed{4}"]))
+        >>> result.answer, result.bill.samples
+        ('4', 2)
+    """
+    sampling = call.sampling
+    # the effort's thinking cap, where the engine can end thinking; an explicit cap wins
+    if call.thinking_cap and sampling.max_thinking_tokens is None and caps_thinking(backend):
+        sampling = sampling.model_copy(update={"max_thinking_tokens": call.thinking_cap})
     if price is None:
         price = load_prices().get(backend.name, Price())
-    ledger = Ledger(backend, price, the_budget, cancel=cancel, on_call=on_call, on_delta=on_delta)
-    context = Context(ledger, sampling, the_verifier, history, reply_format, after)
-    outcome = spec.run(question, context, typed_params)
+    ledger = Ledger(backend, price, call.budget, cancel=cancel, on_call=on_call, on_delta=on_delta)
+    context = Context(ledger, sampling, _verifier(call), call.history, call.reply_format,
+                      call.after)  # fmt: skip
+    outcome = call.spec.run(question, context, call.params)
     return Result(
         question=question,
         answer=outcome.answer,
-        strategy=spec.name,
+        strategy=call.strategy,
         model=backend.name,
         samples=outcome.samples,
         votes=outcome.votes,
         chosen=outcome.chosen,
         bill=ledger.bill(),
-        details={**outcome.details, "params": typed_params.model_dump()},
+        details={**outcome.details, "params": call.params.model_dump()},
         # a sample cut exactly where the budget ran out also limited the answer
-        budget_limited=ledger.limited or bool(the_budget and the_budget.exceeded(ledger.bill())),
+        budget_limited=ledger.limited or bool(call.budget and call.budget.exceeded(ledger.bill())),
     )
-
-
-def resolve_params(
-    spec: StrategySpec,
-    params: BaseModel | dict[str, Any] | None,
-    sampling: SamplingParams | None,
-    shortcuts: dict[str, Any],
-) -> tuple[BaseModel, SamplingParams]:
-    """(the strategy's typed params, the sampling params) from the typed arguments and the
-    keyword shortcuts; the temperature defaults to the strategy's own. A sampling shortcut that
-    `sampling` also sets is refused."""
-    own = set(spec.params_type.model_fields)
-    sampled = set(SamplingParams.model_fields)
-    extra_params = {k: v for k, v in shortcuts.items() if k in own}
-    extra_sampling = {k: v for k, v in shortcuts.items() if k not in own and k in sampled}
-    if "n" in shortcuts and "n" not in own:
-        several = strategies_that(lambda s: "n" in s.params_type.model_fields)
-        raise ThinktimeError(
-            f"strategy {spec.name!r} draws one sample and takes no n; "
-            f"to sample several use one of: {several}"
-        )
-    unknown = sorted(shortcuts.keys() - own - sampled)
-    if unknown:
-        name = unknown[0]
-        raise ThinktimeError(
-            f"got {name}={shortcuts[name]!r}, which is neither a parameter of strategy "
-            f"{spec.name!r} ({', '.join(spec.params_type.model_fields) or 'none'}) "
-            f"nor a sampling field ({', '.join(SamplingParams.model_fields)})"
-        )
-    if isinstance(params, BaseModel):
-        if not isinstance(params, spec.params_type):
-            raise ThinktimeError(
-                f"params is a {type(params).__name__}, but strategy {spec.name!r} takes "
-                f"{spec.params_type.__name__}; pass strategy= to match, or a dict"
-            )
-        # validated when it was built (at the caller's edge): passed on as it is, unless a
-        # shortcut changes a field, which is then validated with the rest
-        typed = (
-            spec.parse_params({**params.model_dump(), **extra_params}) if extra_params else params
-        )
-    else:
-        typed = spec.parse_params({**(params or {}), **extra_params})
-    given = sampling.model_dump(exclude_unset=True) if sampling is not None else {}
-    for name in sorted(extra_sampling.keys() & given.keys()):
-        raise ThinktimeError(
-            f"{name} given twice ({name}={extra_sampling[name]!r} and "
-            f"sampling=SamplingParams({name}={given[name]!r})); pass it once"
-        )
-    values = {"temperature": spec.default_temperature, **given, **extra_sampling}
-    return typed, sampling_params(**values)
 
 
 def _refuse_twice(
@@ -218,41 +190,11 @@ def _refuse_twice(
         )
 
 
-def check_verifier(spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None) -> bool:
-    """Whether a run of `spec` with `params` scores with a verifier; a `ThinktimeError` when
-    one is given to a strategy that would ignore it, or a verifier name is not registered."""
-    if not spec.takes_verifier(params):
-        if verifier is not None:
-            named = verifier if isinstance(verifier, str) else type(verifier).__name__
-            users = strategies_that(lambda s: s.uses_verifier)
-            raise ThinktimeError(
-                f"strategy {spec.name!r} takes no verifier (got {named!r}); "
-                f"strategies that do: {users}; leave verifier unset or pick one of those"
-            )
-        return False
-    if isinstance(verifier, str):
-        VERIFIERS.get_or_fail(verifier)
-    return True
-
-
-def _verifier(
-    spec: StrategySpec, params: BaseModel, verifier: str | Verifier | None, unsafe_exec: bool
-) -> Verifier | None:
-    """The verifier a run uses: the one given, or the judge, for a strategy that scores its
-    candidates; none for the others, which are refused one (it would go unused)."""
-    if not check_verifier(spec, params, verifier):
+def _verifier(call: Call) -> Verifier | None:
+    """The verifier a call's run scores with: the one given, or the judge, for a strategy
+    that scores its candidates (`make_call` refused one to the others)."""
+    if not call.scores:
         return None
-    if verifier is None:
-        verifier = "judge"
-    if isinstance(verifier, str):
-        return make_verifier(verifier, unsafe_exec=unsafe_exec)
-    return verifier
-
-
-def _budget(budget: Budget | Mapping[str, Any] | None) -> Budget | None:
-    if budget is None or isinstance(budget, Budget):
-        return budget
-    try:
-        return Budget(**budget)
-    except ValidationError as exc:
-        raise ThinktimeError(f"bad budget {dict(budget)}: {exc.errors()[0]['msg']}") from None
+    if call.verifier is None or isinstance(call.verifier, str):
+        return make_verifier(call.verifier or "judge", unsafe_exec=call.unsafe_exec)
+    return call.verifier

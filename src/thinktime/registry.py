@@ -21,6 +21,14 @@ A registry reads like a dict of name → entry:
     >>> shapes.get_or_fail("circle")
     Traceback (most recent call last):
     thinktime.errors.ThinktimeError: unknown shape 'circle'; choose one of: square
+
+A built-in that was renamed keeps its old name in `renamed` (old → new), only to say so when
+someone still uses it; the old name never works as the new one:
+
+    >>> boxes = Registry("shape", {}, renamed={"box": "square"})
+    >>> _ = boxes.register("square")(square)
+    >>> "box" in boxes, boxes.unknown("box")
+    (False, "unknown shape 'box' (now called 'square'); choose one of: square")
 """
 
 from __future__ import annotations
@@ -59,9 +67,12 @@ def load_plugins() -> None:
 class Registry(MutableMapping[str, T], Generic[T]):
     """Name → entry, with built-ins imported lazily from `builtins` (name → module)."""
 
-    def __init__(self, kind: str, builtins: Mapping[str, str]) -> None:
+    def __init__(
+        self, kind: str, builtins: Mapping[str, str], renamed: Mapping[str, str] | None = None
+    ) -> None:
         self.kind = kind
         self._builtins = dict(builtins)
+        self._renamed = dict(renamed or {})  # a built-in's old name → its name now
         self._entries: dict[str, T] = {}
 
     @property
@@ -90,9 +101,14 @@ class Registry(MutableMapping[str, T], Generic[T]):
     def get_or_fail(self, name: str) -> T:
         """The entry for `name`, or a one-line error listing the valid names."""
         if name not in self:
-            choices = ", ".join(self)
-            raise ThinktimeError(f"unknown {self.kind} {name!r}; choose one of: {choices}")
+            raise ThinktimeError(self.unknown(name))
         return self[name]
+
+    def unknown(self, name: str) -> str:
+        """The message for a name not registered: the valid names, and the name now used when
+        `name` is a built-in's old name."""
+        now = f" (now called {self._renamed[name]!r})" if name in self._renamed else ""
+        return f"unknown {self.kind} {name!r}{now}; choose one of: {', '.join(self)}"
 
     def __getitem__(self, name: str) -> T:
         if name not in self._entries:

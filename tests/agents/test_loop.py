@@ -86,7 +86,7 @@ def test_bench_runs_a_tool_task_and_stores_each_step():
     task = Task("toy_tools", [Problem("t/0", "6*7?", "42")], tools=("calculator",))
     backend = FakeBackend([call("6 * 7"), "The answer is 42."])
     store = Store(":memory:")
-    assert run_sweep(task, {"fake": backend}, ["none"], store) == 1
+    assert run_sweep(task, {"fake": backend}, ["plain"], store) == 1
     [result] = store.results()
     assert result["verdict"] == "correct" and result["answer"] == "42"
     steps = store.steps(result["id"])

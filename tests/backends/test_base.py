@@ -215,6 +215,27 @@ def test_a_stream_stopped_before_its_end_keeps_the_prompt_counts_the_engine_stre
     assert prompt_usage(whole["usage"]) == (38, 0)  # the final usage, where it came
 
 
+def test_a_failing_listener_stops_the_engine_call_and_is_raised():
+    import threading
+
+    from thinktime.backends.llamacpp_stream import streamed
+
+    asked: list[bool] = []
+
+    def engine(body, callback):
+        for piece in ("a", "b", "c"):
+            asked.append(callback({"choices": [{"index": 0, "delta": {"content": piece}}]}))
+            if asked[-1]:
+                return
+
+    def listener(index: int, piece: str) -> None:
+        raise RuntimeError("the client's queue is gone")
+
+    with pytest.raises(RuntimeError, match="queue is gone"):
+        streamed(engine, {"n": 1}, threading.Event(), listener)
+    assert asked == [True]  # the engine was told to stop at the first piece
+
+
 def test_a_watched_draw_charges_every_call_its_prompt():
     from thinktime.backends.wire import stream_prompt_usage, watched_generation
     from thinktime.types import Completion

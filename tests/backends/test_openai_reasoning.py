@@ -184,10 +184,10 @@ def test_the_server_returns_the_thinking_as_reasoning_content(dialect):
 
 
 def test_plain_chat_bills_no_reasoning_for_a_plain_reply():
-    """Strategy `none` has no final answer to look for: its reply is not reasoning."""
+    """Strategy `plain` has no final answer to look for: its reply is not reasoning."""
     from thinktime.backends.fake import FakeBackend
 
-    result = solve("Say hi.", backend=FakeBackend(["Hi! How can I help?"]), strategy="none")
+    result = solve("Say hi.", backend=FakeBackend(["Hi! How can I help?"]), strategy="plain")
     assert result.answer is None and result.text == "Hi! How can I help?"
     assert (result.bill.completion_tokens, result.bill.reasoning_tokens) == (5, 0)
     assert result.samples[0].reasoning_tokens == 0
@@ -196,7 +196,7 @@ def test_plain_chat_bills_no_reasoning_for_a_plain_reply():
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_plain_chat_bills_a_reasoning_models_thinking(dialect):
     handler = server(dialect, answers=("Hi! How can I help?",))
-    result = solve("Say hi.", backend=backend(handler), strategy="none")
+    result = solve("Say hi.", backend=backend(handler), strategy="plain")
     [sample] = result.samples
     assert result.answer is None and sample.reasoning == THINKING
     assert sample.text == "Hi! How can I help?"

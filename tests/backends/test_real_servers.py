@@ -25,7 +25,7 @@ from thinktime.sampling import SamplingParams
 from thinktime.types import Bill, Message, Request
 
 pytestmark = pytest.mark.integration
-HELPERS = Path(__file__).parent / "helpers"
+HELPERS = Path(__file__).parents[1] / "helpers"
 IN_FLIGHT = 64
 QUESTIONS = [f"What is {a} + {b}? Answer with the number." for a in range(8) for b in range(8)]
 

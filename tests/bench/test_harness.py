@@ -197,7 +197,7 @@ def test_sweep_stores_every_sample_and_derives_curves(tmp_path):
     assert run_sweep(_task(5), {"fake": FakeBackend(_adder)}, ["cot"], store) == 0
 
 
-SLOW_SWEEP = [str(Path(__file__).parent / "helpers" / "slow_sweep.py")]  # + STORE 60 0.05 8
+SLOW_SWEEP = [str(Path(__file__).parents[1] / "helpers" / "slow_sweep.py")]  # + STORE 60 0.05 8
 
 
 def test_resume_after_sigkill(tmp_path):

@@ -15,7 +15,7 @@ from thinktime.bench.store import MIGRATIONS, SampleRow, Store, StoreError
 from thinktime.cli import app
 
 runner = CliRunner()
-WORKLOAD = Path(__file__).parent.parent / "docs" / "plan" / "agents-7b-sc8.yaml"
+WORKLOAD = Path(__file__).parents[2] / "docs" / "plan" / "agents-7b-sc8.yaml"
 NEWER = f"has schema version 99; this thinktime understands up to {len(MIGRATIONS)}; upgrade"
 
 
@@ -159,7 +159,7 @@ def test_a_lock_held_too_long_is_a_clear_error(tmp_path, monkeypatch):
     other.close()
 
 
-WRITER = [str(Path(__file__).parent / "helpers" / "slow_sweep.py")]  # + STORE 40 0.01
+WRITER = [str(Path(__file__).parents[1] / "helpers" / "slow_sweep.py")]  # + STORE 40 0.01
 
 
 def test_two_benches_write_one_new_store_at_once(tmp_path):

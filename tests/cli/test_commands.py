@@ -50,7 +50,7 @@ def test_bad_input_is_one_line(args, message):
 
 
 def test_hash_mismatch_via_cli(tmp_path, monkeypatch):
-    from tests.test_models import _toy
+    from tests.models.test_resolve import _toy
 
     monkeypatch.setenv("THINKTIME_CACHE", str(tmp_path / "cache"))
     _toy(tmp_path, monkeypatch, b"GGUF-0123456789", sha="0" * 64)
@@ -118,7 +118,7 @@ def test_bench_and_report_errors(tmp_path):
 
 STRATEGY_NAMES = (
     "direct", "cot", "self_consistency", "best_of_n", "verify_revise", "adaptive_consistency",
-    "budget_forcing", "beam_search", "dvts", "route", "none", "tool_vote", "deepconf",
+    "budget_forcing", "beam_search", "dvts", "route", "plain", "tool_vote", "deepconf",
     "particle_filtering", "cot_decoding", "tournament", "mcts", "st_bon",
 )  # fmt: skip
 

@@ -124,3 +124,9 @@ def test_brackets_in_an_error_are_printed_as_written(monkeypatch, tmp_path):
     result = runner.invoke(app, ["solve", "2+2?", "--model", "ghost"])
     assert result.exit_code == 2
     assert "pip install 'thinktime[qwen15]'" in result.output
+
+
+def test_solve_arguments_are_not_cli_params():
+    result = CliRunner().invoke(app, ["solve", "2+2?", "--model", "fake", "-p", "sampling=x"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "sampling is not a strategy parameter" in result.stderr

@@ -96,8 +96,8 @@ def test_a_stop_signal_stops_serve_within_seconds_with_a_request_in_flight(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     marks = tmp_path / "marks"
-    helper = Path(__file__).parent / "helpers" / "slow_serve.py"
-    paths = [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    helper = Path(__file__).parents[1] / "helpers" / "slow_serve.py"
+    paths = [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     server = subprocess.Popen([sys.executable, str(helper), mode, str(marks), str(port)],
                               stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip

@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 
 from thinktime.backends.fake import FAKE_CARD, FakeBackend
@@ -43,7 +45,7 @@ def test_ledger_counts_roles_and_shared_prefill():
     prompt = 4  # "user: a b c" → 4 fake tokens
     assert bill.prompt_tokens == 2 * prompt  # the n=4 request's prompt counts once
     assert bill.completion_tokens == 5 * 3
-    assert bill.reasoning_tokens == 4 * 2  # policy samples only, tokens before \boxed
+    assert bill.reasoning_tokens == 4 * 2  # answer samples only, tokens before \boxed
     assert bill.verifier_tokens == prompt + 3
     assert (bill.samples, bill.calls) == (4, 2)
     assert bill.dollars == pytest.approx(
@@ -120,3 +122,11 @@ def test_the_seed_stride_is_the_backends_own():
     assert isinstance(declared, DerivesSeeds) and seeds(declared) == [7, 17, 27]
     # llama.cpp offsets chunk k of a call by k, so it declares a stride wider than any call's chunks
     assert LlamaCppBackend.seed_stride > 1_000
+
+
+def test_a_cancelled_call_marks_the_answer_cut():
+    cancel = threading.Event()
+    cancel.set()
+    ledger = Ledger(FakeBackend(["\\boxed{5}"]), cancel=cancel)
+    ledger.generate([Request(messages=(Message("user", "?"),))], SamplingParams())
+    assert ledger.limited

@@ -3,8 +3,8 @@
 usage checked against thinktime's own bill; the `-M` args and the message mapping; and the
 export of a bench store as Inspect logs that Inspect's reader opens.
 
-    pytest -q tests/test_inspect_provider.py                 # fast: the fake, the export
-    pytest -q -m integration tests/test_inspect_provider.py  # the real 0.5B (about two minutes)
+    pytest -q tests/inspect_provider/test_provider.py                 # fast: the fake, the export
+    pytest -q -m integration tests/inspect_provider/test_provider.py  # the real 0.5B (~2 minutes)
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def test_the_engine_is_built_once_per_provider(monkeypatch):
 def test_a_tool_call_comes_back_as_inspect_tool_calls(monkeypatch):
     script = ['{"name": "add", "arguments": {"a": 2, "b": 3}}']
     monkeypatch.setattr(provider, "make_backend", lambda spec, **o: FakeBackend(script))
-    api = provider.ThinktimeAPI("fake", strategy="none")
+    api = provider.ThinktimeAPI("fake", strategy="plain")
     add = ToolInfo(
         name="add",
         description="Add two numbers.",

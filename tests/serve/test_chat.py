@@ -198,10 +198,19 @@ def test_api_key_and_full_queue():
 def test_models_health_metrics():
     c, _ = client()
     ids = [m["id"] for m in c.get("/v1/models").json()["data"]]
-    assert "qwen" in ids and "self_consistency/qwen" in ids and "none/qwen" in ids
+    assert "qwen" in ids and "self_consistency/qwen" in ids and "plain/qwen" in ids
     assert c.get("/health").json()["status"] == "ok"
     c.post("/v1/chat/completions", json={"model": "qwen", "messages": USER})
     text = c.get("/metrics").text
     assert 'thinktime_requests_total{status="200"} 1.0' in text
     assert "thinktime_queue_depth 0.0" in text
     assert "thinktime_request_seconds_bucket" in text
+
+
+def test_a_served_name_with_a_slash_takes_a_strategy_prefix():
+    client = TestClient(
+        create_app(FakeBackend(["\\boxed{5}"]), ServerConfig(model="org/m")),
+        base_url="http://127.0.0.1",
+    )
+    reply = client.post("/v1/chat/completions", json={"model": "cot/org/m", "messages": USER})
+    assert reply.status_code == 200 and reply.json()["thinktime"]["strategy"] == "cot"

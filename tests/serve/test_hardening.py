@@ -237,7 +237,7 @@ def test_disconnected_clients_stop_their_work(live, stream):
     url, backend = live
     bodies = [
         {"model": "qwen", "messages": USER, "stream": stream, "thinktime": {"strategy": s}}
-        for s in ("cot", "self_consistency", "none", "cot")
+        for s in ("cot", "self_consistency", "plain", "cot")
     ]
 
     def leave_early(body: dict) -> None:
@@ -301,5 +301,5 @@ def test_streaming_several_choices_is_refused_with_a_reason():
 
 def test_the_plain_model_named_inside_params_is_never_a_policy_violation():
     c = client(policy=ServerPolicy(strategies=["self_consistency"]))
-    nested = {"strategy": "self_consistency", "params": {"n": 2, "sampler": "none"}}
+    nested = {"strategy": "self_consistency", "params": {"n": 2, "sampler": "plain"}}
     assert _chat(c, thinktime=nested).status_code == 200

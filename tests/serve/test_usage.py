@@ -36,23 +36,23 @@ def events(c: TestClient, **fields) -> list[dict]:
     return [json.loads(line) for line in lines[:-1]]
 
 
-def test_none_is_a_registered_strategy_that_passes_the_conversation_unchanged():
-    assert "none" in STRATEGIES
+def test_plain_is_a_registered_strategy_that_passes_the_conversation_unchanged():
+    assert "plain" in STRATEGIES
     backend = FakeBackend([ANSWER])
     history = (Message("system", "Be terse."), Message("user", "Hi"), Message("assistant", "Hi."))
-    result = solve("2+3?", backend=backend, strategy="none", history=history)
-    assert (result.answer, result.text, result.strategy) == (None, ANSWER, "none")
+    result = solve("2+3?", backend=backend, strategy="plain", history=history)
+    assert (result.answer, result.text, result.strategy) == (None, ANSWER, "plain")
     [(requests, params)] = backend.calls
     assert requests[0].messages == (*history, Message("user", "2+3?"))
     assert params.temperature == 0.7  # the plain model samples as it did before
     assert result.bill.completion_tokens == len(tokenize(ANSWER))
 
 
-@pytest.mark.parametrize("model", ["qwen", "none/qwen"])
+@pytest.mark.parametrize("model", ["qwen", "plain/qwen"])
 def test_plain_chat_is_billed_and_usage_is_the_bill(model):
     body = client().post(CHAT, json={"model": model, "messages": USER}).json()
     extension, usage = body["thinktime"], body["usage"]
-    assert extension["strategy"] == "none" and extension["answer"] is None
+    assert extension["strategy"] == "plain" and extension["answer"] is None
     bill = extension["bill"]
     assert body["choices"][0]["message"] == {
         "role": "assistant",
@@ -76,7 +76,7 @@ def test_usage_of_several_choices_is_the_sum_of_their_bills():
 
 def test_plain_chat_stops_at_the_engine_on_a_504():
     """The passthrough runs in `solve` now: the ledger's cancel reaches a Cancellable engine."""
-    from tests.test_serve_hardening import SlowBackend
+    from tests.serve.test_hardening import SlowBackend
 
     backend = SlowBackend()
     response = client(backend, timeout=0.3).post(CHAT, json={"model": "qwen", "messages": USER})
@@ -141,4 +141,4 @@ def test_openapi_documents_the_reply_and_lists_each_strategy_once():
     assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/ChatCompletion")
     assert "ChatCompletion" in document["components"]["schemas"]
     ids = [m["id"] for m in c.get("/v1/models").json()["data"]]
-    assert len(ids) == len(set(ids)) and "none/qwen" in ids
+    assert len(ids) == len(set(ids)) and "plain/qwen" in ids

@@ -76,14 +76,14 @@ def test_the_policy_share_still_holds_each_choice():
 SAMPLING = {"temperature": 0.3, "top_p": 0.5, "seed": 7, "stop": ["zzz", "qqq"]}
 
 
-@pytest.mark.parametrize("strategy", ["none", "cot", "direct", "self_consistency", "best_of_n"])
+@pytest.mark.parametrize("strategy", ["plain", "cot", "direct", "self_consistency", "best_of_n"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_sampling_fields_reach_the_engine(strategy, stream):
     c, backend = client(["\\boxed{5}"])
     response = c.post(CHAT, json={"model": f"{strategy}/qwen", "messages": USER,
                                   "stream": stream, **SAMPLING})  # fmt: skip
     assert response.status_code == 200, response.text
-    params = backend.calls[0][1]  # the policy's samples (verifier calls come after)
+    params = backend.calls[0][1]  # the model's samples (verifier calls come after)
     assert (params.temperature, params.top_p, params.seed) == (0.3, 0.5, 7)
     assert params.stop == ("zzz", "qqq")
 
@@ -107,7 +107,7 @@ def test_a_single_stop_string_is_a_stop():
         ("top_k", 40),
         ("min_p", 0.1),
         ("best_of", 3),
-        # (tools, tool_choice and response_format are implemented: test_serve_tools.py)
+        # (tools, tool_choice and response_format are implemented: tests/serve/test_tools.py)
         ("functions", [{"name": "f"}]),
         ("function_call", {"name": "f"}),
         ("modalities", ["text", "audio"]),
@@ -163,3 +163,14 @@ def test_a_bad_value_of_a_union_field_names_the_field_not_its_type(fields, said)
     error = response.json()["error"]
     param = "messages.0" if "messages" in fields else next(iter(fields))
     assert error["param"] == param and said in error["message"]
+
+
+def test_seeded_choices_are_different_samples():
+    backend = FakeBackend(["\\boxed{5}"])
+    client = TestClient(
+        create_app(backend, ServerConfig(model="qwen")), base_url="http://127.0.0.1"
+    )
+    body = {"model": "qwen", "messages": USER, "n": 3, "seed": 7, "temperature": 1.0}
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+    seeds = sorted(params.seed for _, params in backend.calls)
+    assert len(set(seeds)) == 3 and seeds[0] == 7

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import FARMER
 from thinktime import solve
 from thinktime.sampling import SamplingParams
 from thinktime.types import CUT, Message, Request, TokenLogprob
-
-from .conftest import FARMER
 
 pytestmark = pytest.mark.integration
 

@@ -42,7 +42,8 @@ def so_far(request) -> str:
     return (request.prompt or "").split("\nassistant: ")[-1]
 
 
-def policy_calls(backend: FakeBackend) -> list[list]:
+def sampling_calls(backend: FakeBackend) -> list[list]:
+    """The generating model's calls that continue raw text (its steps)."""
     return [requests for requests, _ in backend.calls if requests[0].prompt is not None]
 
 
@@ -115,7 +116,7 @@ def test_each_expansion_is_one_call_of_k_steps_scored_in_one_call():
 
     verifier = StepRewards({}, default=0.5)
     backend, result = run(script, verifier, iterations=3, expand=3, stop_visits=0)
-    expansions = [r for r in policy_calls(backend) if not so_far(r[0]).endswith("\\boxed{")]
+    expansions = [r for r in sampling_calls(backend) if not so_far(r[0]).endswith("\\boxed{")]
     assert [[req.n for req in call] for call in expansions] == [[3], [3], [3]]
     assert verifier.calls == [(3, True)] * 3
     assert result.details["iterations"] == 3 and result.details["nodes"] == 9
@@ -177,7 +178,7 @@ def test_a_rollout_values_a_new_node_by_a_finished_solution():
     backend, result = run(script, verifier, iterations=1, expand=2, rollout=True)
     # the expansion's two steps (partial), then the rollout's finished solution
     assert verifier.calls == [(2, True), (1, False)]
-    rollout_call = policy_calls(backend)[1]
+    rollout_call = sampling_calls(backend)[1]
     assert rollout_call[0].n == 1 and backend.calls[1][1].stop == ()
     tree = result.details["tree"]
     rollout = next(n for n in tree if n.get("rollout"))

@@ -41,7 +41,8 @@ def steps_so_far(request) -> str:
     return (request.prompt or "").split("\nassistant: ")[-1]
 
 
-def policy_calls(backend: FakeBackend) -> list[list]:
+def sampling_calls(backend: FakeBackend) -> list[list]:
+    """The generating model's calls that continue raw text (its steps)."""
     return [requests for requests, _ in backend.calls if requests[0].prompt is not None]
 
 
@@ -82,7 +83,7 @@ def test_a_high_reward_branch_takes_over_the_population():
     taken = sum(node in good for node in first["picked"])
     assert taken >= 48  # expected 57.6 of 64; the bad half would expect 6.4
     # step 2 continues exactly the particles drawn: one request per distinct parent text
-    second = policy_calls(backend)[1]
+    second = sampling_calls(backend)[1]
     assert sum(r.n for r in second) == 64
     assert sum(r.n for r in second if steps_so_far(r).startswith("good")) == taken
     assert all(p is True for p in verifier.partial)  # scored as partial solutions
@@ -113,13 +114,13 @@ def test_a_seeded_run_resamples_the_same_way_and_another_seed_differently():
 def test_the_first_step_is_one_request_and_copies_share_one():
     verifier = StepRewards({"good": 1.0, "bad": 0.0})
     backend, result = run(_branches, verifier, particles=6, max_steps=2, seed=0)
-    first, second, forced = policy_calls(backend)  # then the best cut particle answers
+    first, second, forced = sampling_calls(backend)  # then the best cut particle answers
     assert forced[0].prompt.endswith("\\boxed{")
     assert [r.n for r in first] == [6]  # every particle starts from the one prompt
     assert [r.n for r in second] == [6]  # the 3 good parents have one text: one prefill
     spec = STRATEGIES["particle_filtering"]
     typed = spec.parse_params({"particles": 6, "max_steps": 2})
-    assert spec.samples(typed) == max(sum(r.n for r in call) for call in policy_calls(backend))
+    assert spec.samples(typed) == max(sum(r.n for r in call) for call in sampling_calls(backend))
     assert result.bill.samples <= spec.samples_drawn(typed)
 
 
@@ -134,7 +135,7 @@ def _finishers(request, index):
 def test_finished_particles_stay_in_the_population_and_are_never_extended():
     verifier = StepRewards({"\\boxed{5}": 0.6, "think": 0.5, "think more": 0.5, "\\boxed{6}": 0.9})
     backend, result = run(_finishers, verifier, particles=4, max_steps=5, seed=3)
-    for requests in policy_calls(backend):
+    for requests in sampling_calls(backend):
         assert not any("\\boxed" in steps_so_far(r) for r in requests)  # never extended
     # it stops when all finished, before max_steps
     assert result.details["steps"] <= 3
@@ -228,7 +229,7 @@ def test_particle_gibbs_keeps_the_reference_particle():
     # sweep 2 draws N − R = 2 fresh particles, and the reference stays in every resampling
     sweep_two = [r for r in details["resampling"] if r["iteration"] == 1]
     assert sweep_two and all(reference in r["nodes"] for r in sweep_two)
-    starts = [c for c in policy_calls(backend) if steps_so_far(c[0]) == ""]
+    starts = [c for c in sampling_calls(backend) if steps_so_far(c[0]) == ""]
     assert [sum(r.n for r in c) for c in starts] == [3, 2]
     # at step 1 the reference competes with its first step's reward (0.5), not its final one:
     # odds gamma 9, alpha 1, reference 1

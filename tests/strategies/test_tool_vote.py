@@ -75,7 +75,7 @@ def test_bad_params_and_a_strategy_without_replies_are_refused():
         run([call("1")], n=2, first=3)
     with pytest.raises(ThinktimeError, match="tool_vote"):
         solve("q", backend=FakeBackend(), strategy="cot", reply_format=TOOLS)
-    with pytest.raises(ThinktimeError, match="none"):
+    with pytest.raises(ThinktimeError, match="plain"):
         solve("q", backend=FakeBackend(), strategy="self_consistency",
               after=(Message("tool", "1", tool_call_id="c"),))  # fmt: skip
 

@@ -138,7 +138,7 @@ def test_the_spec_declares_the_candidates_it_draws():
     spec = get_strategy("tournament")
     params = spec.parse_params({"n": 6, "mode": "round_robin"})
     assert spec.samples(params) == 6 and spec.samples_drawn(params) == 6
-    assert not spec.uses_verifier  # the policy model compares; no verifier is taken
+    assert not spec.uses_verifier  # the generating model compares; no verifier is taken
     assert spec.tokens is not None and spec.tokens(params) == (1.0 + 15 * 2, 6.0)
 
 

@@ -41,7 +41,7 @@ FIRST = {"a": 0.9, "b": 0.8, "c": 0.3, "d": 0.2}  # step 1's four children, best
 
 
 def lettered() -> Callable:
-    """Step 1: the policy's requests draw a, b, then c, d (two per subtree); step 2 ends the
+    """Step 1: the model's requests draw a, b, then c, d (two per subtree); step 2 ends the
     partial solution ending in step X with "X0 \\boxed{1}" or "X1 \\boxed{2}"."""
     letters = iter("abcd")
 
@@ -214,7 +214,7 @@ def test_a_version_6_store_reads_without_trees_and_migrates_to_keep_them(tmp_pat
     assert reader.version == 6 and reader.tree(1) == []
     reader.close()
     store = Store(path)
-    assert store.version == len(MIGRATIONS) == 7 and store.tree(1) == []
+    assert store.version == len(MIGRATIONS) == 8 and store.tree(1) == []
     row, samples, steps, tree = _graded("beam_search:beams=2,expand=2")
     store.add(row, samples, steps, tree)
     added = next(r["id"] for r in store.results() if r["config"] != "beam_search")

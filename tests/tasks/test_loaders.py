@@ -10,7 +10,7 @@ from thinktime.errors import ThinktimeError
 from thinktime.tasks import Problem, Task, load_task
 from thinktime.verifiers.gold import GoldVerifier, Grader, ScorerVerifier
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 needs_data = pytest.mark.skipif(
     not (DATA / "gsm8k" / "test.jsonl").is_file(), reason="no ../shared/data"
 )

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-RUNNER = Path(__file__).parent / "helpers" / "sandbox_runner.py"
+RUNNER = Path(__file__).parents[1] / "helpers" / "sandbox_runner.py"
 MARK = "thinktime-sandbox-prelude"
 SECRET = f"secret-{uuid.uuid4().hex}"
 

@@ -2,7 +2,7 @@
 action — tool calls, which are run and their results appended, or a final text answer.
 
 1) send the conversation so far with the tools offered (`solve(..., reply_format=…, after=…)`),
-   under any strategy that replies with the model's message: `none` (one sample per step) or
+   under any strategy that replies with the model's message: `plain` (one sample per step) or
    `tool_vote` (k candidate steps, voted);
 2) a reply with tool calls: run each (`tools.py`), append the call and its results, go to 1;
 3) a text reply ends the run; its answer is extracted as for any sample;

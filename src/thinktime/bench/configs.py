@@ -6,8 +6,10 @@ command) is `STRATEGY` or `STRATEGY:NAME=VALUE,NAME=VALUE`, its items split at t
 JSON brackets, braces and strings (`foo:stop=["a,b"],n=2` has two); each NAME is the strategy's
 parameter, else a sampling field — `solve`'s rule — except `verifier=NAME`, the verifier that
 scores candidates or steps for the strategies that take one (`thinktime strategies`; the judge
-when unset). The config becomes the strategy's typed params when it is parsed, so a bad config
-fails before any compute with one line naming the valid parameters.
+when unset). The config becomes one typed `Call` (`thinktime.call`) when it is parsed, so a bad
+config fails before any compute with one line naming the valid parameters; every item of a
+sweep runs that call, and the store records it beside each result, so a report reads the typed
+params back (`stored_call`) instead of parsing the text again.
 
     >>> parse_assignment("max_rounds=3", "bad")
     ('max_rounds', 3)
@@ -26,13 +28,14 @@ fails before any compute with one line naming the valid parameters.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from thinktime.api import check_verifier, resolve_params
 from thinktime.assignments import parse_assignment, split_items  # solve's one rule for NAME=VALUE
+from thinktime.call import Call, make_call
 from thinktime.errors import ThinktimeError
 from thinktime.strategies import get_strategy
 
@@ -50,15 +53,33 @@ def split_config(text: str) -> tuple[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Config:
-    """A sweep config, validated: the strategy, its typed params, the sampling it sets."""
+    """A sweep config, validated: its text, its items, and the typed `Call` every item runs."""
 
     text: str  # as written: results are stored under it
-    strategy: str
-    params: BaseModel  # the strategy's parameter model, validated
+    call: Call  # the strategy, its typed params, the sampling it sets and its verifier
     sampling: dict[str, Any]  # the sampling fields it sets (temperature, top_p, …)
     assignments: dict[str, Any]  # its NAME=VALUE items as written, stored with each result
     samples: int  # samples one question holds at once (the strategy's declaration)
-    verifier: str | None = None  # the verifier it scores with (None: the strategy's default)
+
+    @property
+    def strategy(self) -> str:
+        return self.call.strategy
+
+    @property
+    def params(self) -> BaseModel:
+        """The strategy's parameter model, validated."""
+        return self.call.params
+
+    @property
+    def verifier(self) -> str | None:
+        """The verifier it names (None: the strategy's default, the judge where one scores)."""
+        return self.call.verifier if isinstance(self.call.verifier, str) else None
+
+    def sweep_call(self, max_tokens: int, seed: int | None) -> Call:
+        """The call one item runs: the sweep's `max_tokens` and `seed` (checked at the sweep's
+        edge), unless the config sets them itself — the config wins."""
+        sweep = {"max_tokens": max_tokens, "seed": seed}
+        return self.call.with_sampling(**{k: v for k, v in sweep.items() if k not in self.sampling})
 
 
 def parse_config(text: str) -> Config:
@@ -68,20 +89,34 @@ def parse_config(text: str) -> Config:
     items = dict(assignments)
     verifier = items.pop("verifier", None)
     try:
-        params, _ = resolve_params(spec, None, None, items)
-        if verifier is not None:
-            check_verifier(spec, params, verifier)
+        call = make_call(spec.name, shortcuts=items, verifier=verifier)
     except ThinktimeError as exc:
         raise ThinktimeError(f"bad config {text!r}: {exc}") from None
     own = spec.params_type.model_fields
     sampling = {k: v for k, v in items.items() if k not in own}
-    return Config(text, spec.name, params, sampling, assignments, spec.samples(params), verifier)
+    return Config(text, call, sampling, assignments, call.samples)
 
 
-def pool_size(config: Config) -> int:
-    """Samples a config draws per question when it is a plain i.i.d. pool (else 0).
+def stored_call(text: str, record: str | None) -> Call:
+    """The call a stored result ran, from the `call` recorded beside it (typed, not validated
+    again); a result stored before calls were (schema 7 and older) has its config text parsed.
+
+    >>> import json
+    >>> recorded = json.dumps(parse_config("self_consistency:n=4").call.record())
+    >>> stored_call("self_consistency:n=4", recorded).params.n, stored_call("cot", None).strategy
+    (4, 'cot')
+    """
+    if record:
+        return Call.from_record(json.loads(record))
+    return parse_config(text).call
+
+
+def pool_size(config: Config | Call) -> int:
+    """Samples a config (or a stored call) draws per question when it is a plain i.i.d. pool
+    (else 0).
 
     >>> pool_size(parse_config("best_of_n:n=4,mode=weighted")), pool_size(parse_config("cot"))
     (4, 0)
     """
-    return get_strategy(config.strategy).pool(config.params)
+    call = config.call if isinstance(config, Config) else config
+    return call.spec.pool(call.params)

@@ -42,6 +42,7 @@ from thinktime.bench.configs import Config, parse_config
 from thinktime.bench.runner import (
     Graded,
     Progress,
+    check_sweep,
     concurrency,
     forget_changed,
     label,
@@ -77,7 +78,8 @@ class SweepWorker:
     """The body of a Ray actor: solves and grades items with a backend built on its node.
 
     Made a Ray actor by `run_ray_sweep` (threaded: several items at once share the engine's
-    slots). Usable without Ray, which is how it is tested:
+    slots), it is given the driver's parsed configs, so each item runs its config's typed
+    `Call` as it is. Usable without Ray, which is how it is tested:
 
         >>> from thinktime.tasks import Problem, Task
         >>> worker = SweepWorker(Task("toy", [Problem("toy/0", "2+2?", "4")]), 64, 0)
@@ -180,6 +182,7 @@ def run_ray_sweep(
         raise ThinktimeError(f"--workers must be at least 1, got {workers}")
     # all checked before any compute; each worker is given them parsed, never parses again
     parsed = {config.text: config for config in parsed_configs(configs)}
+    check_sweep(max_tokens, seed)
     ray = connect(address, workers, cpus_per_worker)
     stats = stats if stats is not None else RaySweepStats()
     queue: deque[Item] = deque()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from thinktime.bench.configs import parse_config, pool_size
+from thinktime.bench.configs import pool_size, stored_call
 from thinktime.bench.grading import VERDICTS
 from thinktime.bench.pools import maj_at_k, pass_at_k
 from thinktime.bench.store import Store
@@ -102,6 +102,12 @@ def _groups(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, 
     return groups
 
 
+def _recorded(rows: list[dict[str, Any]]) -> str | None:
+    """The call a group's results recorded (schema 8), if any did: its typed params are read
+    back as they were validated, not parsed from the config text again."""
+    return next((row["call"] for row in rows if row.get("call")), None)
+
+
 def summarize(store: Store, task: str | None = None) -> list[Summary]:
     summaries = []
     for (model, config), rows in _groups(store.results(task)).items():
@@ -152,7 +158,7 @@ def curve_points(store: Store, task: str | None = None, trials: int = 200) -> li
     """One point per single-shot config; one per k = 1, 2, 4, … ≤ N for pool configs."""
     points = []
     for (model, config), rows in _groups(store.results(task)).items():
-        size = pool_size(parse_config(config))
+        size = pool_size(stored_call(config, _recorded(rows)))
         correct = [1.0 if r["verdict"] == "correct" else 0.0 for r in rows]
         flops = [r["flops"] for r in rows]
         mean_flops = None if None in flops else statistics.fmean(flops)

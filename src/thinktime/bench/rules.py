@@ -11,10 +11,11 @@ tokens alone, and with the prompt tokens of the prefills it paid (`Replayed.pref
 Rules are registered like strategies (`RULES`, a plugin may add its own); a rule takes a pool
 and returns what it did (`Replayed`), or None where the pool lacks what it reads (token
 confidences, sample texts, more than k samples). Rules with a live strategy (adaptive
-consistency, DeepConf) run that strategy's own code, so replay = live (`tests/test_deepconf.py`,
-`tests/test_replay_spend.py`). A rule with parameters is written `FAMILY:NAME=VALUE,…`
-(`parse_rule`: `deepconf:keep=90,window=16`, `maj:k=8`), its parameters checked by the
-strategy's own model where it has one (`DeepConfParams`, `AdaptiveParams`).
+consistency, DeepConf) run that strategy's own code, so replay = live
+(`tests/strategies/test_deepconf.py`, `tests/bench/test_replay_spend.py`). A rule with parameters
+is written `FAMILY:NAME=VALUE,…` (`parse_rule`: `deepconf:keep=90,window=16`, `maj:k=8`), its
+parameters checked by the strategy's own model where it has one (`DeepConfParams`,
+`AdaptiveParams`).
 
     >>> from thinktime.bench.replay import Pool
     >>> pool = Pool.of([("4", True, 10), ("5", False, 12), ("4", True, 11), ("5", False, 9)])

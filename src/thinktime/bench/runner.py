@@ -1,7 +1,8 @@
 """Run a sweep: every model × strategy config over a task's problems, stored as it completes.
 
 For each (model, config) the problems not yet in the store run concurrently — as many at once as
-keep the engine's parallel slots full — through `thinktime.solve`. Each result is graded with the
+keep the engine's parallel slots full — through `thinktime.api.run_call`, with the config's
+typed `Call` (parsed once, at the sweep's edge) as it is. Each result is graded with the
 task's grader, every sample gets its own verdict, and all of it — with a step search's tree of
 steps (`strategies/tree.py`) — is written in one transaction.
 Re-running the same sweep skips what is stored, so an interrupted run resumes.
@@ -26,13 +27,14 @@ from dataclasses import asdict
 from typing import Any
 
 from thinktime.agents.loop import run_agent
-from thinktime.api import solve
+from thinktime.api import run_call
 from thinktime.backends.base import Backend
 from thinktime.bench.configs import Config, parse_config
 from thinktime.bench.grading import diagnose
 from thinktime.bench.store import SampleRow, StepRow, Store
+from thinktime.call import Call
 from thinktime.errors import ThinktimeError
-from thinktime.sampling import SamplingParams
+from thinktime.sampling import sampling_params
 from thinktime.strategies import get_strategy, strategies_that
 from thinktime.strategies.tree import TreeNode, nodes_of
 from thinktime.tasks import Problem, Task
@@ -78,18 +80,12 @@ def solve_and_grade(
 ) -> Graded:
     """Solve and grade one problem under one config: the result's row, its samples' rows,
     (for an agent) its steps' rows and (for a step search) its tree's nodes, ready for
-    `Store.add` (a Ray worker returns them to the driver, which alone writes)."""
-    sampling = {"max_tokens": max_tokens, "seed": seed, **config.sampling}  # the config wins
+    `Store.add` (a Ray worker returns them to the driver, which alone writes). The config's
+    `Call` runs as it is, with the sweep's `max_tokens` and `seed` (checked at its edge)."""
+    call = config.sweep_call(max_tokens, seed)
     if task.tools:  # a tool-using task: the problem is answered by an agent, step by step
-        return run_agent_one(task, problem, backend, model, config, SamplingParams(**sampling))
-    result = solve(
-        problem.question,
-        backend=backend,
-        strategy=config.strategy,
-        params=config.params,
-        sampling=SamplingParams(**sampling),
-        verifier=config.verifier,
-    )
+        return run_agent_one(task, problem, backend, model, config, call)
+    result = run_call(call, problem.question, backend)
     samples = []
     for sample in result.samples:
         score = task.grade(problem, sample.answer)
@@ -113,7 +109,7 @@ def solve_and_grade(
         task.grade(problem, result.answer),
     )
     return (
-        result_row(task, problem, model, config, result.answer, verdict, result.bill),
+        result_row(task, problem, model, config, call, result.answer, verdict, result.bill),
         samples,
         [],
         nodes_of(result.details),
@@ -125,11 +121,13 @@ def result_row(
     problem: Problem,
     model: str,
     config: Config,
+    call: Call,
     answer: str | None,
     verdict: str,
     bill: Bill,
 ) -> dict[str, Any]:
-    """The stored row of one graded answer."""
+    """The stored row of one graded answer: the config as written, its items, and the
+    validated call it ran (typed params, sampling, verifier), which reports read back."""
     spent = asdict(bill)
     return {
         "task": task.name,
@@ -138,6 +136,7 @@ def result_row(
         "config": config.text,
         "strategy": config.strategy,
         "params": config.assignments,
+        "call": call.record(),
         "gold": problem.gold,
         "question": problem.question,
         "question_hash": problem.fingerprint,
@@ -176,12 +175,12 @@ def run_agent_one(
     backend: Backend,
     model: str,
     config: Config,
-    sampling: SamplingParams,
+    call: Call,
 ) -> Graded:
     """Run one problem as a tool-using agent and grade its final answer: its row, no samples,
     every step (its candidate actions, vote, calls, results and bill) and no tree."""
-    run = run_agent(problem.question, backend, tools=task.tools, strategy=config.strategy,
-                    params=config.params, sampling=sampling,
+    run = run_agent(problem.question, backend, tools=task.tools, strategy=call.strategy,
+                    params=call.params, sampling=call.sampling,
                     first_tool_choice=task.first_tool_choice)  # fmt: skip
     last = run.steps[-1] if run.steps else None
     finish = "stop" if run.finished else "length"  # no final answer within the steps allowed
@@ -194,7 +193,12 @@ def run_agent_one(
                 step.bill.samples)
         for step in run.steps
     ]  # fmt: skip
-    return result_row(task, problem, model, config, run.answer, verdict, run.bill), [], steps, []
+    return (
+        result_row(task, problem, model, config, call, run.answer, verdict, run.bill),
+        [],
+        steps,
+        [],
+    )
 
 
 def label(model: str, config: str) -> str:
@@ -206,6 +210,12 @@ def parsed_configs(configs: Sequence[str | Config]) -> list[Config]:
     """Each config as a validated `Config`: text is parsed here, at the sweep's edge, and a
     `Config` an edge above already parsed is used as it is (parsed once, passed down)."""
     return [c if isinstance(c, Config) else parse_config(c) for c in configs]
+
+
+def check_sweep(max_tokens: int, seed: int | None) -> None:
+    """Refuse a sweep's `max_tokens` or `seed` that no sample could take, before any compute
+    (each item then sets them on its call as they are)."""
+    sampling_params(max_tokens=max_tokens, seed=seed)
 
 
 def run_sweep(
@@ -221,6 +231,7 @@ def run_sweep(
     """Run what is missing; returns how many results were added. `configs` are config texts
     or `Config`s already parsed; every item of a config gets its typed params unchanged."""
     parsed = parsed_configs(configs)  # all checked before any compute
+    check_sweep(max_tokens, seed)
     for config in parsed if task.tools else ():
         if not get_strategy(config.strategy).replies:
             raise ThinktimeError(

@@ -93,6 +93,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (result_id, node)
     );
     """,
+    # 8: the validated call each result ran, as JSON (`thinktime.call.Call.record`: the typed
+    # params, every sampling field, the verifier), beside the config text, so a report reads the
+    # params back as they were validated instead of parsing the text again; NULL for a result
+    # stored before (its config text is parsed once, as before)
+    "ALTER TABLE results ADD COLUMN call TEXT;",
 ]
 TREE_COLUMNS = ("result_id", "node", "parent", "step", "text", "score", "kept", "chosen", "facts")
 SAMPLE_COLUMNS = (

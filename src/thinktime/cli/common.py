@@ -2,7 +2,7 @@
 exit, a sweep with progress.
 
 The options several commands take are declared here once, so each is spelled, shortened and
-explained the same everywhere (tests/test_cli_vocabulary.py holds every command to it):
+explained the same everywhere (tests/cli/test_vocabulary.py holds every command to it):
 `--store PATH` (a results store), `-m/--model`, `-s/--strategy NAME[:PARAM=VALUE,…]`, `--json`
 (a flag), `--max-tokens` (one default) and `--max-thinking-tokens` (no cap by default).
 

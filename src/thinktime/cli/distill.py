@@ -179,7 +179,7 @@ def train(
 def grpo(
     task: Annotated[str, typer.Option(help="Questions with gold answers.")] = "gsm8k:train",
     limit: Annotated[int | None, typer.Option(help="Questions to use.")] = 64,
-    model: Annotated[str, model_option("The model to train (GRPO's policy).")] = DEFAULT_MODEL,
+    model: Annotated[str, model_option("The model to train.")] = DEFAULT_MODEL,
     out: Annotated[str, typer.Option(help="Folder for adapter and model.")] = str(OUT / "grpo"),
     steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 2,
     num_generations: Annotated[int, typer.Option(help="Completions per question.")] = 4,

@@ -3,8 +3,8 @@
 TRL's GRPOTrainer calls each reward function with the sampled `completions` (chat lists or
 strings) plus every extra dataset column as a keyword list — here `answer`, the gold answer, or
 `question_id` for `task_reward`. Correctness is graded by the same grader a task carries (the
-gold verifier, or a reasoning-gym scorer), so a policy is rewarded exactly when the bench would
-grade it correct.
+gold verifier, or a reasoning-gym scorer), so the model being trained is rewarded exactly when
+the bench would grade its answer correct.
 
     >>> correctness_reward([[{"role": "assistant", "content": "so \\boxed{4}"}]], answer=["4"])
     [1.0]

@@ -1,4 +1,4 @@
-"""Load a student (or a policy for GRPO) into transformers: an embedded GGUF or a Hugging Face id.
+"""Load a student (SFT's or GRPO's) into transformers: an embedded GGUF or a Hugging Face id.
 
 An embedded model (`qwen2.5-coder-0.5b`, a `.gguf` path, `hf:OWNER/REPO/FILE.gguf`) is loaded by
 transformers from the GGUF, dequantised to fp32 on CPU (bf16 on a GPU), with its tokenizer;

@@ -1,1 +1,2 @@
-"""OpenAI-compatible reasoning server: `thinktime serve` (schemas.py, app.py, metrics.py)."""
+"""OpenAI-compatible reasoning server: `thinktime serve` (app.py wires admission.py, routes.py,
+chat.py and stream.py around a `Service`; schemas.py, intake.py, policy.py, metrics.py)."""

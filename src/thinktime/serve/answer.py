@@ -1,11 +1,13 @@
 """The answer path of a chat request: typed `solve` arguments, each choice through `solve`, reply.
 
-1) `solve_args` reads what the client asked for into one `SolveArgs`: the strategy (a
+1) `solve_args` reads what the client asked for into one `SolveArgs`: the question and one typed
+   `Call` (`thinktime.call.make_call`, the library's own checks) — the strategy (a
    `thinktime.strategy`, a `STRATEGY/MODEL` name, a `reasoning_effort` looked up in the effort
-   table, else `none`: the plain model), its parameters, the `SamplingParams` of each sample and
+   table, else `plain`: the plain model), its parameters, the `SamplingParams` of each sample and
    the `Budget` of each choice (wire names as OpenAI means them: see `schemas.py`);
-2) `run_choice` answers one choice with `solve`, so every answer — plain chat included — goes
-   through the same ledger, budget and cancellation, and comes back with a bill;
+2) `run_choice` runs that call for one choice (`thinktime.api.run_call`, as `solve` does), so
+   every answer — plain chat included — goes through the same ledger, budget and cancellation,
+   and comes back with a bill;
 3) `completion` turns the choices' `Result`s into the `ChatCompletion`, its `usage` the sum of
    their bills; the chosen sample's thinking is the message's reasoning, and a tool call the
    model wrote only inside its thinking, saying nothing after it, is still the reply's call.
@@ -31,10 +33,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from thinktime.api import solve
+from thinktime.api import run_call
 from thinktime.backends.base import Backend, OnDelta, caps_thinking
 from thinktime.backends.thinking import THINK, ThinkTags
 from thinktime.backends.toolcalls import parse_tool_calls
+from thinktime.call import About, Call, CallError, make_call
 from thinktime.compute.budget import Budget
 from thinktime.errors import ThinktimeError
 from thinktime.sampling import SamplingParams, sampling_params
@@ -51,7 +54,7 @@ from thinktime.serve.schemas import (
 )
 from thinktime.serve.thinking import visible
 from thinktime.serve.tools import WireToolCall
-from thinktime.strategies import PLAIN, STRATEGIES, get_strategy, strategies_that
+from thinktime.strategies import PLAIN, STRATEGIES, get_strategy
 from thinktime.strategies.effort import effort_for
 from thinktime.types import Bill, ReplyFormat, Result, Sample, ToolCall
 from thinktime.types import Message as Turn
@@ -64,21 +67,59 @@ RESERVED = ("max_tokens", "temperature", "seed", "backend", "model", "question",
 
 @dataclass(frozen=True)
 class SolveArgs:
-    """What one request will run, for each of its choices."""
+    """What one request will run, for each of its choices: the question and one typed `Call`
+    (validated here, once; the policy reads it, and every choice runs it as it is)."""
 
-    strategy: str  # resolved: `none` for plain chat, the effort's strategy for an effort
-    params: BaseModel  # the strategy's parameters, validated once here and never again
-    sampling: SamplingParams  # each sample; fields the client left unset are not set here
-    budget: Budget  # each choice: its tokens, seconds and samples
+    call: Call  # the strategy, its params, each sample's sampling, the choice's budget, …
     question: str
-    history: tuple[Turn, ...]
     effort: str | None = None  # the reasoning_effort the strategy came from
-    reply_format: ReplyFormat | None = None  # tools / response_format, as the engine is told
-    after: tuple[Turn, ...] = ()  # an agent's turns after the question: its calls, their results
-    # the most samples one choice draws: the strategy's declaration on its validated params
-    samples: int = 1
-    unsafe_exec: bool = False  # the operator's --unsafe-exec, for a verifier that runs code
-    verifier: str | None = None  # the one the client named (`thinktime.params.verifier`)
+
+    @property
+    def strategy(self) -> str:
+        """Resolved: `plain` for plain chat, the effort's strategy for an effort."""
+        return self.call.strategy
+
+    @property
+    def params(self) -> BaseModel:
+        """The strategy's parameters, validated once here and never again."""
+        return self.call.params
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return self.call.sampling
+
+    @property
+    def budget(self) -> Budget:
+        """Each choice's: its tokens, seconds and samples (`solve_args` always sets one)."""
+        return self.call.budget or Budget()
+
+    @property
+    def history(self) -> tuple[Turn, ...]:
+        return self.call.history
+
+    @property
+    def reply_format(self) -> ReplyFormat | None:
+        """Tools / response_format, as the engine is told."""
+        return self.call.reply_format
+
+    @property
+    def after(self) -> tuple[Turn, ...]:
+        """An agent's turns after the question: its calls, their results."""
+        return self.call.after
+
+    @property
+    def samples(self) -> int:
+        """The most samples one choice draws: the strategy's declaration on its params."""
+        return self.call.drawn
+
+    @property
+    def unsafe_exec(self) -> bool:
+        return self.call.unsafe_exec
+
+    @property
+    def verifier(self) -> str | None:
+        """The one the client named (`thinktime.params.verifier`)."""
+        return self.call.verifier if isinstance(self.call.verifier, str) else None
 
     def choice(self, index: int) -> SolveArgs:
         """The arguments of choice `index`: a seeded request's choices get seeds far apart, so n
@@ -86,8 +127,19 @@ class SolveArgs:
         seed = self.sampling.seed
         if index == 0 or seed is None:
             return self
-        shifted = self.sampling.with_(seed=(seed + index * CHOICE_SEED_STRIDE) % 2**32)
-        return replace(self, sampling=shifted)
+        shifted = (seed + index * CHOICE_SEED_STRIDE) % 2**32
+        return replace(self, call=self.call.with_sampling(seed=shifted))
+
+
+# the field of the request at fault, for each part of the call `make_call` refuses
+AT_FAULT: dict[About, str | None] = {
+    "strategy": "thinktime.strategy",
+    "params": "thinktime.params",
+    "sampling": None,  # each sample's fields were checked one by one already (`_sampling`)
+    "budget": "thinktime.budget",
+    "verifier": "thinktime.params.verifier",
+    "reply_format": "thinktime.strategy",
+}
 
 
 def solve_args(
@@ -108,37 +160,22 @@ def solve_args(
             raise BadRequest(str(exc), "reasoning_effort") from None
         strategy, params = row.strategy, {**row.params, **params}
         budget = row.budget.model_dump(exclude_none=True)
-    strategy = strategy or PLAIN
-    # 3) the parameters parsed now, once, before admission: the policy, the stream and solve
-    #    get them typed; a verifier only where the strategy scores with one
-    verifier = params.pop("verifier", None)
-    try:
-        spec = get_strategy(strategy)
-        typed = spec.parse_params(params)
-    except ThinktimeError as exc:
-        raise BadRequest(str(exc), "thinktime.params") from None
-    if verifier is not None and not spec.takes_verifier(typed):
-        users = strategies_that(lambda s: s.uses_verifier)
-        raise BadRequest(
-            f"strategy {strategy!r} takes no verifier; strategies that do: {users}",
-            "thinktime.params.verifier",
-        )
-    # 4) each choice's budget, then each sample's parameters within it
+    # 3) each choice's budget, then each sample's parameters within it
     if body.thinktime and body.thinktime.budget:
         budget.update(body.thinktime.budget)
     the_budget = _choice_budget(body, budget, config)
+    sampling = _sampling(body, the_budget, config)
     question, history, after = split_conversation(body, think_tags)
-    fmt = body.reply_format()
-    if (fmt is not None or after) and not spec.replies:
-        replying = strategies_that(lambda s: s.replies)
-        raise BadRequest(
-            f"strategy {strategy!r} writes its own prompt and answer, so it cannot take tools, "
-            f"response_format or tool results; use one of: {replying}",
-            "thinktime.strategy",
-        )
-    return SolveArgs(spec.name, typed, _sampling(body, the_budget, config), the_budget, question,
-                history, effort, fmt, after, samples=spec.samples_drawn(typed),
-                unsafe_exec=config.unsafe_exec, verifier=verifier)  # fmt: skip
+    # 4) the one typed call, every check in `make_call`, before admission: the policy, the
+    #    stream and every choice get it as it is (a verifier only where the strategy scores)
+    verifier = params.pop("verifier", None)
+    try:
+        call = make_call(strategy or PLAIN, params=params, sampling=sampling, budget=the_budget,
+                         verifier=verifier, history=history, reply_format=body.reply_format(),
+                         after=after, unsafe_exec=config.unsafe_exec)  # fmt: skip
+    except CallError as exc:
+        raise BadRequest(str(exc), AT_FAULT[exc.about]) from None
+    return SolveArgs(call, question, effort)
 
 
 def _client_params(body: ChatRequest) -> dict[str, Any]:
@@ -295,25 +332,11 @@ def run_choice(
     on_call: Callable[[Bill], None] | None = None,
     on_delta: OnDelta | None = None,
 ) -> Result:
-    """One choice, answered by `solve` (in a worker thread: it blocks until done) with the
-    typed params as they are; the verifier the policy allowed (unset, solve gives the
-    judge to a strategy that scores)."""
-    return solve(
-        args.question,
-        backend=backend,
-        strategy=args.strategy,
-        params=args.params,
-        sampling=args.sampling,
-        budget=args.budget,
-        verifier=args.verifier,
-        unsafe_exec=args.unsafe_exec,
-        history=args.history,
-        reply_format=args.reply_format,
-        after=args.after,
-        cancel=cancel,
-        on_call=on_call,
-        on_delta=on_delta,
-    )
+    """One choice: the request's `Call` run as it is (in a worker thread: it blocks until
+    done), through the same ledger, budget and cancellation as `solve`; the verifier the
+    policy allowed (unset: the judge, for a strategy that scores)."""
+    return run_call(args.call, args.question, backend, cancel=cancel, on_call=on_call,
+                    on_delta=on_delta)  # fmt: skip
 
 
 def reply(

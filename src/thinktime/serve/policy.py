@@ -114,7 +114,7 @@ class ServerPolicy(BaseModel):
         strategy's (validated: read for what the client set, never parsed again), `verifier`
         the one the client named, `samples` what one choice draws, as its strategy declares on
         the validated params (an early, cheap refusal: the hard cap is the budget's
-        max_samples, which the ledger checks before every call). The plain model (`none`) is
+        max_samples, which the ledger checks before every call). The plain model (`plain`) is
         always allowed."""
         if isinstance(params, BaseModel):
             params = params.model_dump(exclude_unset=True)  # what the client set, as it set it

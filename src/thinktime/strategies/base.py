@@ -16,7 +16,7 @@ the same decorator a plugin would use:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,7 +39,7 @@ DRAW_WORKERS = 16  # runs of a composed sampler `Context.draw` keeps going at on
 # one chain-of-thought sample (`cot`): what runs when no strategy is named, and what a composed
 # strategy samples unless told another (`Context.draw` makes n of them in one request)
 DEFAULT_STRATEGY = "cot"
-PLAIN = "none"  # the plain model in one call: plain chat on a server, an agent's default step
+PLAIN = "plain"  # the plain model in one call: plain chat on a server, an agent's default step
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Context:
     params: SamplingParams
     verifier: Verifier | None = None
     history: tuple[Message, ...] = ()  # earlier turns (and the caller's system prompt)
-    # an agent's conversation: what its policy samples may be (tools, a JSON schema), and the
+    # an agent's conversation: what the model's samples may be (tools, a JSON schema), and the
     # turns after the question (its tool calls and their results); only strategies that
     # reply with the model's message as it is (`StrategySpec.replies`) are given them
     reply_format: ReplyFormat | None = None
@@ -96,19 +96,21 @@ class Context:
         question: str,
         n: int,
         sampler: str = DEFAULT_STRATEGY,
-        sampler_params: dict[str, Any] | None = None,
+        sampler_params: Inner = None,
     ) -> list[Sample]:
-        """n candidate solutions of `question`, each made by the strategy `sampler`.
+        """n candidate solutions of `question`, each made by the strategy `sampler` with
+        `sampler_params` (typed: a composed strategy's `inner_params`, parsed once with its
+        own; a mapping is parsed here).
 
         `cot` samples are one batched request. Any other strategy runs n times concurrently,
         so the engine still batches their calls; each run contributes its chosen sample,
         carrying that run's answer (composition: e.g. votes over budget-forced samples).
         """
-        if sampler == DEFAULT_STRATEGY and not sampler_params:
+        if plain_cot(sampler, sampler_params):
             [samples] = self.sample([self.messages(question)], n=n)
             return samples
         spec = get_strategy(sampler)
-        params = spec.parse_params(sampler_params or {})
+        params = typed_inner(spec, sampler_params)
 
         def one(_: int) -> Sample:
             outcome = spec.run(question, self, params)
@@ -211,35 +213,56 @@ def one_sample(params: Any) -> int:
     return 1
 
 
-def plain_pool(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
+# a composed strategy's sampler params: typed (`SamplerParams.inner_params`, validated with the
+# outer params) or, from a caller that has only the mapping, parsed where it is used
+Inner = BaseModel | Mapping[str, Any] | None
+
+
+def plain_cot(sampler: str, sampler_params: Inner) -> bool:
+    """Whether `Context.draw` makes plain cot samples: cot, with no parameter of it set."""
+    if sampler != DEFAULT_STRATEGY:
+        return False
+    if isinstance(sampler_params, BaseModel):
+        return not sampler_params.model_fields_set
+    return not sampler_params
+
+
+def typed_inner(spec: StrategySpec, sampler_params: Inner) -> BaseModel:
+    """The sampler's typed params: as they are when typed, else parsed (a plain mapping)."""
+    if isinstance(sampler_params, BaseModel):
+        return sampler_params
+    return spec.parse_params(dict(sampler_params or {}))
+
+
+def plain_pool(n: int, sampler: str, sampler_params: Inner) -> int:
     """n when `Context.draw` makes n plain cot samples (an i.i.d. pool), else 0."""
-    return n if sampler == DEFAULT_STRATEGY and not sampler_params else 0
+    return n if plain_cot(sampler, sampler_params) else 0
 
 
-def draw_width(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
+def draw_width(n: int, sampler: str, sampler_params: Inner) -> int:
     """Samples `Context.draw(question, n, sampler, sampler_params)` holds at once: n in one
     request for plain cot, else up to `DRAW_WORKERS` runs of `sampler`, each as wide as it declares.
 
         >>> draw_width(8, "cot", {}), draw_width(20, "self_consistency", {"n": 3})
         (8, 48)
     """
-    if sampler == DEFAULT_STRATEGY and not sampler_params:
+    if plain_cot(sampler, sampler_params):
         return n
     spec = get_strategy(sampler)
-    return min(n, DRAW_WORKERS) * spec.samples(spec.parse_params(sampler_params))
+    return min(n, DRAW_WORKERS) * spec.samples(typed_inner(spec, sampler_params))
 
 
-def draw_total(n: int, sampler: str, sampler_params: dict[str, Any]) -> int:
+def draw_total(n: int, sampler: str, sampler_params: Inner) -> int:
     """Samples `Context.draw(question, n, sampler, sampler_params)` draws in all: n for plain
     cot, else n runs of `sampler`, each drawing what it declares.
 
         >>> draw_total(8, "cot", {}), draw_total(20, "self_consistency", {"n": 3})
         (8, 60)
     """
-    if sampler == DEFAULT_STRATEGY and not sampler_params:
+    if plain_cot(sampler, sampler_params):
         return n
     spec = get_strategy(sampler)
-    return n * spec.samples_drawn(spec.parse_params(sampler_params))
+    return n * spec.samples_drawn(typed_inner(spec, sampler_params))
 
 
 @dataclass(frozen=True)
@@ -308,9 +331,12 @@ class StrategySpec:
         sampler = getattr(params, "sampler", None)  # composition (`SamplerParams`)
         if not isinstance(sampler, str) or sampler not in STRATEGIES:
             return False
-        sampler_params = getattr(params, "sampler_params", None)
         inner = get_strategy(sampler)
-        return inner.takes_verifier(inner.parse_params(dict(sampler_params or {})))
+        # typed with the outer params (`SamplerParams.inner_params`), else parsed here
+        typed = getattr(params, "inner_params", None)
+        if not isinstance(typed, BaseModel):
+            typed = typed_inner(inner, getattr(params, "sampler_params", None))
+        return inner.takes_verifier(typed)
 
     def parse_params(self, values: dict[str, Any]) -> BaseModel:
         """Validate strategy parameters; bad ones become a one-line error naming the field."""
@@ -328,7 +354,8 @@ class StrategySpec:
 
 # built-in strategies: name → the module that registers it (imported on first use); the names
 # appear here and in their own modules only, and everything else reads the spec (checked by
-# tests/test_names_in_one_place.py)
+# tests/test_names_in_one_place.py). `plain` was called `none` until issue 23 (the word is also
+# OpenAI's tool_choice): the old name is refused with a line that gives the new one
 STRATEGIES: Registry[StrategySpec] = Registry(
     "strategy",
     {
@@ -337,8 +364,10 @@ STRATEGIES: Registry[StrategySpec] = Registry(
             "cot", "direct", "self_consistency", "adaptive_consistency", "best_of_n",
             "budget_forcing", "verify_revise", "beam_search", "dvts", "route", "tool_vote",
             "deepconf", "cot_decoding", "tournament", "particle_filtering", "mcts", "st_bon",
+            "plain",
         )
-    } | {"none": "thinktime.strategies.passthrough"},  # `none`: the plain model, in one call
+    },
+    renamed={"none": "plain"},
 )  # fmt: skip
 
 
@@ -394,6 +423,6 @@ def strategies_that(declares: Callable[[StrategySpec], bool]) -> str:
     says which to use instead (plugins included).
 
         >>> strategies_that(lambda spec: spec.replies)
-        'none, tool_vote'
+        'plain, tool_vote'
     """
     return ", ".join(sorted(name for name, spec in STRATEGIES.items() if declares(spec)))

@@ -51,8 +51,8 @@ class BestOfNParams(SamplerParams):
     "Sample n solutions; a verifier scores each; return the argmax.",
     "Cobbe et al. 2021, arXiv:2110.14168",
     BestOfNParams,
-    samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
-    drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
+    samples=lambda p: draw_width(p.n, p.sampler, p.inner_params),
+    drawn=lambda p: draw_total(p.n, p.sampler, p.inner_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
     uses_verifier=True,
     tokens=lambda p: (1.0 + p.n, float(p.n)),  # + one judge prompt per candidate
@@ -63,10 +63,10 @@ def best_of_n(question: str, ctx: Context, params: BestOfNParams) -> Outcome:
     verifier = ctx.verifier
     if isinstance(verifier, ScoresSamples):  # it reads each sample's logprobs (self-certainty)
         drawer = replace(ctx, params=ctx.params.with_(top_logprobs=verifier.top_logprobs))
-        samples = drawer.draw(question, params.n, params.sampler, params.sampler_params)
+        samples = drawer.draw(question, params.n, params.sampler, params.inner_params)
         scores = verifier.score_samples(samples)
     else:
-        samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
+        samples = ctx.draw(question, params.n, params.sampler, params.inner_params)
         scores = verifier.score(question, [s.text for s in samples], ctx.ledger)
     scored = tuple(replace(s, score=x) for s, x in zip(samples, scores, strict=True))
     answers = [s.answer for s in scored]

@@ -43,11 +43,11 @@ class SelfConsistencyParams(SamplerParams, WeightParams):
     "Sample n reasoning paths in one batch; majority vote over equivalent answers.",
     "Wang et al. 2023, arXiv:2203.11171",
     SelfConsistencyParams,
-    samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
-    drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
+    samples=lambda p: draw_width(p.n, p.sampler, p.inner_params),
+    drawn=lambda p: draw_total(p.n, p.sampler, p.inner_params),
     pool=lambda p: plain_pool(p.n, p.sampler, p.sampler_params),
     tokens=lambda p: (1.0, float(p.n)),  # n samples share one prefill
 )
 def self_consistency(question: str, ctx: Context, params: SelfConsistencyParams) -> Outcome:
-    samples = confident(ctx, params).draw(question, params.n, params.sampler, params.sampler_params)
+    samples = confident(ctx, params).draw(question, params.n, params.sampler, params.inner_params)
     return weighted(samples, params)

@@ -226,14 +226,14 @@ def _votes(samples: Sequence[Sample]) -> list[int]:
     "Draw n solutions; the model compares them in pairs (knockout or round robin).",
     "Moshkov et al. 2025, arXiv:2504.16891",
     TournamentParams,
-    samples=lambda p: draw_width(p.n, p.sampler, p.sampler_params),
-    drawn=lambda p: draw_total(p.n, p.sampler, p.sampler_params),
+    samples=lambda p: draw_width(p.n, p.sampler, p.inner_params),
+    drawn=lambda p: draw_total(p.n, p.sampler, p.inner_params),
     facts=("comparisons",),
     tokens=lambda p: (1.0 + _matches(p) * p.comparisons, float(p.n)),  # replies: a letter
 )
 def tournament(question: str, ctx: Context, params: TournamentParams) -> Outcome:
     # 1) the candidates, in one batched call
-    samples = ctx.draw(question, params.n, params.sampler, params.sampler_params)
+    samples = ctx.draw(question, params.n, params.sampler, params.inner_params)
     # 2)–4) the bracket, each round's comparisons in one batched call
     run = knockout if params.mode == "knockout" else round_robin
     left, rounds, wins = run(question, ctx, samples, params)

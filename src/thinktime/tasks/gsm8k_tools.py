@@ -4,9 +4,9 @@ The same problems and gold answers as `gsm8k` (same sources, same options); the 
 as an agent (`thinktime.agents.loop`): its first step must call `calculator` (`tool_choice`
 required: left free, the 0.5B model answers in prose without calculating), later steps may
 call it or answer, and the final answer is graded against the gold one. Strategies that reply
-with the model's own message run the steps: `none` (one sample per step) or `tool_vote`.
+with the model's own message run the steps: `plain` (one sample per step) or `tool_vote`.
 
-    $ thinktime bench --task gsm8k_tools --data-dir ../shared/data --limit 20 -s none -s tool_vote
+    $ thinktime bench --task gsm8k_tools --data-dir ../shared/data --limit 20 -s plain -s tool_vote
 
     >>> task = load(limit=2)  # doctest: +SKIP
     >>> task.name, task.tools  # doctest: +SKIP

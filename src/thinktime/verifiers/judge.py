@@ -54,7 +54,7 @@ def judge_score(completion: Completion) -> float:
 
 
 class JudgeVerifier:
-    """Asks a model (the policy's own backend unless one is given) to grade each candidate."""
+    """Asks a model (the generating model's backend unless one is given) to grade each candidate."""
 
     name = "judge"
 

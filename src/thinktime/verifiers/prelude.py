@@ -2,8 +2,8 @@
 
 It imports what arithmetic programs use, reads `program.py`, installs an audit hook that refuses
 sockets, subprocesses, ctypes and writes outside the working directory, and then runs the
-program under it. Python code can remove the hook (`tests/test_sandbox_escape.py` does, three
-ways); the kernel namespaces around it (`isolation.py`) are what hold.
+program under it. Python code can remove the hook (`tests/verifiers/test_sandbox_escape.py`
+does, three ways); the kernel namespaces around it (`isolation.py`) are what hold.
 
     >>> PRELUDE.splitlines()[0]
     '# thinktime-sandbox-prelude'

@@ -1,4 +1,4 @@
-"""`none`: the model as it is — the conversation sent unchanged, one sample, nothing extracted.
+"""`plain`: the model as it is — the conversation sent unchanged, one sample, nothing extracted.
 
 What `thinktime serve` runs for a plain chat request (no strategy, no `reasoning_effort`), so an
 unchanged OpenAI app gets the plain model, yet the call still goes through `solve`: the same
@@ -11,7 +11,7 @@ Reference: none — the zero-test-time-compute baseline (the chat model as serve
 
     >>> from thinktime import solve
     >>> from thinktime.backends.fake import FakeBackend
-    >>> r = solve("Say hi.", backend=FakeBackend(["Hi! \\\\boxed{1}"]), strategy="none")
+    >>> r = solve("Say hi.", backend=FakeBackend(["Hi! \\\\boxed{1}"]), strategy="plain")
     >>> r.answer, r.text, r.bill.completion_tokens, r.bill.reasoning_tokens
     (None, 'Hi! \\\\boxed{1}', 2, 0)
 """
@@ -23,19 +23,19 @@ from pydantic import BaseModel, ConfigDict
 from thinktime.strategies.base import Context, Outcome, register_strategy
 
 
-class PassthroughParams(BaseModel):
+class PlainParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 @register_strategy(
-    "none",
+    "plain",
     "The plain model: the conversation sent unchanged, no prompt added, no answer extracted.",
     "— (the baseline: the chat model as served)",
-    PassthroughParams,
+    PlainParams,
     replies=True,
     streams=True,
 )
-def passthrough(question: str, ctx: Context, params: PassthroughParams) -> Outcome:
+def plain(question: str, ctx: Context, params: PlainParams) -> Outcome:
     # the caller's turns and question exactly as sent, with the caller's sampling; the text is
     # the reply: no answer is extracted from it, and only its thinking is billed as reasoning
     # (an agent's tool calls and results after the question included, its tools offered)
