@@ -25,13 +25,19 @@ completion and prompt tokens per question, the tokens the method reported itself
 per question, and the paired difference of thinktime's best against it with CIs. Run it alone
 (llama.cpp's threads busy-wait): it holds `--lock` while it measures.
 
-    python benchmarks/peers.py --questions 30
+    python benchmarks/peers.py --questions 30 --rows runs/peers-30.jsonl
+
+With `--rows`, each finished method's row is appended to that file under the run's settings,
+and a rerun with the same settings takes the rows already there instead of running them again:
+a long run resumes method by method.
     python benchmarks/peers.py --questions 2 --max-tokens 96 --samples 2 --out runs/peers.md
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -222,6 +228,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--python", default=sys.executable, help="makes the peers' venv")
     parser.add_argument("--lock", type=Path, default=Path("/tmp/thinktime-bench.lock"))
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    parser.add_argument(
+        "--rows", type=Path, default=None, help="keep finished rows here (JSON lines); resume"
+    )
     args = parser.parse_args()
     peers = [m for m in args.peers.split(",") if m]
     methods = [m for m in args.methods.split(",") if m]
@@ -236,8 +245,41 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+# the settings a row depends on: a row is reused only by a run with the same ones
+SETTINGS = ("task", "size", "questions", "model", "max_tokens", "samples", "step_tokens",
+            "max_steps", "judge_tokens", "mcts_simulations", "mcts_depth", "budget")  # fmt: skip
+
+
+def settings_key(args: argparse.Namespace) -> str:
+    settings = json.dumps({name: getattr(args, name) for name in SETTINGS}, sort_keys=True)
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+
+def saved_rows(path: Path | None, key: str) -> dict[str, Row]:
+    """The rows `path` holds for these settings, by `side:method` (the last of each wins)."""
+    if path is None or not path.exists():
+        return {}
+    rows = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record.pop("key") == key:
+            row = Row(**record)
+            rows[f"{row.side}:{row.method}"] = row
+    return rows
+
+
+def save_row(path: Path | None, key: str, row: Row) -> Row:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            out.write(json.dumps({"key": key, **dataclasses.asdict(row)}) + "\n")
+    return row
+
+
 def main() -> None:
     args = parse_args()
+    key = settings_key(args)
+    done = saved_rows(args.rows, key)
     try:
         peers_python = ensure_venv(args.venv, args.python) if args.peers else None
     except PeersError as exc:
@@ -254,18 +296,23 @@ def main() -> None:
         try:
             for method in args.peers:
                 assert peers_python is not None
-                rows.append(run_peer(peers_python, method, task, backend, args))
+                row = done.get(method) or run_peer(peers_python, method, task, backend, args)
+                rows.append(row if method in done else save_row(args.rows, key, row))
         except PeersError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
-        cot = run_thinktime("cot", {}, None, task, backend, args)
+        cot = done.get(f"{THINKTIME}:cot") or save_row(
+            args.rows, key, run_thinktime("cot", {}, None, task, backend, args)
+        )
         rows.append(cot)
         peer_rows = [r for r in rows if r.side != THINKTIME]
         budget = args.budget or (target_tokens(peer_rows) if peer_rows else None)
         per_sample = cot.per_question(cot.completion_tokens)
         for method in args.methods:
             params = sizes(budget or round(4 * per_sample), per_sample, args.max_steps)[method]
-            rows.append(run_thinktime(method, params, budget, task, backend, args))
+            name = f"{THINKTIME}:{method}"
+            row = done.get(name) or run_thinktime(method, params, budget, task, backend, args)
+            rows.append(row if name in done else save_row(args.rows, key, row))
     source = "--budget" if args.budget else (
         f"matched to the peers' best, {best(peer_rows).side}:{best(peer_rows).method}"
         if peer_rows else "none: no peers ran"

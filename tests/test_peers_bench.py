@@ -110,3 +110,19 @@ def test_an_unknown_method_is_refused(monkeypatch, capsys):
         peers.parse_args()
     assert exit_.value.code == 2
     assert "unknown method 'optillm:beam'" in capsys.readouterr().err
+
+
+def test_finished_rows_are_kept_and_reused_only_under_the_same_settings(tmp_path):
+    saved = tmp_path / "rows.jsonl"
+    sys_argv = sys.argv
+    try:
+        sys.argv = ["peers.py", "--questions", "3", "--rows", str(saved)]
+        three = peers.parse_args()
+        sys.argv = ["peers.py", "--questions", "4", "--rows", str(saved)]
+        four = peers.parse_args()
+    finally:
+        sys.argv = sys_argv
+    row = Row("optillm", "mcts", "simulations=2", [1.0, 0.0, 1.0], 300, 400, 200, 12.5)
+    peers.save_row(saved, peers.settings_key(three), row)
+    assert peers.saved_rows(saved, peers.settings_key(three)) == {"optillm:mcts": row}
+    assert peers.saved_rows(saved, peers.settings_key(four)) == {}  # other questions: rerun
