@@ -27,6 +27,7 @@ tokens the method reported itself (None where it reports none), and its seconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,21 +80,23 @@ def sizes(target: int, per_sample: float, max_steps: int = 10) -> dict[str, dict
     `per_sample`: the mean completion tokens of one whole solution (cot) on these questions.
     A best-of-n candidate also costs one verdict; a particle one verdict per step (at most
     `max_steps`); an MCTS iteration expands 3 steps of about a third of a solution, each
-    judged. Each count is at least 1 (the budget cap then cuts what does not fit).
+    judged. Each count is rounded up, and is at least 1: the budget cap binds (it cuts what
+    does not fit), so a method is never sized below its budget — rounding down left
+    self-consistency at n = 2 for a budget of 2.98 solutions.
 
         >>> for method, params in sizes(1000, per_sample=100).items():
         ...     print(method, params)
         self_consistency {'n': 10}
-        best_of_n {'n': 9}
-        particle_filtering {'particles': 7, 'max_steps': 10}
-        mcts {'iterations': 8, 'expand': 3}
+        best_of_n {'n': 10}
+        particle_filtering {'particles': 8, 'max_steps': 10}
+        mcts {'iterations': 9, 'expand': 3}
         >>> sizes(50, per_sample=100)["self_consistency"]
         {'n': 1}
     """
     sample = max(per_sample, 1.0)
 
     def fit(unit: float, cap: int) -> int:
-        return max(1, min(cap, int(target // unit)))
+        return max(1, min(cap, math.ceil(target / unit)))
 
     return {
         "self_consistency": {"n": fit(sample, 1024)},

@@ -77,7 +77,7 @@ def solve(
     operator's `--unsafe-exec`); without it such a verifier refuses there. `history` holds
     earlier turns of a conversation (and a system prompt). An agent's step: `reply_format`
     offers tools (or a JSON schema) and `after` holds the turns after the question (the agent's
-    calls and their results); only a strategy that replies with the model's own message (`none`,
+    calls and their results); only a strategy that replies with the model's own message (`plain`,
     `tool_vote`) takes them. Setting `cancel` stops the work at the next token; `on_call` sees
     the bill after each call; `on_delta(choice, text)` sees the strategy's own samples as they
     are generated (on engines that stream: how a single-sample strategy's answer streams

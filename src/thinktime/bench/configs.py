@@ -16,7 +16,7 @@ params back (`stored_call`) instead of parsing the text again.
     >>> config = parse_config("self_consistency:n=16,temperature=0.7")
     >>> config.strategy, config.params.n, config.sampling, config.samples
     ('self_consistency', 16, {'temperature': 0.7}, 16)
-    >>> parse_config("particle_filtering:particles=4,verifier=self_certainty").verifier
+    >>> parse_config("particle_filtering:particles=4,verifier=self_certainty").call.verifier
     'self_certainty'
     >>> parse_config("cot:verifier=judge")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -69,11 +69,6 @@ class Config:
     def params(self) -> BaseModel:
         """The strategy's parameter model, validated."""
         return self.call.params
-
-    @property
-    def verifier(self) -> str | None:
-        """The verifier it names (None: the strategy's default, the judge where one scores)."""
-        return self.call.verifier if isinstance(self.call.verifier, str) else None
 
     def sweep_call(self, max_tokens: int, seed: int | None) -> Call:
         """The call one item runs: the sweep's `max_tokens` and `seed` (checked at the sweep's

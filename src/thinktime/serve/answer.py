@@ -345,7 +345,7 @@ def reply(
     """(the message, its finish_reason, the `thinktime` extension) of one answered choice.
 
     The content is the extracted answer and the reasoning (`reasoning_content`, `reasoning`)
-    the text it came from; with no answer extracted (strategy `none`, or none found) the text
+    the text it came from; with no answer extracted (strategy `plain`, or none found) the text
     itself is the content and the reasoning the model's thinking. Offered tools (`fmt`), a
     call written only inside the thinking is the reply's call (`calls_in_thinking`). The
     finish_reason is `length` when the budget or a sample's cap cut the work short; the answer

@@ -5,7 +5,7 @@ given one `Service` (`service.py`), and the trust checks as middleware.
 How hard to think, per request (first that is set wins): the `thinktime` body field
 (`{"strategy": …, "n": …, "budget": {…}, "params": {…}}`), a model named `STRATEGY/MODEL`,
 `reasoning_effort` (low | medium | high → the effort table). With none of them the request
-runs strategy `none` (the conversation passed unchanged to the engine), so unchanged apps get a
+runs strategy `plain` (the conversation passed unchanged to the engine), so unchanged apps get a
 plain chat model. Every choice is answered by `solve` (`answer.py`); streams are `stream.py`;
 wire fields mean what OpenAI means (`schemas.py`).
 

@@ -1,12 +1,13 @@
 """Streamed answers (`"stream": true`), as OpenAI's server-sent chunks.
 
 Two kinds, chosen by what the strategy can know early:
-- **tokens** — `none`, `cot` and `direct` on a backend that streams its calls
-  (`DeltaStreaming`): `solve` runs as for any answer, and the one sample's text is passed on
-  as the engine makes it — a reasoning model's thinking (`<think>…</think>` in the text) as
-  `delta.reasoning_content` / `delta.reasoning` pieces (the server's `reasoning_field`), its
-  answer as `delta.content` pieces after them (`thinking.ThinkingSplitter`) — then a chunk
-  with the finish_reason and the extracted answer. An engine that kept the thinking apart
+- **tokens** — strategies that declare `streams` (`plain`, `cot`, `direct`) on a backend that
+  streams its calls (`DeltaStreaming`): `solve` runs as for any answer, and the one sample's
+  text is passed on as the engine makes it — a reasoning model's thinking (`<think>…</think>`
+  in the text) as `delta.reasoning_content` / `delta.reasoning` pieces (the server's
+  `reasoning_field`), its answer as `delta.content` pieces after them
+  (`thinking.ThinkingSplitter`) — then a chunk with the finish_reason and the extracted
+  answer. An engine that kept the thinking apart
   without streaming it gives it in one piece before the finish;
 - **progress** — every other strategy cannot know its answer before the vote: it runs through
   `solve` while a chunk every half second reports the samples and tokens so far (content
