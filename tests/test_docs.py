@@ -431,3 +431,14 @@ def test_checker_catches_drift(block: str, error: str, tmp_path: Path, monkeypat
 def test_pages_found() -> None:
     assert ROOT / "README.md" in PAGES and len(PAGES) > 10
     assert os.path.isfile(ROOT / "mkdocs.yml")
+
+
+def test_the_strategies_table_in_the_cli_page_lists_every_registered_strategy() -> None:
+    """docs/cli.md shows `thinktime strategies` as printed; a strategy added since is missing
+    there until the table is printed again (`COLUMNS=100 thinktime strategies` in a terminal)."""
+    from thinktime.strategies import STRATEGIES
+
+    page = (ROOT / "docs" / "cli.md").read_text()
+    table = page.split("$ thinktime strategies\n", 1)[1].split("```", 1)[0]
+    shown = {m.group(1) for m in re.finditer(r"^│ ([a-z_]+)\s+│", table, re.MULTILINE)}
+    assert shown == set(STRATEGIES)

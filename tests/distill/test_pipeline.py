@@ -230,6 +230,7 @@ def test_before_after_comparison():
         (["distill", "traces", "-m", "gpt-99"], "unknown model 'gpt-99'"),
         (["distill", "traces", "-s", "vote"], "unknown strategy"),
         (["distill", "grpo", "--model", "/nope/p.gguf"], "model file not found"),
+        (["distill", "grpo", "-m", "qwen2.5-coder-0.5b-think"], "with a LoRA adapter the engine"),
         (["distill", "train", "-m", "/nope/s.gguf", "--traces", "/nope/t.jsonl"], "not found"),
         (["distill", "traces", "--min-agreement", "0.3"], "min_agreement"),
         (["distill", "eval", "--student", "/nope/s.gguf"], "model file not found"),

@@ -79,8 +79,29 @@ def is_gguf_reference(reference: str) -> bool:
     return reference in KNOWN_MODELS or reference.startswith("hf:") or reference.endswith(".gguf")
 
 
+def refuse_adapter_model(reference: str) -> None:
+    """Refuse a known model that is a base with a LoRA adapter applied by the engine: its
+    adapter GGUF cannot be loaded back into transformers here, and loading the base alone would
+    train (or score) a different model than the one named.
+
+    >>> refuse_adapter_model("qwen2.5-coder-0.5b")
+    >>> refuse_adapter_model("qwen2.5-coder-0.5b-think")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    thinktime.errors.ThinktimeError: student 'qwen2.5-coder-0.5b-think' is qwen2.5-coder-0.5b ...
+    """
+    model = KNOWN_MODELS.get(reference)
+    if model is not None and model.adapter is not None:
+        raise ThinktimeError(
+            f"student {reference!r} is {model.base} with a LoRA adapter the engine applies, "
+            "which cannot be loaded for training here; train from the base "
+            f"(-m {model.base}), or from a merged GGUF of the adapted model "
+            "(thinktime distill train --export merged writes one; pass its path)"
+        )
+
+
 def load_student(reference: str) -> Student:
     """Load `reference` for training; see the module docstring."""
+    refuse_adapter_model(reference)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
