@@ -94,6 +94,13 @@ class Call:
             return self.verifier
         return str(getattr(self.verifier, "name", type(self.verifier).__name__))
 
+    @property
+    def engine_caps_thinking(self) -> bool:
+        """Whether the engine must cap thinking: a cap is set on the samples and the strategy
+        takes none of its own (`budget_forcing` caps thinking itself, on any engine)."""
+        own = "max_thinking_tokens" in type(self.params).model_fields
+        return self.sampling.max_thinking_tokens is not None and not own
+
     def with_sampling(self, **fields: Any) -> Call:
         """The call with sampling fields the edge has already checked (a sweep's `max_tokens`
         and `seed`, a choice's seed) set as they are, without validating them again."""

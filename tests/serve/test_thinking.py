@@ -306,7 +306,7 @@ def test_a_cap_the_engine_cannot_carry_is_a_400_before_anything_runs(stream):
         )  # fmt: skip
     assert refused.value.status_code == 400
     assert refused.value.body["message"].startswith(
-        "backend 'thinking-fake' cannot cap thinking (max_thinking_tokens"
+        "model 'thinking-fake' cannot cap thinking (max_thinking_tokens"
     )
     assert "\n" not in refused.value.body["message"] and backend.calls == []
 
@@ -414,7 +414,7 @@ def test_solve_passes_the_cap_into_the_sampling(monkeypatch):
     ("args", "message"),
     [
         (["--max-thinking-tokens", "0"], "--max-thinking-tokens must be an integer >= 1"),
-        (["--max-thinking-tokens", "8"], "backend 'fake' cannot cap thinking"),
+        (["--max-thinking-tokens", "8"], "model 'fake' cannot cap thinking"),
     ],
 )
 def test_solve_refuses_a_cap_in_one_line(args, message):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from thinktime.backends.options import BackendOptions, NoOptions, parse_options
+from thinktime.errors import ThinktimeError
 from thinktime.models.card import ModelCard
 from thinktime.models.resolve import unknown_model
 from thinktime.registry import Registry
@@ -168,6 +169,47 @@ def needs_constraint(requests: Sequence[Request]) -> bool:
     True
     """
     return any(r.reply_format is not None and r.reply_format.constrained() for r in requests)
+
+
+class EngineCannot(ThinktimeError):
+    """A call asks an engine for what it cannot do; `field` is what was asked
+    (`response_format` or `max_thinking_tokens`), so an edge can name its own field."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_engine(
+    backend: Backend, *, constrained: bool = False, thinking_cap: bool = False, asked: str = ""
+) -> None:
+    """The one check that `backend` can do what a call asks — hold a reply to a JSON schema,
+    cap thinking — made by the ledger before each engine call and by every edge before any
+    compute (the server's 400, the CLI's one line). Refused, never ignored: an ignored schema
+    returns an unconstrained reply, a dropped cap lets the model think on. `asked` names how
+    the caller asked for the cap (a flag, a config, wire fields), for the message.
+
+    >>> from thinktime.backends.fake import FakeBackend
+    >>> check_engine(FakeBackend(), thinking_cap=True, asked="--max-thinking-tokens")
+    Traceback (most recent call last):
+    thinktime.backends.base.EngineCannot: model 'fake' cannot cap thinking \
+(--max-thinking-tokens): leave it unset, use strategy budget_forcing (it caps thinking itself), \
+or an openai backend given thinking_budget_field for a server that takes one
+    """
+    if constrained and not isinstance(backend, ConstrainsOutput):
+        raise EngineCannot(
+            f"model {backend.name!r} cannot hold a reply to a JSON schema "
+            "(response_format, or tool_choice required / a named function); "
+            "use the llamacpp or openai backend",
+            "response_format",
+        )
+    if thinking_cap and not caps_thinking(backend):
+        raise EngineCannot(
+            f"model {backend.name!r} cannot cap thinking ({asked or 'max_thinking_tokens'}): "
+            "leave it unset, use strategy budget_forcing (it caps thinking itself), or an "
+            "openai backend given thinking_budget_field for a server that takes one",
+            "max_thinking_tokens",
+        )
 
 
 def caps_thinking(backend: Backend) -> bool:

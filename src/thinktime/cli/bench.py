@@ -83,7 +83,7 @@ def bench(
 ) -> None:
     """Run models × strategies over a task; store every sample; print the table; write plots."""
 
-    from thinktime.backends.base import caps_thinking, make_backend
+    from thinktime.backends.base import check_engine, make_backend
     from thinktime.bench.configs import parse_config
     from thinktime.bench.report import build_report
     from thinktime.bench.results import curve_points
@@ -136,15 +136,11 @@ def bench(
         else:
             # one engine per model, loaded once and shared by every config of the sweep
             backends = {m: make_backend(m, hints=SWEEP_HINTS) for m in dict.fromkeys(models)}
-            for named, backend in backends.items():  # a cap no engine call could carry
-                if max_thinking_tokens is not None and not caps_thinking(backend):
-                    capping = [c.text for c in configs if "max_thinking_tokens" in c.sampling]
-                    if capping:
-                        raise ThinktimeError(
-                            f"model {named!r} cannot cap thinking (--max-thinking-tokens, "
-                            f"config {capping[0]!r}); leave it unset, or use strategy "
-                            "budget_forcing, which caps thinking itself"
-                        )
+            capping = [c.text for c in configs if c.call.engine_caps_thinking]
+            for backend in backends.values():  # a cap no engine call could carry
+                if max_thinking_tokens is not None and capping:
+                    check_engine(backend, thinking_cap=True,
+                                 asked=f"--max-thinking-tokens, config {capping[0]!r}")  # fmt: skip
             overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)
     except ThinktimeError as exc:
         raise fail(str(exc)) from None

@@ -69,7 +69,7 @@ def serve(
     """Serve an OpenAI-compatible reasoning API (POST /v1/chat/completions)."""
     import ipaddress
 
-    from thinktime.backends.base import caps_thinking, make_backend
+    from thinktime.backends.base import check_engine, make_backend
     from thinktime.sampling import sampling_params
     from thinktime.serve.app import ServerConfig, create_app
     from thinktime.serve.policy import ServerPolicy
@@ -106,10 +106,8 @@ def serve(
                 f"choose from: {', '.join(VERIFIERS)}"
             )
         backend = make_backend(model, hints={"n_parallel": max(8, max_concurrent)})
-        if max_thinking_tokens is not None and not caps_thinking(backend):
-            raise ThinktimeError(
-                f"model {model!r} cannot cap thinking (--max-thinking-tokens); leave it unset"
-            )
+        check_engine(backend, thinking_cap=max_thinking_tokens is not None,
+                     asked="--max-thinking-tokens")  # fmt: skip
     except ThinktimeError as exc:
         raise fail(str(exc)) from None
     config = ServerConfig(model=model, api_key=api_key, allowed_hosts=frozenset(allow_host or ()),

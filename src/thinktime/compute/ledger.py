@@ -34,12 +34,11 @@ from thinktime.answers.extract import reasoning_tokens
 from thinktime.backends.base import (
     Backend,
     Cancellable,
-    ConstrainsOutput,
     DeltaStreaming,
     OnDelta,
     StopsSequences,
     Watch,
-    caps_thinking,
+    check_engine,
     needs_constraint,
     seed_stride,
 )
@@ -108,18 +107,10 @@ class Ledger:
             raise ThinktimeError(  # the watch numbers one request's samples by top-k means
                 "a watched call takes one request drawn with top_logprobs > 0"
             )
-        if params.max_thinking_tokens is not None and not caps_thinking(backend):
-            raise ThinktimeError(  # never drop a cap silently: the model would think on
-                f"backend {backend.name!r} cannot cap thinking (max_thinking_tokens): give "
-                "the openai backend thinking_budget_field for a server that takes one, or "
-                "use strategy budget_forcing"
-            )
-        if needs_constraint(requests) and not isinstance(backend, ConstrainsOutput):
-            raise ThinktimeError(  # never ignore a schema: the reply would not be held to it
-                f"backend {backend.name!r} cannot hold a reply to a JSON schema "
-                "(response_format, or tool_choice required / a named function); "
-                "use the llamacpp or openai backend"
-            )
+        # what the engine cannot do is refused, never ignored (a dropped cap thinks on, an
+        # ignored schema replies unconstrained): the one check every edge also makes first
+        check_engine(backend, constrained=needs_constraint(requests),
+                     thinking_cap=params.max_thinking_tokens is not None)  # fmt: skip
         if purpose == "answer":  # the strategy's own samples (verifier calls are billed as tokens)
             self._reserve(sum(r.n for r in requests))
         asked = params.max_tokens

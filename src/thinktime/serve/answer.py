@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from thinktime.api import run_call
-from thinktime.backends.base import Backend, OnDelta, caps_thinking
+from thinktime.backends.base import Backend, OnDelta
 from thinktime.backends.thinking import THINK, ThinkTags
 from thinktime.backends.toolcalls import parse_tool_calls
 from thinktime.call import About, Call, CallError, make_call
@@ -276,31 +276,6 @@ def _thinking_cap(body: ChatRequest, config: ServerConfig) -> int | None:
         )
     caps = [c for c in (ours or vllms, config.max_thinking_tokens) if c is not None]
     return min(caps) if caps else None
-
-
-def thinking_refusal(args: SolveArgs, backend: Backend) -> BadRequest | None:
-    """The 400 of a request whose thinking cap `backend` cannot carry (the ledger would refuse
-    it mid-answer; a stream would have started). A strategy that takes a thinking cap of its
-    own (`budget_forcing`) caps thinking itself, on any engine.
-
-    >>> from thinktime.backends.fake import FakeBackend
-    >>> body = ChatRequest.model_validate({"model": "qwen", "thinking_token_budget": 64,
-    ...     "messages": [{"role": "user", "content": "2+3?"}]})
-    >>> print(thinking_refusal(solve_args(body, ServerConfig(model="qwen"), "fake"),
-    ...                        FakeBackend()))
-    backend 'fake' cannot cap thinking (max_thinking_tokens / thinking_token_budget): leave \
-both unset, or use strategy budget_forcing, which caps thinking itself
-    """
-    if args.sampling.max_thinking_tokens is None or caps_thinking(backend):
-        return None
-    if "max_thinking_tokens" in type(args.params).model_fields:  # the strategy's own cap
-        return None
-    return BadRequest(
-        f"backend {backend.name!r} cannot cap thinking (max_thinking_tokens / "
-        "thinking_token_budget): leave both unset, or use strategy budget_forcing, which "
-        "caps thinking itself",
-        "max_thinking_tokens",
-    )
 
 
 def split_conversation(

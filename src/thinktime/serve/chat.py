@@ -26,11 +26,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
-from thinktime.backends.base import ConstrainsOutput
+from thinktime.backends.base import EngineCannot, check_engine
 from thinktime.compute.budget import SampleCapError
 from thinktime.errors import ThinktimeError
 from thinktime.serve.admission import Place
-from thinktime.serve.answer import SolveArgs, completion, run_choice, solve_args, thinking_refusal
+from thinktime.serve.answer import SolveArgs, completion, run_choice, solve_args
 from thinktime.serve.intake import BadRequest, error, parse_json, read_body, refusal
 from thinktime.serve.policy import PolicyViolation
 from thinktime.serve.schemas import ChatRequest
@@ -98,16 +98,18 @@ async def read_request(service: Service, request: Request) -> tuple[ChatRequest,
         raise refusal(data, exc.errors()) from None
     except PolicyViolation as exc:
         raise BadRequest(str(exc), exc.param, status=403) from None
+    # what the engine cannot do, refused before admission (the ledger would refuse it mid-answer,
+    # after a stream had started): the library's one check, answered as a 400 naming the field
     fmt = args.reply_format
-    if fmt is not None and fmt.constrained() and not isinstance(backend, ConstrainsOutput):
-        raise BadRequest(  # refused, never ignored
-            f"backend {backend.name!r} cannot hold a reply to a JSON schema "
-            "(response_format, or tool_choice required / a named function)",
-            "response_format" if fmt.response_format is not None else "tool_choice",
-        )
-    uncapped = thinking_refusal(args, backend)
-    if uncapped is not None:
-        raise uncapped
+    try:
+        check_engine(backend, constrained=fmt is not None and fmt.constrained(),
+                     thinking_cap=args.call.engine_caps_thinking,
+                     asked="max_thinking_tokens / thinking_token_budget")  # fmt: skip
+    except EngineCannot as exc:
+        field = exc.field
+        if field == "response_format" and fmt is not None and fmt.response_format is None:
+            field = "tool_choice"  # the schema came from a required or named tool call
+        raise BadRequest(str(exc), field) from None
     return body, args
 
 
