@@ -12,7 +12,9 @@ One process tree, one engine, one method at a time:
    system prompt, `--max-tokens` per sample and `--samples` samples / candidates / particles;
 4) thinktime's cot runs first, then each method of `--methods` through `thinktime.solve` on the
    same engine, sized to the peers' best method's engine tokens per question and capped there
-   (`Budget.max_completion_tokens`; benchmarks/peers_match.py) — or `--budget` tokens;
+   (`Budget.max_completion_tokens`; benchmarks/peers_match.py) — or `--budget` tokens; each
+   `--uncapped CONFIG` (`self_consistency:n=4`) runs as written with no budget, to compare an
+   algorithm with a peer's at the same settings rather than at the same tokens;
 5) every method is graded by the task's own grader (answers extracted by thinktime's
    extractor, the same for everyone); the engine's counters (`tokens_predicted_total`,
    `prompt_tokens_total`: llama.cpp's /metrics) are read before and after each method, so
@@ -54,7 +56,9 @@ from peers_match import THINKTIME, Row, best, sizes, table, target_tokens
 from thinktime import solve
 from thinktime.answers.extract import extract_answer
 from thinktime.backends.llamacpp import LlamaCppBackend
+from thinktime.bench.configs import parse_config, split_config
 from thinktime.compute.budget import Budget
+from thinktime.errors import ThinktimeError
 from thinktime.prompts import COT_SYSTEM
 from thinktime.sampling import SamplingParams
 from thinktime.tasks import Task, load_task
@@ -174,9 +178,10 @@ def run_peer(
 
 def run_thinktime(
     method: str, params: dict[str, int], budget: int | None, task: Task,
-    backend: LlamaCppBackend, args: argparse.Namespace,
+    backend: LlamaCppBackend, args: argparse.Namespace, label: str | None = None,
 ) -> Row:  # fmt: skip
-    """One thinktime strategy on every question, through `solve` on the same engine."""
+    """One thinktime strategy on every question, through `solve` on the same engine; the row
+    is named `label` (default: the strategy's name)."""
     sampling = SamplingParams(max_tokens=args.max_tokens)
     if method in ("particle_filtering", "mcts"):
         params = {**params, "step_tokens": args.step_tokens}
@@ -192,7 +197,7 @@ def run_thinktime(
             seconds += time.perf_counter() - started
             reported += result.bill.completion_tokens
             correct.append(1.0 if task.grade(problem, result.answer) >= 1.0 else 0.0)
-            print(f"thinktime:{method}: {i + 1}/{len(task.problems)}", file=sys.stderr)
+            print(f"thinktime:{label or method}: {i + 1}/{len(task.problems)}", file=sys.stderr)
         return correct, reported, seconds
 
     (correct, reported, seconds), completion, prompt = counted(backend.engine_stats, work)
@@ -201,7 +206,7 @@ def run_thinktime(
         + [f"max_tokens={args.max_tokens}"]
         + ([f"budget={budget}"] if budget else [])
     )
-    return Row(THINKTIME, method, config, correct, completion, prompt, reported, seconds)
+    return Row(THINKTIME, label or method, config, correct, completion, prompt, reported, seconds)
 
 
 def parse_args() -> argparse.Namespace:
@@ -219,6 +224,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mcts-depth", type=int, default=1, help="optillm's default")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peer methods")
     parser.add_argument("--methods", default=",".join(METHODS), help="thinktime's, after cot")
+    parser.add_argument(
+        "--uncapped", action="append", default=[], metavar="CONFIG",
+        help="a thinktime config run as written, with no budget (self_consistency:n=4); repeat",
+    )  # fmt: skip
     parser.add_argument(
         "--budget", type=int, default=None, help="thinktime's tokens/question (default: matched)"
     )
@@ -241,6 +250,13 @@ def parse_args() -> argparse.Namespace:
     for flag in ("questions", "max_tokens", "samples", "step_tokens", "max_steps", "slots"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1")
+    for text in args.uncapped:
+        try:
+            sampled = parse_config(text).sampling
+        except ThinktimeError as exc:
+            parser.error(f"--uncapped: {exc}")
+        if sampled:  # every method samples alike: --max-tokens, the strategy's temperature
+            parser.error(f"--uncapped {text!r}: strategy parameters only (got {sorted(sampled)})")
     args.peers, args.methods = peers, methods
     return args
 
@@ -312,6 +328,12 @@ def main() -> None:
             params = sizes(budget or round(4 * per_sample), per_sample, args.max_steps)[method]
             name = f"{THINKTIME}:{method}"
             row = done.get(name) or run_thinktime(method, params, budget, task, backend, args)
+            rows.append(row if name in done else save_row(args.rows, key, row))
+        for text in args.uncapped:  # as written, spending what it spends: no budget
+            strategy, params = split_config(text)
+            name = f"{THINKTIME}:{text}"
+            row = done.get(name) or run_thinktime(strategy, params, None, task, backend, args,
+                                                  label=text)  # fmt: skip
             rows.append(row if name in done else save_row(args.rows, key, row))
     source = "--budget" if args.budget else (
         f"matched to the peers' best, {best(peer_rows).side}:{best(peer_rows).method}"

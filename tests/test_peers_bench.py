@@ -35,7 +35,7 @@ def test_the_target_is_the_best_peer_methods_engine_tokens_per_question():
 
 
 @pytest.mark.parametrize("target,per_sample", [(600, 150), (1000, 97), (5000, 311), (90, 150)])
-def test_thinktime_is_sized_to_fill_the_target_which_its_budget_caps(target, per_sample):
+def test_thinktime_is_sized_to_the_target_as_its_budget_is_spent(target, per_sample):
     s = sizes(target, per_sample, max_steps=10)
     one = {"self_consistency": per_sample, "best_of_n": per_sample + JUDGE_TOKENS,
            "particle_filtering": per_sample + 10 * JUDGE_TOKENS,
@@ -43,8 +43,10 @@ def test_thinktime_is_sized_to_fill_the_target_which_its_budget_caps(target, per
     for method, unit in one.items():
         count = next(iter(s[method].values()))
         assert count >= 1
-        # enough to reach the target (the budget cuts the last one short), never one more
-        assert count * unit >= target and (count == 1 or (count - 1) * unit < target)
+        if method in ("self_consistency", "best_of_n"):  # one call: each share a solution
+            assert count == 1 or count * unit <= target < (count + 1) * unit
+        else:  # step by step: enough to reach the target (the budget cuts the last short)
+            assert count * unit >= target and (count == 1 or (count - 1) * unit < target)
 
 
 def test_the_table_pairs_every_method_with_thinktimes_best():
@@ -110,6 +112,25 @@ def test_an_unknown_method_is_refused(monkeypatch, capsys):
         peers.parse_args()
     assert exit_.value.code == 2
     assert "unknown method 'optillm:beam'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        ("self_consistency:beams=3", "neither a parameter of strategy 'self_consistency'"),
+        ("self_consistency:n=4,temperature=0.9", "strategy parameters only (got ['temperature'])"),
+    ],
+)
+def test_an_uncapped_config_is_checked_before_anything_runs(monkeypatch, capsys, config, error):
+    monkeypatch.setattr(sys, "argv", ["peers.py", "--uncapped", config])
+    with pytest.raises(SystemExit) as exit_:
+        peers.parse_args()
+    assert exit_.value.code == 2 and error in capsys.readouterr().err
+
+
+def test_an_uncapped_config_is_kept_as_written(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["peers.py", "--uncapped", "self_consistency:n=4"])
+    assert peers.parse_args().uncapped == ["self_consistency:n=4"]
 
 
 def test_finished_rows_are_kept_and_reused_only_under_the_same_settings(tmp_path):
