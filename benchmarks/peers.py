@@ -56,7 +56,7 @@ from peers_match import THINKTIME, Row, best, sizes, table, target_tokens
 from thinktime import solve
 from thinktime.answers.extract import extract_answer
 from thinktime.backends.llamacpp import LlamaCppBackend
-from thinktime.bench.configs import parse_config, split_config
+from thinktime.bench.configs import parse_config
 from thinktime.compute.budget import Budget
 from thinktime.errors import ThinktimeError
 from thinktime.prompts import COT_SYSTEM
@@ -250,14 +250,16 @@ def parse_args() -> argparse.Namespace:
     for flag in ("questions", "max_tokens", "samples", "step_tokens", "max_steps", "slots"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1")
+    uncapped = []
     for text in args.uncapped:
         try:
-            sampled = parse_config(text).sampling
+            uncapped.append(parse_config(text))
         except ThinktimeError as exc:
             parser.error(f"--uncapped: {exc}")
+        sampled = uncapped[-1].sampling
         if sampled:  # every method samples alike: --max-tokens, the strategy's temperature
             parser.error(f"--uncapped {text!r}: strategy parameters only (got {sorted(sampled)})")
-    args.peers, args.methods = peers, methods
+    args.peers, args.methods, args.uncapped = peers, methods, uncapped
     return args
 
 
@@ -329,11 +331,11 @@ def main() -> None:
             name = f"{THINKTIME}:{method}"
             row = done.get(name) or run_thinktime(method, params, budget, task, backend, args)
             rows.append(row if name in done else save_row(args.rows, key, row))
-        for text in args.uncapped:  # as written, spending what it spends: no budget
-            strategy, params = split_config(text)
-            name = f"{THINKTIME}:{text}"
-            row = done.get(name) or run_thinktime(strategy, params, None, task, backend, args,
-                                                  label=text)  # fmt: skip
+        for config in args.uncapped:  # as written, spending what it spends: no budget
+            name = f"{THINKTIME}:{config.text}"
+            row = done.get(name) or run_thinktime(
+                config.strategy, config.assignments, None, task, backend, args, label=config.text
+            )
             rows.append(row if name in done else save_row(args.rows, key, row))
     source = "--budget" if args.budget else (
         f"matched to the peers' best, {best(peer_rows).side}:{best(peer_rows).method}"

@@ -130,7 +130,8 @@ def test_an_uncapped_config_is_checked_before_anything_runs(monkeypatch, capsys,
 
 def test_an_uncapped_config_is_kept_as_written(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["peers.py", "--uncapped", "self_consistency:n=4"])
-    assert peers.parse_args().uncapped == ["self_consistency:n=4"]
+    [config] = peers.parse_args().uncapped  # parsed once, at the edge
+    assert config.text == "self_consistency:n=4" and config.assignments == {"n": 4}
 
 
 def test_finished_rows_are_kept_and_reused_only_under_the_same_settings(tmp_path):

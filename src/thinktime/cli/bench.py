@@ -137,8 +137,8 @@ def bench(
             # one engine per model, loaded once and shared by every config of the sweep
             backends = {m: make_backend(m, hints=SWEEP_HINTS) for m in dict.fromkeys(models)}
             capping = [c.text for c in configs if c.call.engine_caps_thinking]
-            for backend in backends.values():  # a cap no engine call could carry
-                if max_thinking_tokens is not None and capping:
+            if max_thinking_tokens is not None and capping:  # a cap no engine call could carry
+                for backend in backends.values():
                     check_engine(backend, thinking_cap=True,
                                  asked=f"--max-thinking-tokens, config {capping[0]!r}")  # fmt: skip
             overhead = run_with_progress(the_task, backends, configs, results, max_tokens, seed)

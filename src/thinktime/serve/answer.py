@@ -94,27 +94,14 @@ class SolveArgs:
         return self.call.budget or Budget()
 
     @property
-    def history(self) -> tuple[Turn, ...]:
-        return self.call.history
-
-    @property
     def reply_format(self) -> ReplyFormat | None:
         """Tools / response_format, as the engine is told."""
         return self.call.reply_format
 
     @property
-    def after(self) -> tuple[Turn, ...]:
-        """An agent's turns after the question: its calls, their results."""
-        return self.call.after
-
-    @property
     def samples(self) -> int:
         """The most samples one choice draws: the strategy's declaration on its params."""
         return self.call.drawn
-
-    @property
-    def unsafe_exec(self) -> bool:
-        return self.call.unsafe_exec
 
     @property
     def verifier(self) -> str | None:
